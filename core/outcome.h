@@ -1,0 +1,36 @@
+// cube/core/outcome.h: what a finished solve tells the metrics, besides the trace.
+//
+// The runner fills a RunOutcome from the solver's result and the problem's evaluation; metrics
+// read it in Metric::finish(). It is vocabulary shared by all three axes and holds no code.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace cube {
+
+struct RunOutcome {
+  std::optional<double> accuracy;      // fraction of held-out samples classified right, [0, 1]
+  double solve_seconds = 0;            // wall time of the untraced solve alone (no data gen)
+  std::optional<std::int64_t> epochs;  // passes over the training set, for iterative solvers
+  std::uint64_t trace_events = 0;      // events recorded by the traced solve (0 if untraced)
+};
+
+// Per-solve context handed to solvers: the seed and a cooperative deadline.
+class RunContext {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit RunContext(std::uint64_t seed, std::optional<Clock::time_point> deadline = {})
+      : seed_(seed), deadline_(deadline) {}
+
+  std::uint64_t seed() const { return seed_; }
+  // Iterative solvers poll this between steps and return SolveStatus::kTimedOut when true.
+  bool out_of_time() const { return deadline_ && Clock::now() >= *deadline_; }
+
+ private:
+  std::uint64_t seed_;
+  std::optional<Clock::time_point> deadline_;
+};
+
+}  // namespace cube

@@ -1,0 +1,47 @@
+// cube/metrics/metric.h: the metric axis of the cube.
+//
+// A Metric is a TraceSink: if needs_trace() is true the runner feeds it the events of a traced
+// solve (begin, consume*, end), then calls finish() with the run's outcome. Metrics never
+// include solver or problem code; the trace and RunOutcome are all they see.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/outcome.h"
+#include "core/registry.h"
+#include "core/trace.h"
+
+namespace cube {
+
+// One named value. std::nullopt means "not defined for this run" (stored as NULL, shown n/a),
+// never a silent 0.
+struct MetricValue {
+  std::string name;
+  std::optional<double> value;
+};
+
+class Metric : public Module, public TraceSink {
+ public:
+  // True if the metric prices the memory trace; the runner then records one.
+  virtual bool needs_trace() const { return false; }
+  // False for noisy measurements (wall time): diffs compare them with their spread, not exactly.
+  virtual bool deterministic() const { return true; }
+  // The value names this metric reports, in order (a metric may report several).
+  virtual std::vector<std::string> value_names() const { return {name()}; }
+
+  void consume(std::span<const TraceEvent>) override {}
+
+  // Final values, one per value_names() entry, in that order.
+  virtual std::vector<MetricValue> finish(const RunOutcome& outcome) = 0;
+};
+
+template <>
+struct AxisName<Metric> {
+  static constexpr const char* value = "metric";
+};
+
+using MetricRegistry = Registry<Metric>;
+
+}  // namespace cube

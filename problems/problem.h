@@ -1,0 +1,56 @@
+// cube/problems/problem.h: the problem axis of the cube.
+//
+// A Problem is constructed from its parameters, then generate(seed) draws its data (all
+// randomness comes from the seed; data generation is never timed). Solvers read the data through
+// capability interfaces (BinaryDataset, ...) and return predictions; the problem scores them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/registry.h"
+
+namespace cube {
+
+// Capability: binary classification over x in {-1,+1}^n, labels in {-1,+1}.
+// Matrices are row-major, one sample per row, n_bits columns.
+struct BinaryDataset {
+  std::int64_t n_bits = 0;
+  std::int64_t n_train = 0;
+  std::int64_t n_test = 0;
+  std::vector<std::int8_t> x_train;  // n_train x n_bits, entries -1 or +1
+  std::vector<std::int8_t> y_train;  // n_train, entries -1 or +1
+  std::vector<std::int8_t> x_test;   // n_test x n_bits
+  std::vector<std::int8_t> y_test;   // n_test
+
+  const std::int8_t* train_row(std::int64_t i) const { return x_train.data() + i * n_bits; }
+  const std::int8_t* test_row(std::int64_t i) const { return x_test.data() + i * n_bits; }
+};
+
+class Problem : public Module {
+ public:
+  // Draws data (and any hidden rule) from `seed`. Deterministic.
+  virtual void generate(std::uint64_t seed) = 0;
+
+  // Capabilities; nullptr when the problem does not offer one.
+  virtual const BinaryDataset* binary_dataset() const { return nullptr; }
+
+  // The hidden rule's relevant indices when the problem has one (tests only; solvers never call
+  // it). Sorted ascending.
+  virtual std::optional<std::vector<int>> secret() const { return std::nullopt; }
+
+  // Fraction of test samples whose prediction equals the label; a prediction of 0 is wrong.
+  // Precondition: predictions.size() == number of test samples.
+  virtual double accuracy(std::span<const std::int8_t> test_predictions) const;
+};
+
+template <>
+struct AxisName<Problem> {
+  static constexpr const char* value = "problem";
+};
+
+using ProblemRegistry = Registry<Problem>;
+
+}  // namespace cube
