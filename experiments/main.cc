@@ -1,1 +1,441 @@
-int main() { return 0; }
+// cube/experiments/main.cc: the `cube` command line, git-style subcommands over Boost.ProgramOptions.
+// The only place that decides exit codes: 0 success, 1 some cell failed, 2 bad usage or input.
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "experiments/diff.h"
+#include "experiments/plan.h"
+#include "experiments/provenance.h"
+#include "experiments/report.h"
+#include "experiments/runner.h"
+#include "experiments/store.h"
+#include "experiments/table.h"
+#include "metrics/metric.h"
+#include "problems/problem.h"
+#include "solvers/solver.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace cube {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitCellFailed = 1;
+constexpr int kExitUsage = 2;
+
+const char* kUsage = R"(usage: cube <command> [options]
+
+commands:
+  list                      problems, solvers and metrics with their parameters
+  run FILE                  run a cell or sweep (YAML, or a JSON plan), store rows, print the table
+  plan FILE                 expand a cell or sweep into jobs without running (-o plan.json)
+  run-cell PLAN INDEX       run job INDEX of a plan alone (for Slurm job arrays)
+  results                   print stored rows
+  diff REV_A REV_B          metric tables of two commits side by side
+
+Run 'cube <command> --help' for the options of a command.
+)";
+
+// Prints an error the way every command does and returns the usage exit code.
+int usage_error(const std::string& message, const std::string& command = "") {
+  std::cerr << "cube: error: " << message << "\n";
+  if (!command.empty()) std::cerr << "See 'cube " << command << " --help'.\n";
+  return kExitUsage;
+}
+
+// --- progress bar ------------------------------------------------------------------------------
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+  void update(const SweepProgress& p) {
+    if (!enabled_ || p.total == 0) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+      start_ = now;
+      started_ = true;
+      skipped_at_start_ = p.skipped;
+    }
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    std::size_t ran = p.done - p.skipped;
+    std::size_t left = p.total - p.done;
+    std::string eta = "--";
+    if (ran > 0) eta = format_seconds(elapsed / static_cast<double>(ran) * static_cast<double>(left));
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(kWidth * p.done / p.total);
+    std::string bar(filled, '#');
+    bar.resize(kWidth, '.');
+    std::fprintf(stderr, "\r[%s] %zu/%zu cells  %zu failed  %zu stored before  ETA %s   ",
+                 bar.c_str(), p.done, p.total, p.failed, p.skipped, eta.c_str());
+    if (p.done == p.total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  static std::string format_seconds(double s) {
+    char buffer[32];
+    if (s < 60) std::snprintf(buffer, sizeof(buffer), "%.0fs", s);
+    else if (s < 3600) std::snprintf(buffer, sizeof(buffer), "%dm%02ds", int(s) / 60, int(s) % 60);
+    else std::snprintf(buffer, sizeof(buffer), "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
+    return buffer;
+  }
+  bool enabled_;
+  bool started_ = false;
+  std::size_t skipped_at_start_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// --- shared option groups ---------------------------------------------------------------------
+
+struct CommonOptions {
+  std::string store;
+  std::string format = "table";
+};
+
+void add_store_and_format(po::options_description& desc, CommonOptions& common) {
+  desc.add_options()("store", po::value(&common.store),
+                     "results database (default: .cube/results.db in the git work tree)")(
+      "format", po::value(&common.format)->default_value("table"), "table | md | csv | json");
+}
+
+fs::path store_path(const CommonOptions& common) {
+  return common.store.empty() ? ResultStore::default_path(fs::current_path()) : fs::path(common.store);
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
+  return out;
+}
+
+// Parses `args` for a subcommand; returns false (after printing help) when --help was given.
+bool parse_command(const std::vector<std::string>& args, po::options_description& desc,
+                   const po::positional_options_description& positional, po::variables_map& vm,
+                   const std::string& synopsis) {
+  desc.add_options()("help,h", "show this help");
+  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: " << synopsis << "\n\n" << desc << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+// --- list ---------------------------------------------------------------------------------------
+
+template <class Base>
+void add_registry_rows(Table& table, const char* axis) {
+  for (const auto* entry : Registry<Base>::instance().entries()) {
+    table.rows.push_back({std::string(axis), entry->name, std::string(""), std::string(""),
+                          std::string(""), std::string(""), entry->doc});
+    for (const auto& p : entry->schema.params)
+      table.rows.push_back({std::string(""), std::string(""), p.name, std::string(to_string(p.type)),
+                            format_value(p.default_value), p.bounds_text(), p.doc});
+  }
+}
+
+int cmd_list(const std::vector<std::string>& args) {
+  CommonOptions common;
+  po::options_description desc("cube list options");
+  desc.add_options()("format", po::value(&common.format)->default_value("table"),
+                     "table | md | csv | json");
+  po::variables_map vm;
+  if (!parse_command(args, desc, {}, vm, "cube list [--format F]")) return kExitOk;
+  Format format = parse_format(common.format);
+  Table table;
+  table.title = "cube modules: one problem x one solver x metrics make a cell";
+  table.columns = {"axis", "name", "parameter", "type", "default", "bounds", "doc"};
+  add_registry_rows<Problem>(table, "problem");
+  add_registry_rows<Solver>(table, "solver");
+  add_registry_rows<Metric>(table, "metric");
+  table.notes.push_back("write a module as name(key=value,...) or {name: ..., key: value}");
+  std::cout << render(table, format);
+  return kExitOk;
+}
+
+// --- plan ---------------------------------------------------------------------------------------
+
+Table jobs_table(const ExperimentPlan& plan) {
+  Table table;
+  table.title = plan.source + ": " + std::to_string(plan.cells) + " cells, " +
+                std::to_string(plan.jobs.size()) + " jobs";
+  table.columns = {"index", "problem", "solver", "seed", "metrics"};
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    const Job& job = plan.jobs[i];
+    table.rows.push_back({static_cast<std::int64_t>(i), job.problem, job.solver,
+                          static_cast<std::int64_t>(job.seed), join(job.metrics, " ")});
+  }
+  return table;
+}
+
+int cmd_plan(const std::vector<std::string>& args) {
+  std::string file, out;
+  std::vector<std::string> sets;
+  CommonOptions common;
+  po::options_description desc("cube plan options");
+  desc.add_options()("file", po::value(&file)->required(), "cell or sweep YAML")(
+      "set", po::value(&sets)->composing(), "override key=value; key=a,b,c makes a sweep axis")(
+      "output,o", po::value(&out), "write the expanded plan as JSON (for run-cell)")(
+      "format", po::value(&common.format)->default_value("table"), "table | md | csv | json");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube plan FILE [--set k=v]... [-o plan.json]"))
+    return kExitOk;
+  Format format = parse_format(common.format);
+  ExperimentPlan plan = load_plan(file, sets);
+  if (!out.empty()) {
+    FILE* f = std::fopen(out.c_str(), "w");
+    if (!f) throw ConfigError(SourceLocation{out}, "cannot write the plan file");
+    std::string json = plan_to_json(plan);
+    std::fwrite(json.data(), 1, json.size(), f);
+    std::fclose(f);
+    std::cerr << "wrote " << plan.jobs.size() << " jobs to " << out << "; run one with: cube run-cell "
+              << out << " INDEX\n";
+    return kExitOk;
+  }
+  std::cout << render(jobs_table(plan), format);
+  return kExitOk;
+}
+
+// --- run / run-cell -----------------------------------------------------------------------------
+
+struct RunArgs {
+  CommonOptions common;
+  std::int64_t threads = 0;
+  std::int64_t repeat = 1;
+  double cell_timeout = 0;
+  bool force = false;
+  bool quiet = false;
+};
+
+void add_run_options(po::options_description& desc, RunArgs& a) {
+  desc.add_options()("jobs,j", po::value(&a.threads)->default_value(0),
+                     "cells run in parallel (0 = all cores; use 1 for timed repetitions)")(
+      "repeat", po::value(&a.repeat)->default_value(1), "runs of each (cell, seed)")(
+      "force", po::bool_switch(&a.force), "re-run cells already stored for this commit and build")(
+      "cell-timeout", po::value(&a.cell_timeout)->default_value(0),
+      "seconds a solve may take before it stops with status timeout (0 = none)")(
+      "quiet,q", po::bool_switch(&a.quiet), "no progress bar");
+  add_store_and_format(desc, a.common);
+}
+
+RunOptions to_run_options(const RunArgs& a) {
+  if (a.threads < 0) throw ConfigError(SourceLocation{"--jobs"}, "must be >= 0");
+  if (a.repeat < 1) throw ConfigError(SourceLocation{"--repeat"}, "must be >= 1");
+  if (a.cell_timeout < 0) throw ConfigError(SourceLocation{"--cell-timeout"}, "must be >= 0");
+  RunOptions options;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  options.threads = a.threads == 0 ? static_cast<int>(cores) : static_cast<int>(a.threads);
+  options.repeat = a.repeat;
+  options.force = a.force;
+  if (a.cell_timeout > 0) options.cell_timeout_seconds = a.cell_timeout;
+  return options;
+}
+
+int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, const fs::path& store) {
+  Table table = summary_table(sweep.rows);
+  std::cout << render(table, format);
+  if (!a.quiet)
+    std::cerr << "stored in " << store.string() << ": " << sweep.progress.done - sweep.progress.skipped
+              << " jobs run, " << sweep.progress.skipped << " already stored, "
+              << sweep.progress.failed << " failed\n";
+  return sweep.progress.failed > 0 ? kExitCellFailed : kExitOk;
+}
+
+int cmd_run(const std::vector<std::string>& args, const std::string& command) {
+  std::string file;
+  std::vector<std::string> sets;
+  bool dry_run = false;
+  RunArgs a;
+  po::options_description desc("cube run options");
+  desc.add_options()("file", po::value(&file)->required(), "cell or sweep YAML, or a JSON plan")(
+      "set", po::value(&sets)->composing(),
+      "override key=value (solver.lr=0.05); key=a,b,c makes a sweep axis")(
+      "dry-run", po::bool_switch(&dry_run), "print the expanded jobs and exit");
+  add_run_options(desc, a);
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube run FILE [--set k=v]... [options]"))
+    return kExitOk;
+  Format format = parse_format(a.common.format);
+  RunOptions options = to_run_options(a);
+  ExperimentPlan plan = load_plan(file, sets);  // validated in full before anything runs
+  if (dry_run) {
+    std::cout << render(jobs_table(plan), format);
+    return kExitOk;
+  }
+  fs::path path = store_path(a.common);
+  ResultStore store(path);
+  Provenance provenance = collect_provenance(fs::current_path(), command);
+  ProgressBar bar(!a.quiet);
+  SweepResult sweep = run_sweep(plan, store, provenance, options,
+                                [&](const SweepProgress& p) { bar.update(p); });
+  return finish_sweep(sweep, a, format, path);
+}
+
+int cmd_run_cell(const std::vector<std::string>& args, const std::string& command) {
+  std::string file;
+  std::int64_t index = -1;
+  RunArgs a;
+  po::options_description desc("cube run-cell options");
+  desc.add_options()("plan", po::value(&file)->required(), "plan file (JSON from `cube plan -o`, or YAML)")(
+      "index", po::value(&index)->required(), "job index, 0-based (e.g. $SLURM_ARRAY_TASK_ID)");
+  add_run_options(desc, a);
+  po::positional_options_description positional;
+  positional.add("plan", 1).add("index", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube run-cell PLAN INDEX [options]"))
+    return kExitOk;
+  Format format = parse_format(a.common.format);
+  RunOptions options = to_run_options(a);
+  ExperimentPlan plan = load_plan(file, {});
+  if (index < 0 || index >= static_cast<std::int64_t>(plan.jobs.size()))
+    throw ConfigError(SourceLocation{file}, "INDEX " + std::to_string(index) +
+                                                " is out of range: the plan has " +
+                                                std::to_string(plan.jobs.size()) + " jobs (0.." +
+                                                std::to_string(plan.jobs.size() - 1) + ")");
+  ExperimentPlan one = plan;
+  one.jobs = {plan.jobs[static_cast<std::size_t>(index)]};
+  one.cells = 1;
+  fs::path path = store_path(a.common);
+  ResultStore store(path);
+  Provenance provenance = collect_provenance(fs::current_path(), command);
+  ProgressBar bar(false);
+  SweepResult sweep = run_sweep(one, store, provenance, options);
+  return finish_sweep(sweep, a, format, path);
+}
+
+// --- results / diff -----------------------------------------------------------------------------
+
+int cmd_results(const std::vector<std::string>& args) {
+  CommonOptions common;
+  std::string commit;
+  bool all = false;
+  po::options_description desc("cube results options");
+  desc.add_options()("commit", po::value(&commit), "rows of this git revision (default: HEAD)")(
+      "all", po::bool_switch(&all), "rows of every commit");
+  add_store_and_format(desc, common);
+  po::variables_map vm;
+  if (!parse_command(args, desc, {}, vm, "cube results [--commit REV | --all] [options]"))
+    return kExitOk;
+  Format format = parse_format(common.format);
+  fs::path path = store_path(common);
+  if (!fs::exists(path))
+    throw ConfigError(SourceLocation{path.string()},
+                      "no results store here yet; run `cube run FILE` first (or pass --store)");
+  ResultStore store(path);
+  std::vector<StoredRow> rows;
+  std::string what = "all commits";
+  if (all) {
+    rows = store.all_rows();
+  } else {
+    std::string rev = commit.empty() ? "HEAD" : commit;
+    auto sha = resolve_git_rev(fs::current_path(), rev);
+    if (!sha) {
+      if (!commit.empty())
+        throw ConfigError(SourceLocation{"--commit"}, "unknown git revision '" + commit + "'");
+      rows = store.all_rows();  // not in a git work tree: everything stored is this checkout's
+    } else {
+      rows = store.rows_for_commit(*sha);
+      what = rev + " (" + sha->substr(0, 12) + ")";
+    }
+  }
+  Table table = rows_table(rows);
+  table.title = "stored rows of " + what + " in " + path.string();
+  if (rows.empty()) table.notes.push_back("no rows; `cube results --all` shows every commit");
+  std::cout << render(table, format);
+  return kExitOk;
+}
+
+int cmd_diff(const std::vector<std::string>& args) {
+  CommonOptions common;
+  std::string rev_a, rev_b;
+  po::options_description desc("cube diff options");
+  desc.add_options()("a", po::value(&rev_a)->required(), "old git revision")(
+      "b", po::value(&rev_b)->required(), "new git revision");
+  add_store_and_format(desc, common);
+  po::positional_options_description positional;
+  positional.add("a", 1).add("b", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube diff REV_A REV_B [options]")) return kExitOk;
+  Format format = parse_format(common.format);
+  fs::path path = store_path(common);
+  if (!fs::exists(path))
+    throw ConfigError(SourceLocation{path.string()},
+                      "no results store here yet; run `cube run FILE` at each commit first");
+  ResultStore store(path);
+  auto side = [&](const std::string& rev) {
+    auto sha = resolve_git_rev(fs::current_path(), rev);
+    if (!sha) throw ConfigError(SourceLocation{"diff"}, "unknown git revision '" + rev + "'");
+    return DiffSide{rev, *sha, store.rows_for_commit(*sha)};
+  };
+  DiffSide a = side(rev_a);
+  DiffSide b = side(rev_b);
+  Table table = diff_table(a, b);
+  for (const DiffSide* s : {&a, &b})
+    if (s->rows.empty())
+      table.notes.push_back("to produce rows for " + s->label + ": git checkout " +
+                            s->commit.substr(0, 12) +
+                            " && cmake --build build && build/cube run FILE --store " +
+                            fs::absolute(path).string() + " (then check out your branch again)");
+  std::cout << render(table, format);
+  return kExitOk;
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  std::string full = command_line(argc, argv);
+  try {
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (command == "--version") {
+      std::cout << "cube " << CUBE_VERSION << "\n";
+      return kExitOk;
+    }
+    if (command == "list") return cmd_list(args);
+    if (command == "run") return cmd_run(args, full);
+    if (command == "plan") return cmd_plan(args);
+    if (command == "run-cell") return cmd_run_cell(args, full);
+    if (command == "results") return cmd_results(args);
+    if (command == "diff") return cmd_diff(args);
+    return usage_error("unknown command '" + command +
+                       "'; valid commands: list, run, plan, run-cell, results, diff");
+  } catch (const po::error& e) {
+    return usage_error(e.what(), command);
+  } catch (const ConfigError& e) {
+    return usage_error(e.what());
+  }
+}
+
+}  // namespace
+}  // namespace cube
+
+int main(int argc, char** argv) {
+  try {
+    return cube::dispatch(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "cube: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

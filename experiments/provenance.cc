@@ -1,1 +1,153 @@
-// placeholder until this module lands
+// Provenance of a run: git state read through `git -C <dir>` child processes, build and host facts.
+// Not here: storing it (store.cc) or deciding what a dirty tree means for a diff (diff.cc).
+
+#include "experiments/provenance.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+
+#ifndef CUBE_VERSION
+#define CUBE_VERSION "unknown"
+#endif
+#ifndef CUBE_BUILD_TYPE
+#define CUBE_BUILD_TYPE "unknown"
+#endif
+
+namespace cube {
+namespace {
+
+// POSIX shell single-quoting: the only character needing care inside '...' is ' itself.
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+// Runs `git -C <dir> <args>` and returns its stdout when it exits 0. stderr goes to /dev/null so
+// that "not a git repository" or "git: not found" never reaches the user's terminal.
+// --no-optional-locks: `git status` must not take index.lock while other sweeps run here.
+std::optional<std::string> run_git(const std::filesystem::path& dir, const std::string& args) {
+  std::string command = "git --no-optional-locks -C " + shell_quote(dir.string()) + " " + args +
+                        " 2>/dev/null </dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string out;
+  std::array<char, 65536> buffer;
+  std::size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
+  int status = pclose(pipe);
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  return out;
+}
+
+std::string trim_newline(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+bool is_full_sha(const std::string& text) {
+  if (text.size() != 40 && text.size() != 64) return false;  // SHA-1 or SHA-256 repositories
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string compiler_name() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("gcc ") + __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) return "";
+  return name.data();
+}
+
+std::string utc_now_iso8601() {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 32> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text.data();
+}
+
+}  // namespace
+
+std::string Provenance::build_key() const {
+  return git_commit + (git_dirty ? "+" + diff_hash : std::string()) + "/" + build_type;
+}
+
+std::string fnv1a64_hex(const std::string& bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  std::array<char, 17> text{};
+  std::snprintf(text.data(), text.size(), "%016llx", static_cast<unsigned long long>(hash));
+  return text.data();
+}
+
+std::optional<std::filesystem::path> git_toplevel(const std::filesystem::path& work_dir) {
+  std::optional<std::string> out = run_git(work_dir, "rev-parse --show-toplevel");
+  if (!out) return std::nullopt;
+  std::string top = trim_newline(*out);
+  if (top.empty()) return std::nullopt;  // inside .git itself
+  return std::filesystem::path(top);
+}
+
+std::optional<std::string> resolve_git_rev(const std::filesystem::path& work_dir,
+                                           const std::string& rev) {
+  // A leading '-' would be read as an option; no revision name starts with one.
+  if (rev.empty() || rev.front() == '-') return std::nullopt;
+  std::optional<std::string> out =
+      run_git(work_dir, "rev-parse --verify --quiet " + shell_quote(rev + "^{commit}"));
+  if (!out) return std::nullopt;
+  std::string sha = trim_newline(*out);
+  if (!is_full_sha(sha)) return std::nullopt;
+  return sha;
+}
+
+Provenance collect_provenance(const std::filesystem::path& work_dir, const std::string& command) {
+  Provenance p;
+  p.build_type = CUBE_BUILD_TYPE;
+  p.compiler = compiler_name();
+  p.host = host_name();
+  p.started_at = utc_now_iso8601();
+  p.cube_version = CUBE_VERSION;
+  p.command = command;
+
+  // Without a commit (outside git, or a repository with no commit yet) there is no HEAD to
+  // compare against: the git fields stay empty and the run is "clean" by convention.
+  p.git_commit = resolve_git_rev(work_dir, "HEAD").value_or("");
+  if (p.git_commit.empty()) return p;
+  std::optional<std::string> status = run_git(work_dir, "status --porcelain --untracked-files=no");
+  p.git_dirty = status && !status->empty();
+  if (p.git_dirty) {
+    // Flags pin the output against user configuration (color.ui=always, diff drivers).
+    std::optional<std::string> diff =
+        run_git(work_dir, "-c core.quotepath=off diff --no-color --no-ext-diff --no-textconv HEAD");
+    p.diff_patch = diff.value_or("");
+    p.diff_hash = fnv1a64_hex(p.diff_patch);
+  }
+  return p;
+}
+
+}  // namespace cube

@@ -1,1 +1,205 @@
-// placeholder until this module lands
+// cube/experiments/runner.cc: one job from specs to rows, and a sweep of jobs on a thread pool.
+// Not here: parsing (plan.cc), storage (store.cc), printing (report.cc, main.cc).
+
+#include "experiments/runner.h"
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "metrics/metric.h"
+#include "problems/problem.h"
+#include "solvers/solver.h"
+
+namespace cube {
+
+bool is_failure(const std::string& status) {
+  return status == "error" || status == "timeout" || status == "diverged";
+}
+
+namespace {
+
+struct JobModules {
+  std::unique_ptr<Problem> problem;
+  std::unique_ptr<Solver> solver;
+  std::vector<std::unique_ptr<Metric>> metrics;
+};
+
+JobModules instantiate_job(const Job& job) {
+  JobModules m;
+  m.problem = instantiate<Problem>(parse_spec(job.problem), "problem");
+  m.solver = instantiate<Solver>(parse_spec(job.solver), "solver");
+  for (const auto& spec : job.metrics) m.metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
+  return m;
+}
+
+ResultRow base_row(const Job& job, std::int64_t repeat) {
+  ResultRow row;
+  row.cell = job.cell();
+  row.problem = job.problem;
+  row.solver = job.solver;
+  row.seed = job.seed;
+  row.repeat = repeat;
+  return row;
+}
+
+// Rows without values, one per metric value name (names from the metric spec when the metrics
+// themselves could not be built).
+std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
+                                           const JobModules* modules, const std::string& status,
+                                           const std::string& message) {
+  std::vector<ResultRow> rows;
+  auto add = [&](const std::string& metric, bool deterministic) {
+    ResultRow row = base_row(job, repeat);
+    row.metric = metric;
+    row.status = status;
+    row.message = message;
+    row.deterministic = deterministic;
+    rows.push_back(std::move(row));
+  };
+  if (modules && modules->metrics.size() == job.metrics.size()) {
+    for (const auto& metric : modules->metrics)
+      for (const auto& name : metric->value_names()) add(name, metric->deterministic());
+  } else {
+    for (const auto& spec : job.metrics) add(parse_spec(spec).name, true);
+  }
+  return rows;
+}
+
+bool same_result(const SolveResult& a, const SolveResult& b) {
+  return a.status == b.status && a.test_predictions == b.test_predictions &&
+         a.epochs == b.epochs && a.secret == b.secret;
+}
+
+}  // namespace
+
+std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options) {
+  JobModules modules;
+  try {
+    modules = instantiate_job(job);
+    Problem& problem = *modules.problem;
+    Solver& solver = *modules.solver;
+    problem.generate(job.seed);
+    if (!solver.supports(problem))
+      return rows_without_values(job, repeat, &modules, "unsupported",
+                                 "solver '" + solver.name() + "' does not support problem '" +
+                                     problem.name() + "'");
+
+    auto deadline = [&]() -> std::optional<RunContext::Clock::time_point> {
+      if (!options.cell_timeout_seconds) return std::nullopt;
+      return RunContext::Clock::now() +
+             std::chrono::duration_cast<RunContext::Clock::duration>(
+                 std::chrono::duration<double>(*options.cell_timeout_seconds));
+    };
+
+    RunContext context(job.seed, deadline());
+    auto start = std::chrono::steady_clock::now();
+    SolveResult result = solver.solve(problem, context, nullptr);
+    auto stop = std::chrono::steady_clock::now();
+
+    RunOutcome outcome;
+    outcome.solve_seconds = std::chrono::duration<double>(stop - start).count();
+    outcome.accuracy = problem.accuracy(result.test_predictions);
+    outcome.epochs = result.epochs;
+
+    std::vector<Metric*> traced;
+    for (auto& metric : modules.metrics)
+      if (metric->needs_trace()) traced.push_back(metric.get());
+    if (!traced.empty() && result.status != SolveStatus::kTimedOut) {
+      RecordingTracer tracer;
+      for (Metric* metric : traced) tracer.add_sink(metric);
+      RunContext traced_context(job.seed, deadline());
+      SolveResult traced_result = solver.solve(problem, traced_context, &tracer);
+      tracer.finish();
+      if (traced_result.status == SolveStatus::kTimedOut)
+        return rows_without_values(job, repeat, &modules, "timeout",
+                                   "the traced solve exceeded --cell-timeout");
+      if (!same_result(result, traced_result))
+        return rows_without_values(job, repeat, &modules, "error",
+                                   "tracing changed the result: the traced and untraced solves "
+                                   "differ (a solver bug)");
+      outcome.trace_events = tracer.events_recorded();
+    }
+
+    std::string status = to_string(result.status);
+    std::vector<ResultRow> rows;
+    for (auto& metric : modules.metrics) {
+      std::vector<MetricValue> values = metric->finish(outcome);
+      for (auto& value : values) {
+        ResultRow row = base_row(job, repeat);
+        row.metric = value.name;
+        row.value = value.value;
+        row.status = status;
+        row.message = result.message;
+        row.deterministic = metric->deterministic();
+        rows.push_back(std::move(row));
+      }
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return rows_without_values(job, repeat, &modules, "error", e.what());
+  }
+}
+
+SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Provenance& provenance,
+                      const RunOptions& options,
+                      const std::function<void(const SweepProgress&)>& on_progress) {
+  const std::string build_key = provenance.build_key();
+  const std::int64_t repeat = std::max<std::int64_t>(1, options.repeat);
+  const std::size_t units = plan.jobs.size() * static_cast<std::size_t>(repeat);
+
+  SweepResult sweep;
+  sweep.progress.total = units;
+  std::vector<std::vector<ResultRow>> unit_rows(units);
+  std::vector<std::size_t> pending;
+
+  // Stored units are skipped (unless --force); stored failures are retried.
+  for (std::size_t u = 0; u < units; ++u) {
+    const Job& job = plan.jobs[u / repeat];
+    std::int64_t r = static_cast<std::int64_t>(u % repeat);
+    std::optional<std::string> status =
+        options.force ? std::nullopt : store.job_status(build_key, job.cell(), job.seed, r);
+    if (status && !is_failure(*status)) {
+      unit_rows[u] = store.job_rows(build_key, job.cell(), job.seed, r);
+      ++sweep.progress.skipped;
+      ++sweep.progress.done;
+    } else {
+      pending.push_back(u);
+    }
+  }
+  if (on_progress) on_progress(sweep.progress);
+
+  std::int64_t run_id = pending.empty() ? 0 : store.begin_run(provenance);
+  std::atomic<std::size_t> next{0};
+  std::mutex progress_mutex;
+  auto worker = [&]() {
+    while (true) {
+      std::size_t i = next.fetch_add(1);
+      if (i >= pending.size()) return;
+      std::size_t u = pending[i];
+      const Job& job = plan.jobs[u / repeat];
+      std::vector<ResultRow> rows = run_job(job, static_cast<std::int64_t>(u % repeat), options);
+      store.write_job(run_id, build_key, rows);
+      bool failed = std::any_of(rows.begin(), rows.end(),
+                                [](const ResultRow& row) { return is_failure(row.status); });
+      unit_rows[u] = std::move(rows);
+      std::lock_guard lock(progress_mutex);
+      ++sweep.progress.done;
+      sweep.progress.failed += failed;
+      if (on_progress) on_progress(sweep.progress);
+    }
+  };
+  int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(pending.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+
+  for (auto& rows : unit_rows)
+    for (auto& row : rows) sweep.rows.push_back(std::move(row));
+  return sweep;
+}
+
+}  // namespace cube

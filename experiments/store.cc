@@ -1,1 +1,451 @@
-// placeholder until this module lands
+// The SQLite results store: schema, job-level replace-in-one-transaction, resume and commit
+// queries. Not here: what rows mean (report.cc, diff.cc) or where provenance comes from
+// (provenance.cc).
+
+#include "experiments/store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "core/error.h"
+
+namespace cube {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 60'000;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  build_key TEXT NOT NULL,
+  git_commit TEXT NOT NULL,
+  git_dirty INTEGER NOT NULL,
+  diff_hash TEXT NOT NULL,
+  diff_patch TEXT NOT NULL,
+  build_type TEXT NOT NULL,
+  compiler TEXT NOT NULL,
+  host TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  cube_version TEXT NOT NULL,
+  command TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_commit ON runs(git_commit);
+CREATE TABLE IF NOT EXISTS results (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  build_key TEXT NOT NULL,
+  cell TEXT NOT NULL,
+  problem TEXT NOT NULL,
+  solver TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  repeat INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  status TEXT NOT NULL,
+  message TEXT NOT NULL,
+  deterministic INTEGER NOT NULL,
+  position INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS results_one_per_key
+  ON results(build_key, cell, seed, repeat, metric);
+CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
+)sql";
+
+// Seeds are uint64; SQLite integers are int64. The bit pattern is stored (two's complement).
+std::int64_t seed_to_sql(std::uint64_t seed) { return static_cast<std::int64_t>(seed); }
+std::uint64_t seed_from_sql(std::int64_t seed) { return static_cast<std::uint64_t>(seed); }
+
+[[noreturn]] void fail(sqlite3* db, const std::filesystem::path& file, const std::string& what) {
+  throw Error("results store " + file.string() + ": " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement, finalized on scope exit. Columns and parameters are 0- and 1-based, as
+// in the SQLite C API.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::filesystem::path& file, const char* sql)
+      : db_(db), file_(file) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+      fail(db, file, "cannot prepare a statement");
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(int i, const std::string& text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t value) { sqlite3_bind_int64(stmt_, i, value); }
+  void bind(int i, const std::optional<double>& value) {
+    if (value)
+      sqlite3_bind_double(stmt_, i, *value);  // NaN becomes NULL in SQLite: n/a either way
+    else
+      sqlite3_bind_null(stmt_, i);
+  }
+
+  // True when a row is available; false when done. Throws Error on failure.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, file_, "statement failed");
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  std::string text(int column) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, column);
+    if (p == nullptr) return "";
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::optional<double> real(int column) const {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(stmt_, column);
+  }
+
+ private:
+  sqlite3* db_;
+  const std::filesystem::path& file_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const std::filesystem::path& file, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : sqlite3_errmsg(db);
+    sqlite3_free(error);
+    throw Error("results store " + file.string() + ": " + message);
+  }
+}
+
+// Switching to WAL needs a brief exclusive lock and may answer SQLITE_BUSY without consulting
+// the busy handler when another process opens the file at the same moment: retry for a while.
+void enable_wal(sqlite3* db, const std::filesystem::path& file) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  while (true) {
+    int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return;
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+      fail(db, file, "cannot enable write-ahead logging");
+    if (std::chrono::steady_clock::now() > deadline) fail(db, file, "busy for 60 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// BEGIN IMMEDIATE takes the write lock up front (waiting through the busy timeout), so a write
+// transaction never has to upgrade a read lock, which in WAL mode fails at once when contended.
+class WriteTransaction {
+ public:
+  WriteTransaction(sqlite3* db, const std::filesystem::path& file) : db_(db), file_(file) {
+    exec(db, file, "BEGIN IMMEDIATE");
+  }
+  ~WriteTransaction() {
+    if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    exec(db_, file_, "COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  const std::filesystem::path& file_;
+  bool committed_ = false;
+};
+
+using JobKey = std::tuple<std::string, std::uint64_t, std::int64_t>;  // cell, seed, repeat
+
+}  // namespace
+
+int status_severity(const std::string& status) {
+  if (status == "ok") return 0;
+  if (status == "unsupported") return 1;
+  if (status == "max_iterations") return 2;
+  if (status == "diverged") return 3;
+  if (status == "timeout") return 5;
+  if (status == "error") return 6;
+  return 4;
+}
+
+std::filesystem::path ResultStore::default_path(const std::filesystem::path& work_dir) {
+  std::filesystem::path root = git_toplevel(work_dir).value_or(work_dir);
+  return root / ".cube" / "results.db";
+}
+
+ResultStore::ResultStore(const std::filesystem::path& file) : path_(file) {
+  const SourceLocation where{file.string()};
+  std::filesystem::path parent = file.parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    bool created = std::filesystem::create_directories(parent, ec);
+    if (ec)
+      throw ConfigError(where, "cannot create the results store's directory " + parent.string() +
+                                   ": " + ec.message());
+    // A fresh .cube/ keeps itself out of `git add -A`, as .pytest_cache/ does.
+    if (created && parent.filename() == ".cube") std::ofstream(parent / ".gitignore") << "*\n";
+  }
+  if (sqlite3_open_v2(file.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw ConfigError(where, "cannot open the results store: " + message);
+  }
+  try {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    enable_wal(db_, path_);
+    // In WAL mode NORMAL loses no committed transaction on a process crash, only on power loss.
+    exec(db_, path_, "PRAGMA synchronous=NORMAL");
+    WriteTransaction transaction(db_, path_);
+    exec(db_, path_, kSchema);
+    Statement version(db_, path_, "SELECT MAX(version) FROM schema_version");
+    version.step();
+    std::optional<double> stored = version.real(0);
+    if (!stored) {
+      Statement insert(db_, path_, "INSERT INTO schema_version(version) VALUES (?)");
+      insert.bind(1, std::int64_t{kSchemaVersion});
+      insert.step();
+    } else if (*stored > kSchemaVersion) {
+      throw ConfigError(where, "results store has schema version " +
+                                   std::to_string(static_cast<long long>(*stored)) +
+                                   ", newer than this cube understands (" +
+                                   std::to_string(kSchemaVersion) + "); use a newer cube");
+    }
+    transaction.commit();
+  } catch (const ConfigError&) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw ConfigError(where, "cannot use the results store: " + message);
+  }
+}
+
+ResultStore::~ResultStore() { sqlite3_close(db_); }
+
+std::int64_t ResultStore::begin_run(const Provenance& p) {
+  std::lock_guard lock(mutex_);
+  Statement insert(db_, path_,
+                   "INSERT INTO runs(build_key, git_commit, git_dirty, diff_hash, diff_patch, "
+                   "build_type, compiler, host, started_at, cube_version, command) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, p.build_key());
+  insert.bind(2, p.git_commit);
+  insert.bind(3, std::int64_t{p.git_dirty});
+  insert.bind(4, p.diff_hash);
+  insert.bind(5, p.diff_patch);
+  insert.bind(6, p.build_type);
+  insert.bind(7, p.compiler);
+  insert.bind(8, p.host);
+  insert.bind(9, p.started_at);
+  insert.bind(10, p.cube_version);
+  insert.bind(11, p.command);
+  insert.step();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::optional<std::string> ResultStore::job_status(const std::string& build_key,
+                                                   const std::string& cell, std::uint64_t seed,
+                                                   std::int64_t repeat) const {
+  std::lock_guard lock(mutex_);
+  Statement select(db_, path_,
+                   "SELECT status FROM results "
+                   "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ?");
+  select.bind(1, build_key);
+  select.bind(2, cell);
+  select.bind(3, seed_to_sql(seed));
+  select.bind(4, repeat);
+  std::optional<std::string> worst;
+  while (select.step()) {
+    std::string status = select.text(0);
+    if (!worst || status_severity(status) > status_severity(*worst)) worst = status;
+  }
+  return worst;
+}
+
+std::vector<ResultRow> ResultStore::job_rows(const std::string& build_key, const std::string& cell,
+                                             std::uint64_t seed, std::int64_t repeat) const {
+  std::lock_guard lock(mutex_);
+  Statement select(db_, path_,
+                   "SELECT cell, problem, solver, seed, repeat, metric, value, status, message, "
+                   "deterministic FROM results "
+                   "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ? "
+                   "ORDER BY position, id");
+  select.bind(1, build_key);
+  select.bind(2, cell);
+  select.bind(3, seed_to_sql(seed));
+  select.bind(4, repeat);
+  std::vector<ResultRow> rows;
+  while (select.step()) {
+    ResultRow row;
+    row.cell = select.text(0);
+    row.problem = select.text(1);
+    row.solver = select.text(2);
+    row.seed = seed_from_sql(select.integer(3));
+    row.repeat = select.integer(4);
+    row.metric = select.text(5);
+    row.value = select.real(6);
+    row.status = select.text(7);
+    row.message = select.text(8);
+    row.deterministic = select.integer(9) != 0;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void ResultStore::write_job(std::int64_t run_id, const std::string& build_key,
+                            const std::vector<ResultRow>& rows) {
+  if (rows.empty()) return;
+  std::lock_guard lock(mutex_);
+  WriteTransaction transaction(db_, path_);
+  std::set<JobKey> jobs;
+  for (const ResultRow& row : rows) jobs.emplace(row.cell, row.seed, row.repeat);
+  Statement remove(db_, path_,
+                   "DELETE FROM results "
+                   "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ?");
+  for (const auto& [cell, seed, repeat] : jobs) {
+    remove.bind(1, build_key);
+    remove.bind(2, cell);
+    remove.bind(3, seed_to_sql(seed));
+    remove.bind(4, repeat);
+    remove.step();
+    remove.reset();
+  }
+  Statement insert(db_, path_,
+                   "INSERT INTO results(run_id, build_key, cell, problem, solver, seed, repeat, "
+                   "metric, value, status, message, deterministic, position) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  std::int64_t position = 0;
+  for (const ResultRow& row : rows) {
+    insert.bind(1, run_id);
+    insert.bind(2, build_key);
+    insert.bind(3, row.cell);
+    insert.bind(4, row.problem);
+    insert.bind(5, row.solver);
+    insert.bind(6, seed_to_sql(row.seed));
+    insert.bind(7, row.repeat);
+    insert.bind(8, row.metric);
+    insert.bind(9, row.value);
+    insert.bind(10, row.status);
+    insert.bind(11, row.message);
+    insert.bind(12, std::int64_t{row.deterministic});
+    insert.bind(13, position++);
+    try {
+      insert.step();
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (value '" + row.metric + "' of " + row.cell + " seed " +
+                  std::to_string(row.seed) + " repeat " + std::to_string(row.repeat) + ")");
+    }
+    insert.reset();
+  }
+  transaction.commit();
+}
+
+std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
+    const std::string& where, const std::string* bind) const {
+  std::string sql =
+      "SELECT r.cell, r.problem, r.solver, r.seed, r.repeat, r.metric, r.value, r.status, "
+      "r.message, r.deterministic, r.run_id, COALESCE(u.git_commit, ''), "
+      "COALESCE(u.git_dirty, 0), COALESCE(u.build_type, ''), COALESCE(u.started_at, ''), "
+      "r.position FROM results r LEFT JOIN runs u ON u.id = r.run_id " +
+      where;
+  std::lock_guard lock(mutex_);
+  Statement select(db_, path_, sql.c_str());
+  if (bind != nullptr) select.bind(1, *bind);
+  std::vector<std::pair<std::int64_t, StoredRow>> rows;
+  while (select.step()) {
+    StoredRow row;
+    row.cell = select.text(0);
+    row.problem = select.text(1);
+    row.solver = select.text(2);
+    row.seed = seed_from_sql(select.integer(3));
+    row.repeat = select.integer(4);
+    row.metric = select.text(5);
+    row.value = select.real(6);
+    row.status = select.text(7);
+    row.message = select.text(8);
+    row.deterministic = select.integer(9) != 0;
+    row.run_id = select.integer(10);
+    row.git_commit = select.text(11);
+    row.git_dirty = select.integer(12) != 0;
+    row.build_type = select.text(13);
+    row.started_at = select.text(14);
+    rows.emplace_back(select.integer(15), std::move(row));
+  }
+  // Sorted here rather than in SQL: seeds compare as unsigned, which SQLite cannot do.
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.second.run_id, a.second.cell, a.second.seed, a.second.repeat, a.first) <
+           std::tie(b.second.run_id, b.second.cell, b.second.seed, b.second.repeat, b.first);
+  });
+  return rows;
+}
+
+std::vector<StoredRow> ResultStore::rows_for_commit(const std::string& commit) const {
+  std::vector<std::pair<std::int64_t, StoredRow>> rows =
+      select_rows("WHERE u.git_commit = ?", &commit);
+  bool any_clean =
+      std::any_of(rows.begin(), rows.end(), [](const auto& row) { return !row.second.git_dirty; });
+  if (any_clean) std::erase_if(rows, [](const auto& row) { return row.second.git_dirty; });
+
+  // Rows come in run order, so the last one seen per value key is the latest run's.
+  using ValueKey = std::tuple<std::string, std::uint64_t, std::int64_t, std::string>;
+  std::map<ValueKey, std::size_t> latest;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const StoredRow& r = rows[i].second;
+    latest[{r.cell, r.seed, r.repeat, r.metric}] = i;
+  }
+  std::vector<std::size_t> keep;
+  keep.reserve(latest.size());
+  for (const auto& [key, index] : latest) keep.push_back(index);
+  // Within a job, values keep the order their job inserted them (position), then run order.
+  std::sort(keep.begin(), keep.end(), [&](std::size_t a, std::size_t b) {
+    const auto& [pa, ra] = rows[a];
+    const auto& [pb, rb] = rows[b];
+    return std::tie(ra.cell, ra.seed, ra.repeat, pa, ra.run_id) <
+           std::tie(rb.cell, rb.seed, rb.repeat, pb, rb.run_id);
+  });
+  std::vector<StoredRow> result;
+  result.reserve(keep.size());
+  for (std::size_t index : keep) result.push_back(std::move(rows[index].second));
+  return result;
+}
+
+std::vector<StoredRow> ResultStore::all_rows() const {
+  std::vector<StoredRow> rows;
+  for (auto& entry : select_rows("", nullptr)) rows.push_back(std::move(entry.second));
+  return rows;
+}
+
+std::int64_t ResultStore::count_rows() const {
+  std::lock_guard lock(mutex_);
+  Statement count(db_, path_, "SELECT COUNT(*) FROM results");
+  count.step();
+  return count.integer(0);
+}
+
+std::vector<std::string> ResultStore::commits() const {
+  std::lock_guard lock(mutex_);
+  Statement select(db_, path_,
+                   "SELECT u.git_commit FROM runs u JOIN results r ON r.run_id = u.id "
+                   "GROUP BY u.git_commit ORDER BY MAX(u.id) DESC");
+  std::vector<std::string> commits;
+  while (select.step()) commits.push_back(select.text(0));
+  return commits;
+}
+
+}  // namespace cube

@@ -1,0 +1,63 @@
+// cube/experiments/runner.h: runs jobs (cell x seed x repetition) and stores their rows.
+//
+// One job, in order:
+//   1. instantiate problem, solver and metrics from their canonical specs; problem.generate(seed)
+//      (not timed);
+//   2. if the solver does not support the problem: rows with status "unsupported", nothing runs;
+//   3. the untraced solve, timed alone (wall_time, accuracy and epochs come from it);
+//   4. if any metric needs the trace: a second, traced solve whose events stream to those
+//      metrics; its result must equal the untraced one bit for bit, or the job is an error
+//      ("tracing changed the result");
+//   5. every metric's finish() -> one row per value.
+// Exceptions become rows with status "error" and the message; the sweep goes on.
+//
+// A sweep runs jobs on a pool of threads (-j). Each job's rows are written in one transaction
+// as soon as it ends, so a sweep killed at any moment keeps every finished job, and the re-run
+// skips them (same commit and build) unless --force; stored errors and timeouts are retried.
+// Numbers never depend on -j: jobs share nothing, and every random draw comes from the seed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/plan.h"
+#include "experiments/provenance.h"
+#include "experiments/store.h"
+
+namespace cube {
+
+struct RunOptions {
+  int threads = 1;                            // jobs run in parallel (-j)
+  std::int64_t repeat = 1;                    // runs of each (cell, seed) (--repeat)
+  bool force = false;                         // re-run jobs already stored (--force)
+  std::optional<double> cell_timeout_seconds; // cooperative deadline per solve (--cell-timeout)
+};
+
+// Statuses that count as a failed job (the CLI exits 1 when any occurred).
+bool is_failure(const std::string& status);
+
+// Runs one job, repetition `repeat`. Never throws: failures are rows with their status.
+std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options);
+
+struct SweepProgress {
+  std::size_t done = 0;     // units finished this session (run or skipped)
+  std::size_t total = 0;    // units in the plan (jobs x repeat)
+  std::size_t failed = 0;   // units whose status is a failure
+  std::size_t skipped = 0;  // units found in the store
+};
+
+struct SweepResult {
+  std::vector<ResultRow> rows;  // every unit's rows, in plan order (stored ones included)
+  SweepProgress progress;
+};
+
+// Runs every job of `plan` x repeat, skipping units already stored for `provenance.build_key()`.
+// `on_progress` (optional) is called after each unit, from one thread at a time.
+SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Provenance& provenance,
+                      const RunOptions& options,
+                      const std::function<void(const SweepProgress&)>& on_progress = {});
+
+}  // namespace cube

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The two README commands: install what is missing (Debian packages), build, then
+#   quickstart  -> run experiments/quickstart.yaml and print its metric table
+#   test        -> run the whole test suite (ctest)
+# Usage: bash scripts/cube-setup.sh quickstart|test   (as root, or with sudo available)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-}"
+case "$mode" in quickstart|test|build) ;; *) echo "usage: $0 quickstart|test|build" >&2; exit 2 ;; esac
+
+# Every dependency is a Debian package; nothing is fetched at build time.
+packages=(
+  g++ cmake ninja-build git          # toolchain (OpenMP comes with g++ as libgomp)
+  libeigen3-dev                      # dense linear algebra in solvers
+  libboost-program-options-dev      # the cube command line
+  libyaml-cpp-dev                    # cell and sweep files
+  libsqlite3-dev                     # the results store
+  nlohmann-json3-dev                 # JSON plans and --format json
+  libgtest-dev libgmock-dev          # tests
+  libbenchmark-dev                   # bench/
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+jobs="$(nproc)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+cmake --build build -j "$jobs" >&2
+
+case "$mode" in
+  quickstart) build/cube run experiments/quickstart.yaml ;;
+  test) ctest --test-dir build --output-on-failure -j "$jobs" ;;
+  build) ;;
+esac

@@ -1,0 +1,128 @@
+// Contract tests over every registered module: specs round-trip, solvers are deterministic and
+// tracing never changes their results, metrics survive empty and one-event traces.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/spec.h"
+#include "experiments/runner.h"
+#include "metrics/metric.h"
+#include "problems/problem.h"
+#include "solvers/solver.h"
+
+namespace cube {
+namespace {
+
+template <class Base>
+void expect_specs_round_trip() {
+  for (const auto* entry : Registry<Base>::instance().entries()) {
+    SCOPED_TRACE(entry->name);
+    auto module = instantiate<Base>(parse_spec(entry->name), "m");
+    const std::string canonical = module->spec();
+    EXPECT_EQ(instantiate<Base>(parse_spec(canonical), "m")->spec(), canonical);
+    for (const auto& p : entry->schema.params)  // every default is written out
+      EXPECT_NE(canonical.find(p.name + "="), std::string::npos) << canonical;
+  }
+}
+
+TEST(ContractTest, EverySpecRoundTrips) {
+  expect_specs_round_trip<Problem>();
+  expect_specs_round_trip<Solver>();
+  expect_specs_round_trip<Metric>();
+}
+
+TEST(ContractTest, EveryAxisHasModules) {
+  EXPECT_FALSE(ProblemRegistry::instance().names().empty());
+  EXPECT_FALSE(SolverRegistry::instance().names().empty());
+  EXPECT_FALSE(MetricRegistry::instance().names().empty());
+}
+
+// Small instances so that every solver finishes quickly.
+std::string small_spec(const std::string& problem) {
+  if (problem == "sparse_parity") return "sparse_parity(n=12,k=3,n_train=200,n_test=50)";
+  return problem;
+}
+
+// Hash of a trace: every event and every buffer name, in order.
+std::uint64_t trace_hash(const Trace& trace) {
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  for (const auto& e : trace.events) {
+    mix(e.buffer);
+    mix(e.offset);
+    mix(e.count);
+    mix(static_cast<std::uint64_t>(e.kind));
+  }
+  for (std::size_t b = 0; b < trace.buffers.size(); ++b)
+    for (char c : trace.buffers[static_cast<BufferId>(b)].name) mix(static_cast<unsigned char>(c));
+  return h;
+}
+
+TEST(ContractTest, SolversAreDeterministicAndTracingChangesNothing) {
+  for (const auto& problem_name : ProblemRegistry::instance().names()) {
+    auto problem = instantiate<Problem>(parse_spec(small_spec(problem_name)), "problem");
+    problem->generate(7);
+    for (const auto& solver_name : SolverRegistry::instance().names()) {
+      SCOPED_TRACE(problem_name + " x " + solver_name);
+      auto solver = instantiate<Solver>(parse_spec(solver_name), "solver");
+      if (!solver->supports(*problem)) continue;
+      RunContext ctx(7);
+      SolveResult plain = solver->solve(*problem, ctx, nullptr);
+      SolveResult again = solver->solve(*problem, ctx, nullptr);
+      EXPECT_EQ(plain.test_predictions, again.test_predictions);
+      EXPECT_EQ(plain.epochs, again.epochs);
+
+      std::uint64_t hashes[2];
+      for (int t = 0; t < 2; ++t) {
+        RecordingTracer tracer;
+        TraceCollector collector;
+        tracer.add_sink(&collector);
+        SolveResult traced = solver->solve(*problem, ctx, &tracer);
+        tracer.finish();
+        EXPECT_EQ(traced.test_predictions, plain.test_predictions);
+        EXPECT_EQ(traced.epochs, plain.epochs);
+        EXPECT_EQ(traced.secret, plain.secret);
+        EXPECT_EQ(traced.status, plain.status);
+        EXPECT_GT(collector.trace().events.size(), 0u);
+        hashes[t] = trace_hash(collector.trace());
+      }
+      EXPECT_EQ(hashes[0], hashes[1]) << "the trace of one seed must not change between runs";
+    }
+  }
+}
+
+TEST(ContractTest, MetricsGiveFiniteOrAbsentValuesOnEmptyAndOneEventTraces) {
+  for (const auto& name : MetricRegistry::instance().names()) {
+    SCOPED_TRACE(name);
+    for (int events = 0; events < 2; ++events) {
+      auto metric = instantiate<Metric>(parse_spec(name), "metric");
+      Trace trace;
+      BufferId b = trace.buffers.declare("a", 4, 8);
+      if (events) trace.events.push_back(TraceEvent{b, 0, 8, EventKind::kWrite});
+      trace.replay(*metric);
+      RunOutcome outcome;
+      std::vector<MetricValue> values = metric->finish(outcome);
+      ASSERT_EQ(values.size(), metric->value_names().size());
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        EXPECT_EQ(values[i].name, metric->value_names()[i]);
+        if (values[i].value) EXPECT_TRUE(std::isfinite(*values[i].value));
+      }
+    }
+  }
+}
+
+TEST(ContractTest, EveryRegisteredCellRunsThroughTheRunner) {
+  std::vector<std::string> metrics = MetricRegistry::instance().names();
+  for (const auto& problem_name : ProblemRegistry::instance().names())
+    for (const auto& solver_name : SolverRegistry::instance().names()) {
+      SCOPED_TRACE(problem_name + " x " + solver_name);
+      Job job{small_spec(problem_name), solver_name, metrics, 3};
+      auto rows = run_job(job, 0, RunOptions{});
+      ASSERT_FALSE(rows.empty());
+      for (const auto& row : rows) EXPECT_NE(row.status, "error") << row.message;
+    }
+}
+
+}  // namespace
+}  // namespace cube

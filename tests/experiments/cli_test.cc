@@ -1,0 +1,256 @@
+// End-to-end tests of the `cube` binary: run, kill -9 midway, resume; diff two commits; exit codes.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
+
+#include "experiments/store.h"
+
+namespace fs = std::filesystem;
+
+namespace cube {
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh git work tree in /tmp with one commit.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/cube_cli_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    sh("git init -q . && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m first");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  int sh(const std::string& command) {
+    std::string full = "cd '" + dir_.string() + "' && " + command;
+    int status = std::system(full.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  Result cube(const std::string& args) {
+    Result r;
+    r.exit_code = sh(std::string(CUBE_BINARY) + " " + args + " > out.txt 2> err.txt");
+    r.out = slurp(dir_ / "out.txt");
+    r.err = slurp(dir_ / "err.txt");
+    return r;
+  }
+
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void commit(const std::string& message) {
+    sh("git -c user.name=t -c user.email=t@t commit -q --allow-empty -m '" + message + "'");
+  }
+
+  fs::path dir_;
+};
+
+const char* kSweep = R"(problem: {name: sparse_parity, n: 20, k: 3, n_train: 1000, n_test: 200}
+solver: {name: sgd, hidden: 200, max_epochs: 200}
+metrics: [accuracy, wall_time, epochs]
+seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+)";
+
+TEST_F(CliTest, SweepKilledMidwayResumesWithExactlyOneRowPerCellSeedMetric) {
+  write("sweep.yaml", kSweep);
+  fs::path db = dir_ / "store.db";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir_.c_str()) != 0) _exit(99);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(CUBE_BINARY, CUBE_BINARY, "run", "sweep.yaml", "-j", "1", "--store", db.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  // Wait until at least one job is stored, then kill -9 the sweep.
+  std::int64_t at_kill = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(db)) {
+      at_kill = ResultStore(db).count_rows();
+      if (at_kill > 0) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the sweep finished before it could be killed";
+  std::int64_t after_kill = ResultStore(db).count_rows();
+  ASSERT_GT(after_kill, 0);
+  ASSERT_LT(after_kill, 36) << "killed too late to test resume";
+  EXPECT_EQ(after_kill % 3, 0) << "a job's rows are written in one transaction";
+
+  Result resumed = cube("run sweep.yaml -j 2 --store store.db --format json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("already stored"), std::string::npos) << resumed.err;
+
+  ResultStore store(db);
+  std::vector<StoredRow> rows = store.all_rows();
+  ASSERT_EQ(rows.size(), 36u);  // 12 seeds x 3 metrics
+  std::set<std::tuple<std::string, std::uint64_t, std::string>> keys;
+  for (const auto& row : rows) keys.insert({row.cell, row.seed, row.metric});
+  EXPECT_EQ(keys.size(), 36u);
+
+  // A third run finds everything stored and runs nothing.
+  Result again = cube("run sweep.yaml --store store.db");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("0 jobs run, 12 already stored"), std::string::npos) << again.err;
+  EXPECT_EQ(ResultStore(db).count_rows(), 36);
+}
+
+TEST_F(CliTest, DiffPrintsTheTablesOfTwoCommits) {
+  write("cell.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3}
+solver: gf2
+metrics: [accuracy, wall_time, ard, clock_dmc]
+seeds: [1, 2, 3]
+sweep:
+  solver.name: [gf2, sgd]
+)");
+  sh("git add cell.yaml");
+  commit("cell");
+  Result first = cube("run cell.yaml --store store.db -q");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  commit("second");
+  Result second = cube("run cell.yaml --store store.db -q");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+
+  Result diff = cube("diff HEAD~1 HEAD --store store.db --format json");
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  nlohmann::json table = nlohmann::json::parse(diff.out);
+  std::map<std::string, int> verdicts;
+  int wall_rows = 0;
+  for (const auto& row : table["rows"]) {
+    std::string metric = row["metric"];
+    if (metric == "wall_time") {
+      ++wall_rows;
+      EXPECT_EQ(row["seed"], "all");
+    } else {
+      ++verdicts[row["verdict"].get<std::string>()];
+    }
+  }
+  EXPECT_EQ(wall_rows, 2);  // one per cell, over the three seeds
+  // Same code, same seeds: every deterministic metric is identical.
+  EXPECT_EQ(verdicts["same"], 2 * 3 * 3);
+  EXPECT_EQ(verdicts.size(), 1u);
+
+  Result md = cube("diff HEAD~1 HEAD --store store.db --format md");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("| metric"), std::string::npos) << md.out;
+}
+
+TEST_F(CliTest, DiffWithAnEmptySideSaysHowToProduceIt) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy]\n");
+  commit("second");
+  Result run = cube("run cell.yaml --store store.db -q");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  Result diff = cube("diff HEAD~1 HEAD --store store.db");
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_NE(diff.out.find("to produce rows for HEAD~1"), std::string::npos) << diff.out;
+}
+
+TEST_F(CliTest, BadInputExitsTwoAndStoresNothing) {
+  write("bad.yaml", "problem: sparse_parity\nsolver: {name: sgd, lr: -1}\nmetrics: [accuracy]\n");
+  Result r = cube("run bad.yaml --store store.db");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:2:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("solver.lr"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "store.db"));
+
+  Result unknown = cube("frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("valid commands"), std::string::npos) << unknown.err;
+
+  Result format = cube("list --format xml");
+  EXPECT_EQ(format.exit_code, 2);
+  EXPECT_NE(format.err.find("table, md, csv, json"), std::string::npos) << format.err;
+}
+
+TEST_F(CliTest, TimedOutCellIsARowAndTheExitCodeSaysSo) {
+  write("slow.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3}
+solver: {name: sgd, max_epochs: 200}
+metrics: [accuracy, epochs]
+seeds: [1, 2]
+)");
+  Result r = cube("run slow.yaml --store store.db --cell-timeout 0.000001 -q --format csv");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ResultStore store(dir_ / "store.db");
+  std::vector<StoredRow> rows = store.all_rows();
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) EXPECT_EQ(row.status, "timeout");
+}
+
+TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
+  Result r = cube("list --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json table = nlohmann::json::parse(r.out);
+  std::set<std::string> names;
+  for (const auto& row : table["rows"]) names.insert(row["name"].get<std::string>());
+  for (const char* name : {"sparse_parity", "gf2", "sgd", "accuracy", "wall_time", "epochs", "ard",
+                           "clock_dmc"})
+    EXPECT_TRUE(names.count(name)) << name;
+}
+
+TEST_F(CliTest, PlanAndRunCellRunOneJobAlone) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy]\nseeds: [1, 2, 3]\n");
+  Result plan = cube("plan cell.yaml -o plan.json");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  Result one = cube("run-cell plan.json 2 --store store.db --format json");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  std::vector<StoredRow> rows = ResultStore(dir_ / "store.db").all_rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].seed, 3u);
+  EXPECT_EQ(rows[0].metric, "accuracy");
+  ASSERT_TRUE(rows[0].value.has_value());
+  EXPECT_EQ(*rows[0].value, 1.0);
+
+  Result out_of_range = cube("run-cell plan.json 3 --store store.db");
+  EXPECT_EQ(out_of_range.exit_code, 2);
+  EXPECT_NE(out_of_range.err.find("out of range"), std::string::npos) << out_of_range.err;
+}
+
+TEST_F(CliTest, ResultsAreIdenticalWhateverTheNumberOfThreads) {
+  write("cell.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3, n_train: 500}
+solver: {name: sgd, hidden: 50}
+metrics: [accuracy, epochs, ard, clock_dmc]
+seeds: [1, 2, 3, 4]
+sweep:
+  solver.name: [gf2, sgd]
+)");
+  Result one = cube("run cell.yaml -j 1 --store one.db -q --format csv");
+  Result two = cube("run cell.yaml -j 2 --store two.db -q --format csv");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(one.out, two.out);
+}
+
+}  // namespace
+}  // namespace cube

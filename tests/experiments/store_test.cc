@@ -1,0 +1,404 @@
+// Tests of experiments/store: schema, atomic job replacement, resume, commit queries, concurrency.
+
+#include "experiments/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace cube {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/cube_store_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+Provenance provenance(const std::string& commit, bool dirty, const std::string& build_type) {
+  Provenance p;
+  p.git_commit = commit;
+  p.git_dirty = dirty;
+  p.diff_hash = dirty ? "0123456789abcdef" : "";
+  p.diff_patch = dirty ? "--- a/x\n+++ b/x\n" : "";
+  p.build_type = build_type;
+  p.compiler = "gcc 12";
+  p.host = "h";
+  p.started_at = "2026-01-01T00:00:00Z";
+  p.cube_version = "0.1.0";
+  p.command = "cube run x.yaml";
+  return p;
+}
+
+ResultRow job_row(const std::string& cell, std::uint64_t seed, std::int64_t repeat,
+                  const std::string& metric, std::optional<double> value,
+                  const std::string& status = "ok") {
+  ResultRow r;
+  r.cell = cell;
+  r.problem = cell.substr(0, cell.find('/'));
+  r.solver = cell.substr(cell.find('/') + 1);
+  r.seed = seed;
+  r.repeat = repeat;
+  r.metric = metric;
+  r.value = value;
+  r.status = status;
+  r.message = status == "ok" ? "" : "why: " + status;
+  r.deterministic = metric != "wall_time";
+  return r;
+}
+
+std::vector<ResultRow> job(const std::string& cell, std::uint64_t seed, std::int64_t repeat,
+                           double accuracy, const std::string& status = "ok") {
+  return {job_row(cell, seed, repeat, "accuracy", accuracy, status),
+          job_row(cell, seed, repeat, "wall_time", 0.5, status),
+          job_row(cell, seed, repeat, "epochs", std::nullopt, status)};
+}
+
+std::string query_text(const fs::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  std::string out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    if (!out.empty()) out += ",";
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    out += text ? reinterpret_cast<const char*>(text) : "NULL";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_F(StoreTest, CreatesDirectoriesAndSchema) {
+  fs::path file = dir_ / "deep" / "er" / "results.db";
+  ResultStore store(file);
+  EXPECT_TRUE(fs::exists(file));
+  EXPECT_EQ(store.path(), file);
+  EXPECT_EQ(query_text(file,
+                       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                       "LIKE 'sqlite_%' ORDER BY name"),
+            "results,runs,schema_version");
+  EXPECT_EQ(query_text(file, "SELECT version FROM schema_version"), "1");
+  EXPECT_EQ(query_text(file, "SELECT sql FROM sqlite_master WHERE name = 'results_one_per_key'"),
+            "CREATE UNIQUE INDEX results_one_per_key\n  ON results(build_key, cell, seed, repeat, "
+            "metric)");
+  EXPECT_EQ(query_text(file, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(store.count_rows(), 0);
+  EXPECT_TRUE(store.commits().empty());
+}
+
+TEST_F(StoreTest, BeginRunRecordsEveryProvenanceField) {
+  fs::path file = dir_ / "r.db";
+  ResultStore store(file);
+  std::int64_t first = store.begin_run(provenance("c1", true, "Debug"));
+  std::int64_t second = store.begin_run(provenance("c2", false, "Release"));
+  EXPECT_GT(first, 0);
+  EXPECT_GT(second, first);
+  EXPECT_EQ(query_text(file,
+                       "SELECT build_key || '|' || git_commit || '|' || git_dirty || '|' || "
+                       "diff_hash || '|' || diff_patch || '|' || build_type || '|' || "
+                       "compiler || '|' || host || '|' || started_at || '|' || "
+                       "cube_version || '|' || command FROM runs WHERE id = " +
+                           std::to_string(first)),
+            "c1+0123456789abcdef/Debug|c1|1|0123456789abcdef|--- a/x\n+++ b/x\n|Debug|gcc 12|h|"
+            "2026-01-01T00:00:00Z|0.1.0|cube run x.yaml");
+}
+
+TEST_F(StoreTest, WriteJobReplacesTheWholeJobAtomically) {
+  ResultStore store(dir_ / "r.db");
+  std::int64_t run = store.begin_run(provenance("c", false, "Release"));
+  store.write_job(run, "c/Release", job("p/s", 1, 0, 0.5));
+  store.write_job(run, "c/Release", job("p/s", 2, 0, 0.75));
+  EXPECT_EQ(store.count_rows(), 6);
+
+  // A re-run of seed 1 with fewer values replaces all three rows, not just matching metrics.
+  store.write_job(run, "c/Release", {job_row("p/s", 1, 0, "accuracy", 1.0)});
+  EXPECT_EQ(store.count_rows(), 4);
+  std::vector<ResultRow> rows = store.job_rows("c/Release", "p/s", 1, 0);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].value, 1.0);
+
+  // A job naming one value twice violates the UNIQUE index: nothing of it lands, the old rows stay.
+  std::vector<ResultRow> bad = job("p/s", 2, 0, 0.0);
+  bad.push_back(job_row("p/s", 2, 0, "accuracy", 0.0));
+  EXPECT_THROW(store.write_job(run, "c/Release", bad), Error);
+  EXPECT_EQ(store.count_rows(), 4);
+  std::vector<ResultRow> kept = store.job_rows("c/Release", "p/s", 2, 0);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0].metric, "accuracy");
+  EXPECT_EQ(kept[0].value, 0.75);
+  EXPECT_EQ(kept[1].metric, "wall_time");
+  EXPECT_FALSE(kept[1].deterministic);
+  EXPECT_EQ(kept[2].metric, "epochs");
+  EXPECT_FALSE(kept[2].value.has_value());  // NULL stays n/a
+}
+
+TEST_F(StoreTest, UniqueIndexRefusesASecondRowForAKey) {
+  fs::path file = dir_ / "r.db";
+  {
+    ResultStore store(file);
+    std::int64_t run = store.begin_run(provenance("c", false, "Release"));
+    store.write_job(run, "c/Release", job("p/s", 1, 0, 0.5));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  int rc = sqlite3_exec(db,
+                        "INSERT INTO results(run_id, build_key, cell, problem, solver, seed, "
+                        "repeat, metric, value, status, message, deterministic, position) VALUES "
+                        "(1, 'c/Release', 'p/s', 'p', 's', 1, 0, 'accuracy', 1, 'ok', '', 1, 9)",
+                        nullptr, nullptr, nullptr);
+  EXPECT_EQ(rc & 0xff, SQLITE_CONSTRAINT);
+  sqlite3_close(db);
+  EXPECT_EQ(ResultStore(file).count_rows(), 3);
+}
+
+TEST_F(StoreTest, JobStatusIsTheWorstStatusOfTheJobUnderItsBuildKey) {
+  ResultStore store(dir_ / "r.db");
+  std::int64_t run = store.begin_run(provenance("c", false, "Release"));
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 1, 0), std::nullopt);
+  store.write_job(run, "c/Release", job("p/s", 1, 0, 0.5));
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 1, 0), "ok");
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 1, 1), std::nullopt);  // other repeat
+  EXPECT_EQ(store.job_status("c/Debug", "p/s", 1, 0), std::nullopt);    // other build
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 2, 0), std::nullopt);  // other seed
+
+  store.write_job(
+      run, "c/Release",
+      {job_row("p/s", 3, 0, "accuracy", 1.0), job_row("p/s", 3, 0, "ard", std::nullopt, "error"),
+       job_row("p/s", 3, 0, "epochs", 3.0, "max_iterations")});
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 3, 0), "error");
+  store.write_job(run, "c/Release",
+                  {job_row("p/s", 4, 0, "accuracy", 1.0, "max_iterations"),
+                   job_row("p/s", 4, 0, "ard", std::nullopt, "timeout")});
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 4, 0), "timeout");
+  // The retry of a failed job replaces it; the job then reads as ok.
+  store.write_job(run, "c/Release", job("p/s", 3, 0, 1.0));
+  EXPECT_EQ(store.job_status("c/Release", "p/s", 3, 0), "ok");
+}
+
+TEST_F(StoreTest, RowsForCommitPreferCleanRowsAndTheLatestRun) {
+  ResultStore store(dir_ / "r.db");
+  // Dirty rows only: they are what the commit has.
+  std::int64_t dirty = store.begin_run(provenance("c", true, "Release"));
+  store.write_job(dirty, "c+0123456789abcdef/Release", job("p/s", 1, 0, 0.1));
+  std::vector<StoredRow> rows = store.rows_for_commit("c");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].git_dirty);
+
+  // Clean rows arrive: dirty ones are no longer shown.
+  std::int64_t clean = store.begin_run(provenance("c", false, "Release"));
+  store.write_job(clean, "c/Release", job("p/t", 2, 0, 0.5));
+  store.write_job(clean, "c/Release", job("p/s", 1, 0, 0.25));
+  store.write_job(clean, "c/Release", job("p/s", 1, 1, 0.25));
+  // A later clean run with another build key: its rows win per (cell, seed, repeat, metric).
+  std::int64_t later = store.begin_run(provenance("c", false, "Debug"));
+  store.write_job(later, "c/Debug", {job_row("p/s", 1, 0, "accuracy", 0.75)});
+  // Another commit's rows are not included.
+  std::int64_t other = store.begin_run(provenance("d", false, "Release"));
+  store.write_job(other, "d/Release", job("p/s", 1, 0, 0.9));
+
+  rows = store.rows_for_commit("c");
+  std::vector<
+      std::tuple<std::string, std::uint64_t, std::int64_t, std::string, double, std::int64_t>>
+      got;
+  for (const auto& r : rows)
+    got.emplace_back(r.cell, r.seed, r.repeat, r.metric, r.value.value_or(-1), r.run_id);
+  EXPECT_EQ(got, (decltype(got){{"p/s", 1, 0, "accuracy", 0.75, later},
+                                {"p/s", 1, 0, "wall_time", 0.5, clean},
+                                {"p/s", 1, 0, "epochs", -1, clean},
+                                {"p/s", 1, 1, "accuracy", 0.25, clean},
+                                {"p/s", 1, 1, "wall_time", 0.5, clean},
+                                {"p/s", 1, 1, "epochs", -1, clean},
+                                {"p/t", 2, 0, "accuracy", 0.5, clean},
+                                {"p/t", 2, 0, "wall_time", 0.5, clean},
+                                {"p/t", 2, 0, "epochs", -1, clean}}));
+  EXPECT_EQ(rows[0].build_type, "Debug");
+  EXPECT_EQ(rows[1].build_type, "Release");
+  EXPECT_EQ(rows[0].git_commit, "c");
+  EXPECT_EQ(rows[0].started_at, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(store.rows_for_commit("nope").size(), 0u);
+  EXPECT_EQ(store.commits(), (std::vector<std::string>{"d", "c"}));
+  EXPECT_EQ(store.all_rows().size(), 3u + 9u + 1u + 3u);
+}
+
+TEST_F(StoreTest, SeedsBeyondInt64RoundTrip) {
+  ResultStore store(dir_ / "r.db");
+  std::int64_t run = store.begin_run(provenance("c", false, "Release"));
+  const std::uint64_t big = 18446744073709551615ull;
+  store.write_job(run, "c/Release", job("p/s", big, 0, 0.5));
+  store.write_job(run, "c/Release", job("p/s", 1, 0, 0.5));
+  EXPECT_EQ(store.job_status("c/Release", "p/s", big, 0), "ok");
+  std::vector<StoredRow> rows = store.rows_for_commit("c");
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[0].seed, 1u);  // ordered as unsigned
+  EXPECT_EQ(rows[3].seed, big);
+}
+
+TEST_F(StoreTest, ReopeningKeepsEverything) {
+  fs::path file = dir_ / "r.db";
+  std::int64_t run = 0;
+  {
+    ResultStore store(file);
+    run = store.begin_run(provenance("c", false, "Release"));
+    store.write_job(run, "c/Release", job("p/s", 1, 0, 0.5));
+  }
+  ResultStore again(file);
+  EXPECT_EQ(again.count_rows(), 3);
+  EXPECT_EQ(again.job_status("c/Release", "p/s", 1, 0), "ok");
+  EXPECT_GT(again.begin_run(provenance("c", false, "Release")), run);
+  EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM schema_version"), "1");
+}
+
+TEST_F(StoreTest, TwoStoresOnOneFileSeeEachOtherAndWriteConcurrently) {
+  fs::path file = dir_ / "r.db";
+  ResultStore a(file);
+  ResultStore b(file);
+  std::int64_t run_a = a.begin_run(provenance("c", false, "Release"));
+  std::int64_t run_b = b.begin_run(provenance("c", false, "Release"));
+  EXPECT_NE(run_a, run_b);
+  a.write_job(run_a, "c/Release", job("p/s", 0, 0, 0.5));
+  EXPECT_EQ(b.job_status("c/Release", "p/s", 0, 0), "ok");
+
+  // Two connections, two threads each, overlapping jobs: one row per key whatever the order.
+  auto writer = [&](ResultStore* store, std::int64_t run) {
+    for (std::uint64_t seed = 0; seed < 50; ++seed)
+      store->write_job(run, "c/Release", job("p/s", seed, 0, static_cast<double>(seed)));
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(writer, &a, run_a);
+  threads.emplace_back(writer, &b, run_b);
+  threads.emplace_back(writer, &a, run_a);
+  threads.emplace_back(writer, &b, run_b);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(a.count_rows(), 150);
+  EXPECT_EQ(b.count_rows(), 150);
+  EXPECT_EQ(a.rows_for_commit("c").size(), 150u);
+}
+
+TEST_F(StoreTest, SeveralProcessesShareOneFile) {
+  fs::path file = dir_ / "shared.db";  // created concurrently by the children
+  const int kChildren = 4;
+  std::vector<pid_t> children;
+  for (int c = 0; c < kChildren; ++c) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        ResultStore store(file);
+        std::int64_t run = store.begin_run(provenance("c", false, "Release"));
+        // Children write disjoint seeds and one shared seed (0), which must end up once.
+        for (std::uint64_t seed = 0; seed < 30; ++seed)
+          store.write_job(run, "c/Release",
+                          job("p/s", seed == 0 ? 0 : seed * kChildren + c, 0, 1.0));
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  ResultStore store(file);
+  EXPECT_EQ(store.count_rows(), (1 + kChildren * 29) * 3);
+  std::set<std::tuple<std::string, std::uint64_t, std::string>> keys;
+  for (const auto& r : store.all_rows()) keys.insert({r.cell, r.seed, r.metric});
+  EXPECT_EQ(keys.size(), static_cast<std::size_t>((1 + kChildren * 29) * 3));
+}
+
+TEST_F(StoreTest, UnusablePathsGiveAConfigErrorNamingTheFile) {
+  std::ofstream(dir_ / "plain") << "not a directory";
+  fs::path under_a_file = dir_ / "plain" / "results.db";
+  try {
+    ResultStore store(under_a_file);
+    FAIL() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(under_a_file.string()), std::string::npos) << e.what();
+  }
+  fs::path garbage = dir_ / "garbage.db";
+  std::ofstream(garbage) << std::string(4096, 'x');
+  try {
+    ResultStore store(garbage);
+    FAIL() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(garbage.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a database"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, NewerSchemaIsRefused) {
+  fs::path file = dir_ / "r.db";
+  { ResultStore store(file); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    ResultStore store(file);
+    FAIL() << "no exception";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, DefaultPathIsUnderTheGitTopLevelOrTheDirectory) {
+  fs::path plain = dir_ / "plain";
+  fs::create_directories(plain);
+  // Stop git's search at dir_, in case /tmp itself lies inside a work tree.
+  const char* old = std::getenv("GIT_CEILING_DIRECTORIES");
+  std::string saved = old ? old : "";
+  setenv("GIT_CEILING_DIRECTORIES", dir_.c_str(), 1);
+  EXPECT_EQ(ResultStore::default_path(plain), plain / ".cube" / "results.db");
+
+  fs::path repo = dir_ / "repo";
+  fs::create_directories(repo / "sub" / "dir");
+  int rc = std::system(("git init -q '" + repo.string() + "' 2>/dev/null").c_str());
+  if (old)
+    setenv("GIT_CEILING_DIRECTORIES", saved.c_str(), 1);
+  else
+    unsetenv("GIT_CEILING_DIRECTORIES");
+  if (rc != 0) GTEST_SKIP() << "git is not available";
+  EXPECT_EQ(
+      fs::canonical(ResultStore::default_path(repo / "sub" / "dir").parent_path().parent_path()),
+      fs::canonical(repo));
+  EXPECT_EQ(ResultStore::default_path(repo / "sub").filename(), "results.db");
+
+  // A fresh .cube/ ignores itself.
+  ResultStore store(ResultStore::default_path(repo));
+  std::ifstream ignore(repo / ".cube" / ".gitignore");
+  std::string line;
+  std::getline(ignore, line);
+  EXPECT_EQ(line, "*");
+}
+
+TEST(StatusSeverityTest, ErrorAndTimeoutBeatTheOthers) {
+  std::vector<std::string> order = {"ok",       "unsupported", "max_iterations",
+                                    "diverged", "timeout",     "error"};
+  for (std::size_t i = 1; i < order.size(); ++i)
+    EXPECT_LT(status_severity(order[i - 1]), status_severity(order[i])) << order[i];
+}
+
+}  // namespace
+}  // namespace cube
