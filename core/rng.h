@@ -13,6 +13,8 @@
 namespace cube {
 
 class Rng {
+  __extension__ using U128 = unsigned __int128;  // GCC/Clang extension: 64x64->128 product
+
  public:
   explicit Rng(std::uint64_t seed) {
     std::uint64_t x = seed;
@@ -34,12 +36,12 @@ class Rng {
 
   // Uniform integer in [0, bound), bound >= 1, without modulo bias (Lemire's method).
   std::uint64_t below(std::uint64_t bound) {
-    unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
+    U128 m = static_cast<U128>(next()) * bound;
     std::uint64_t low = static_cast<std::uint64_t>(m);
     if (low < bound) {
       const std::uint64_t threshold = (0 - bound) % bound;
       while (low < threshold) {
-        m = static_cast<unsigned __int128>(next()) * bound;
+        m = static_cast<U128>(next()) * bound;
         low = static_cast<std::uint64_t>(m);
       }
     }

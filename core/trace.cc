@@ -77,6 +77,7 @@ void RecordingTracer::finish() {
 }
 
 void Trace::replay(TraceSink& sink, std::size_t chunk_events) const {
+  CUBE_CHECK(chunk_events > 0, "replay needs chunks of at least one event");
   sink.begin(buffers);
   for (std::size_t i = 0; i < events.size(); i += chunk_events) {
     std::size_t n = std::min(chunk_events, events.size() - i);

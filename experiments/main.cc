@@ -54,6 +54,13 @@ int usage_error(const std::string& message, const std::string& command = "") {
   return kExitUsage;
 }
 
+// Writes a rendered table to stdout, always ending in a newline.
+void print(const std::string& text) {
+  std::cout << text;
+  if (!text.empty() && text.back() != '\n') std::cout << '\n';
+  std::cout.flush();
+}
+
 // --- progress bar ------------------------------------------------------------------------------
 
 class ProgressBar {
@@ -161,7 +168,7 @@ int cmd_list(const std::vector<std::string>& args) {
   add_registry_rows<Solver>(table, "solver");
   add_registry_rows<Metric>(table, "metric");
   table.notes.push_back("write a module as name(key=value,...) or {name: ..., key: value}");
-  std::cout << render(table, format);
+  print(render(table, format));
   return kExitOk;
 }
 
@@ -206,7 +213,7 @@ int cmd_plan(const std::vector<std::string>& args) {
               << out << " INDEX\n";
     return kExitOk;
   }
-  std::cout << render(jobs_table(plan), format);
+  print(render(jobs_table(plan), format));
   return kExitOk;
 }
 
@@ -247,7 +254,7 @@ RunOptions to_run_options(const RunArgs& a) {
 
 int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, const fs::path& store) {
   Table table = summary_table(sweep.rows);
-  std::cout << render(table, format);
+  print(render(table, format));
   if (!a.quiet)
     std::cerr << "stored in " << store.string() << ": " << sweep.progress.done - sweep.progress.skipped
               << " jobs run, " << sweep.progress.skipped << " already stored, "
@@ -275,7 +282,7 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   RunOptions options = to_run_options(a);
   ExperimentPlan plan = load_plan(file, sets);  // validated in full before anything runs
   if (dry_run) {
-    std::cout << render(jobs_table(plan), format);
+    print(render(jobs_table(plan), format));
     return kExitOk;
   }
   fs::path path = store_path(a.common);
@@ -357,7 +364,7 @@ int cmd_results(const std::vector<std::string>& args) {
   Table table = rows_table(rows);
   table.title = "stored rows of " + what + " in " + path.string();
   if (rows.empty()) table.notes.push_back("no rows; `cube results --all` shows every commit");
-  std::cout << render(table, format);
+  print(render(table, format));
   return kExitOk;
 }
 
@@ -392,7 +399,7 @@ int cmd_diff(const std::vector<std::string>& args) {
                             s->commit.substr(0, 12) +
                             " && cmake --build build && build/cube run FILE --store " +
                             fs::absolute(path).string() + " (then check out your branch again)");
-  std::cout << render(table, format);
+  print(render(table, format));
   return kExitOk;
 }
 
