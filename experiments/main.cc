@@ -72,7 +72,6 @@ class ProgressBar {
     if (!started_) {
       start_ = now;
       started_ = true;
-      skipped_at_start_ = p.skipped;
     }
     double elapsed = std::chrono::duration<double>(now - start_).count();
     std::size_t ran = p.done - p.skipped;
@@ -83,7 +82,7 @@ class ProgressBar {
     int filled = static_cast<int>(kWidth * p.done / p.total);
     std::string bar(filled, '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r[%s] %zu/%zu cells  %zu failed  %zu stored before  ETA %s   ",
+    std::fprintf(stderr, "\r[%s] %zu/%zu jobs  %zu failed  %zu stored before  ETA %s   ",
                  bar.c_str(), p.done, p.total, p.failed, p.skipped, eta.c_str());
     if (p.done == p.total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
@@ -99,7 +98,6 @@ class ProgressBar {
   }
   bool enabled_;
   bool started_ = false;
-  std::size_t skipped_at_start_ = 0;
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -208,6 +208,20 @@ seeds: [1, 2]
   for (const auto& row : rows) EXPECT_EQ(row.status, "timeout");
 }
 
+TEST_F(CliTest, RepeatRunsEachCellSeedSeveralTimes) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy, wall_time]\nseeds: [1, 2]\n");
+  Result r = cube("run cell.yaml --repeat 3 -j 1 --store store.db -q --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<StoredRow> rows = ResultStore(dir_ / "store.db").all_rows();
+  ASSERT_EQ(rows.size(), 2u * 3u * 2u);
+  std::set<std::tuple<std::uint64_t, std::int64_t, std::string>> keys;
+  for (const auto& row : rows) keys.insert({row.seed, row.repeat, row.metric});
+  EXPECT_EQ(keys.size(), 12u);
+  nlohmann::json table = nlohmann::json::parse(r.out);
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["rows"][0]["runs"], 6);
+}
+
 TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   Result r = cube("list --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
