@@ -120,6 +120,21 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// Reads columns 0-9 of a results query (cell, problem, solver, seed, repeat, metric, value,
+// status, message, deterministic) into `row`.
+void read_result_columns(Statement& select, ResultRow& row) {
+  row.cell = select.text(0);
+  row.problem = select.text(1);
+  row.solver = select.text(2);
+  row.seed = seed_from_sql(select.integer(3));
+  row.repeat = select.integer(4);
+  row.metric = select.text(5);
+  row.value = select.real(6);
+  row.status = select.text(7);
+  row.message = select.text(8);
+  row.deterministic = select.integer(9) != 0;
+}
+
 void exec(sqlite3* db, const std::filesystem::path& file, const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -293,16 +308,7 @@ std::vector<ResultRow> ResultStore::job_rows(const std::string& build_key, const
   std::vector<ResultRow> rows;
   while (select.step()) {
     ResultRow row;
-    row.cell = select.text(0);
-    row.problem = select.text(1);
-    row.solver = select.text(2);
-    row.seed = seed_from_sql(select.integer(3));
-    row.repeat = select.integer(4);
-    row.metric = select.text(5);
-    row.value = select.real(6);
-    row.status = select.text(7);
-    row.message = select.text(8);
-    row.deterministic = select.integer(9) != 0;
+    read_result_columns(select, row);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -370,16 +376,7 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
   std::vector<std::pair<std::int64_t, StoredRow>> rows;
   while (select.step()) {
     StoredRow row;
-    row.cell = select.text(0);
-    row.problem = select.text(1);
-    row.solver = select.text(2);
-    row.seed = seed_from_sql(select.integer(3));
-    row.repeat = select.integer(4);
-    row.metric = select.text(5);
-    row.value = select.real(6);
-    row.status = select.text(7);
-    row.message = select.text(8);
-    row.deterministic = select.integer(9) != 0;
+    read_result_columns(select, row);
     row.run_id = select.integer(10);
     row.git_commit = select.text(11);
     row.git_dirty = select.integer(12) != 0;

@@ -76,6 +76,35 @@ void update(Tracer& t, P&& p, const G& g, double lr, double wd, double batch, Bu
   t.op_end();
 }
 
+// f = W2 relu(x W1^T + b1) + b2 for every row of x (rows x n), traced as three operations:
+// pre = x W1^T + b1, act = relu(pre), out = act W2 + b2. `act` may be `pre` itself (in place).
+template <class Tracer, class X, class Pre, class Act, class Out>
+void forward(Tracer& t, const Buffers& buf, const Matrix& W1, const Vector& b1, const Vector& W2,
+             double b2, const X& x, BufferId x_id, Pre&& pre, BufferId pre_id, Act&& act,
+             BufferId act_id, Out&& out, BufferId out_id) {
+  const U64 rows = u(x.rows());
+  const U64 h = u(W1.rows());
+  const U64 n = u(W1.cols());
+  pre.noalias() = x * W1.transpose();
+  pre.rowwise() += b1.transpose();
+  t.read(x_id, 0, rows * n);
+  t.read(buf.W1, 0, h * n);
+  t.read(buf.b1, 0, h);
+  t.write(pre_id, 0, rows * h);
+  t.op_end();
+  act = pre.cwiseMax(0.0);
+  t.read(pre_id, 0, rows * h);
+  t.write(act_id, 0, rows * h);
+  t.op_end();
+  out.noalias() = act * W2;
+  out.array() += b2;
+  t.read(act_id, 0, rows * h);
+  t.read(buf.W2, 0, h);
+  t.read(buf.b2, 0, 1);
+  t.write(out_id, 0, rows);
+  t.op_end();
+}
+
 template <class Tracer>
 SolveResult run(const SgdConfig& config, const BinaryDataset& data, const RunContext& ctx,
                 Tracer& t, SgdParameters* final_params) {
@@ -178,27 +207,9 @@ SolveResult run(const SgdConfig& config, const BinaryDataset& data, const RunCon
       }
 
       // Forward.
-      auto hp = h_pre.topRows(bs);
-      auto hh = hid.topRows(bs);
       auto o = out.head(bs);
-      hp.noalias() = xb.topRows(bs) * W1.transpose();
-      hp.rowwise() += b1.transpose();
-      t.read(buf.xb, 0, u(bs * n));
-      t.read(buf.W1, 0, u(h * n));
-      t.read(buf.b1, 0, u(h));
-      t.write(buf.h_pre, 0, u(bs * h));
-      t.op_end();
-      hh = hp.cwiseMax(0.0);
-      t.read(buf.h_pre, 0, u(bs * h));
-      t.write(buf.h, 0, u(bs * h));
-      t.op_end();
-      o.noalias() = hh * W2;
-      o.array() += b2;
-      t.read(buf.h, 0, u(bs * h));
-      t.read(buf.W2, 0, u(h));
-      t.read(buf.b2, 0, 1);
-      t.write(buf.out, 0, u(bs));
-      t.op_end();
+      forward(t, buf, W1, b1, W2, b2, xb.topRows(bs), buf.xb, h_pre.topRows(bs), buf.h_pre,
+              hid.topRows(bs), buf.h, o, buf.out);
       if (!o.allFinite())
         return finish(SolveStatus::kDiverged, epoch,
                       "non-finite output f in epoch " + std::to_string(epoch));
@@ -296,24 +307,8 @@ SolveResult run(const SgdConfig& config, const BinaryDataset& data, const RunCon
                     "non-finite parameters after epoch " + std::to_string(epoch));
 
     // Test evaluation: f = W2 relu(W1 x + b1) + b2, prediction sign(f) (0 is wrong).
-    h_pre_test.noalias() = X_test * W1.transpose();
-    h_pre_test.rowwise() += b1.transpose();
-    t.read(buf.X_test, 0, u(n_test * n));
-    t.read(buf.W1, 0, u(h * n));
-    t.read(buf.b1, 0, u(h));
-    t.write(buf.h_pre_test, 0, u(n_test * h));
-    t.op_end();
-    h_pre_test = h_pre_test.cwiseMax(0.0);
-    t.read(buf.h_pre_test, 0, u(n_test * h));
-    t.write(buf.h_pre_test, 0, u(n_test * h));
-    t.op_end();
-    out_test.noalias() = h_pre_test * W2;
-    out_test.array() += b2;
-    t.read(buf.h_pre_test, 0, u(n_test * h));
-    t.read(buf.W2, 0, u(h));
-    t.read(buf.b2, 0, 1);
-    t.write(buf.out_test, 0, u(n_test));
-    t.op_end();
+    forward(t, buf, W1, b1, W2, b2, X_test, buf.X_test, h_pre_test, buf.h_pre_test, h_pre_test,
+            buf.h_pre_test, out_test, buf.out_test);
     std::int64_t correct = 0;
     for (std::int64_t i = 0; i < n_test; ++i) {
       const double f = out_test[i];
