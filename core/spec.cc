@@ -77,6 +77,24 @@ Spec parse_spec(std::string_view text, const SourceLocation& where) {
   return spec;
 }
 
+std::vector<std::string> split_spec_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::string current;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      out.push_back(trim(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  out.push_back(trim(current));
+  return out;
+}
+
 std::string canonical_spec(const std::string& name, const ResolvedParams& params) {
   if (params.values().empty()) return name;
   std::string out = name + "(";

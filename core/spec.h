@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/params.h"
 
@@ -23,6 +24,10 @@ struct Spec {
 // Parses "name" or "name(k=v,k=v)". Values may be bare or 'single'/"double" quoted.
 // Throws ConfigError at `where` on a malformed string.
 Spec parse_spec(std::string_view text, const SourceLocation& where = {});
+
+// Splits a comma-separated list of specs at top-level commas:
+// "ard,cache(capacity=64,x=1)" -> {"ard", "cache(capacity=64,x=1)"}. Items are trimmed.
+std::vector<std::string> split_spec_list(std::string_view text);
 
 // "name(k=v,...)" with keys sorted; "name" when there are no parameters.
 std::string canonical_spec(const std::string& name, const ResolvedParams& params);

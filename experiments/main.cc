@@ -13,6 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include <fstream>
+
+#include "core/trace_binary.h"
+#include "core/trace_text.h"
 #include "experiments/diff.h"
 #include "experiments/plan.h"
 #include "experiments/provenance.h"
@@ -43,6 +47,8 @@ commands:
   run-cell PLAN INDEX       run job INDEX of a plan alone (for Slurm job arrays)
   results                   print stored rows
   diff REV_A REV_B          metric tables of two commits side by side
+  trace record FILE -o OUT  write the memory trace of one job (binary, or --text)
+  trace replay TRACE --metric a,b   price a trace file (binary or W/R text) with metrics
 
 Run 'cube <command> --help' for the options of a command.
 )";
@@ -401,6 +407,118 @@ int cmd_diff(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// --- trace ------------------------------------------------------------------------------------
+
+int cmd_trace_record(const std::vector<std::string>& args) {
+  std::string file, out;
+  std::vector<std::string> sets;
+  std::int64_t index = 0;
+  bool text = false;
+  std::string format_name = "table";
+  po::options_description desc("cube trace record options");
+  desc.add_options()("file", po::value(&file)->required(), "cell or sweep YAML, or a JSON plan")(
+      "set", po::value(&sets)->composing(), "override key=value")(
+      "index", po::value(&index)->default_value(0), "which job of the plan (0-based)")(
+      "output,o", po::value(&out)->required(), "trace file to write")(
+      "text", po::bool_switch(&text), "write the W/R text format instead of binary")(
+      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube trace record FILE -o OUT [--index N]"))
+    return kExitOk;
+  Format format = parse_format(format_name);
+  ExperimentPlan plan = load_plan(file, sets);
+  if (index < 0 || index >= static_cast<std::int64_t>(plan.jobs.size()))
+    throw ConfigError(SourceLocation{"--index"}, std::to_string(index) +
+                                                     " is out of range: the plan has " +
+                                                     std::to_string(plan.jobs.size()) + " jobs");
+  const Job& job = plan.jobs[static_cast<std::size_t>(index)];
+  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
+  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
+  problem->generate(job.seed);
+  if (!solver->supports(*problem))
+    throw ConfigError(SourceLocation{file}, "solver '" + solver->name() +
+                                                "' does not support problem '" + problem->name() + "'");
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  RunContext context(job.seed);
+  SolveResult result = solver->solve(*problem, context, &tracer);
+  tracer.finish();
+  std::ofstream stream(out, std::ios::binary);
+  if (!stream) throw ConfigError(SourceLocation{out}, "cannot write the trace file");
+  if (text)
+    write_text_trace(collector.trace(), stream);
+  else
+    write_binary_trace(collector.trace(), stream);
+  stream.close();
+  Table table;
+  table.title = "trace of " + job.cell() + " seed " + std::to_string(job.seed);
+  table.columns = {"file", "format", "events", "buffers", "bytes", "status"};
+  table.rows.push_back({out, std::string(text ? "text" : "binary"),
+                        static_cast<std::int64_t>(collector.trace().events.size()),
+                        static_cast<std::int64_t>(collector.trace().buffers.size()),
+                        static_cast<std::int64_t>(fs::file_size(out)),
+                        std::string(to_string(result.status))});
+  print(render(table, format));
+  return kExitOk;
+}
+
+// Reads a trace file, telling the formats apart by content.
+Trace read_trace_file(const std::string& file) {
+  if (!fs::is_regular_file(file))
+    throw ConfigError(SourceLocation{file}, "cannot read: no such trace file");
+  std::ifstream in(file, std::ios::binary);
+  if (is_binary_trace(file)) return read_binary_trace(in, file);
+  return read_text_trace(in, file);
+}
+
+int cmd_trace_replay(const std::vector<std::string>& args) {
+  std::string file, metric_list, format_name = "table";
+  po::options_description desc("cube trace replay options");
+  desc.add_options()("trace", po::value(&file)->required(), "trace file (binary or W/R text)")(
+      "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc")(
+      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+  po::positional_options_description positional;
+  positional.add("trace", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube trace replay TRACE --metric a,b")) return kExitOk;
+  Format format = parse_format(format_name);
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const auto& text : split_spec_list(metric_list))
+    metrics.push_back(
+        instantiate<Metric>(parse_spec(text, SourceLocation{"--metric " + metric_list}), "metric"));
+  Trace trace = read_trace_file(file);
+  Table table;
+  table.title = file + ": " + std::to_string(trace.events.size()) + " events, " +
+                std::to_string(trace.buffers.size()) + " buffers";
+  table.columns = {"metric", "value name", "value"};
+  for (auto& metric : metrics) {
+    if (metric->needs_trace()) trace.replay(*metric);
+    for (const auto& value : metric->finish(RunOutcome{})) {
+      Value v;
+      if (value.value) v = *value.value;
+      table.rows.push_back({metric->spec(), value.name, v});
+    }
+  }
+  table.notes.push_back("metrics that do not price the trace (accuracy, wall_time, ...) are n/a");
+  print(render(table, format));
+  return kExitOk;
+}
+
+int cmd_trace(const std::vector<std::string>& args) {
+  const char* usage = "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "record") return cmd_trace_record(rest);
+  if (args[0] == "replay") return cmd_trace_replay(rest);
+  return usage_error("unknown trace command '" + args[0] + "'; valid: record, replay", "trace");
+}
+
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << kUsage;
@@ -424,8 +542,9 @@ int dispatch(int argc, char** argv) {
     if (command == "run-cell") return cmd_run_cell(args, full);
     if (command == "results") return cmd_results(args);
     if (command == "diff") return cmd_diff(args);
+    if (command == "trace") return cmd_trace(args);
     return usage_error("unknown command '" + command +
-                       "'; valid commands: list, run, plan, run-cell, results, diff");
+                       "'; valid commands: list, run, plan, run-cell, results, diff, trace");
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

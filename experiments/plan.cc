@@ -235,25 +235,6 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
   return plan;
 }
 
-// Splits "a,b(c=1,d=2),e" at top-level commas.
-std::vector<std::string> split_top_level(const std::string& text) {
-  std::vector<std::string> out;
-  std::string current;
-  int depth = 0;
-  for (char c : text) {
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (c == ',' && depth == 0) {
-      out.push_back(current);
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  out.push_back(current);
-  return out;
-}
-
 void apply_override(RawPlan& plan, const std::string& raw) {
   SourceLocation where{"--set " + raw};
   auto eq = raw.find('=');
@@ -261,7 +242,7 @@ void apply_override(RawPlan& plan, const std::string& raw) {
     throw ConfigError(where, "expected key=value (for example solver.lr=0.05 or problem.n=20,30)");
   std::string key = raw.substr(0, eq);
   std::string value = raw.substr(eq + 1);
-  std::vector<std::string> values = split_top_level(value);
+  std::vector<std::string> values = split_spec_list(value);
   for (const auto& v : values)
     if (v.empty()) throw ConfigError(where, key + ": empty value in '" + value + "'");
   if (key == "seeds") {

@@ -222,6 +222,28 @@ TEST_F(CliTest, RepeatRunsEachCellSeedSeveralTimes) {
   EXPECT_EQ(table["rows"][0]["runs"], 6);
 }
 
+TEST_F(CliTest, TraceRecordThenReplayGivesTheRunsValues) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [ard, clock_dmc]\nseeds: [5]\n");
+  Result run = cube("run cell.yaml --store store.db -q --format json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json summary = nlohmann::json::parse(run.out);
+  for (const char* flag : {"", "--text"}) {
+    SCOPED_TRACE(flag);
+    Result record = cube(std::string("trace record cell.yaml -o run.trace ") + flag);
+    ASSERT_EQ(record.exit_code, 0) << record.err;
+    Result replay = cube("trace replay run.trace --metric ard,clock_dmc --format json");
+    ASSERT_EQ(replay.exit_code, 0) << replay.err;
+    nlohmann::json table = nlohmann::json::parse(replay.out);
+    ASSERT_EQ(table["rows"].size(), 2u);
+    EXPECT_EQ(table["rows"][0]["value"], summary["rows"][0]["ard"]);
+    EXPECT_EQ(table["rows"][1]["value"], summary["rows"][0]["clock_dmc"]);
+  }
+  write("bad.trace", "W a 4\nR a 4\nX a 4\n");
+  Result bad = cube("trace replay bad.trace --metric ard");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.trace:3:"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   Result r = cube("list --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
