@@ -18,6 +18,7 @@ packages=(
   nlohmann-json3-dev                 # JSON plans and --format json
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # bench/
+  gnuplot-nox                        # cube plot (PNG and SVG)
 )
 missing=()
 for p in "${packages[@]}"; do
