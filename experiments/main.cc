@@ -18,6 +18,8 @@
 #include "core/trace_binary.h"
 #include "core/trace_text.h"
 #include "experiments/diff.h"
+#include "experiments/plot.h"
+#include "metrics/dally/dally_cost.h"
 #include "experiments/plan.h"
 #include "experiments/provenance.h"
 #include "experiments/report.h"
@@ -49,6 +51,7 @@ commands:
   diff REV_A REV_B          metric tables of two commits side by side
   trace record FILE -o OUT  write the memory trace of one job (binary, or --text)
   trace replay TRACE --metric a,b   price a trace file (binary or W/R text) with metrics
+  plot INPUT... -o plot.png access-distance histogram and cumulative reads of traces or cells
 
 Run 'cube <command> --help' for the options of a command.
 )";
@@ -507,6 +510,92 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// --- plot -------------------------------------------------------------------------------------
+
+// The trace of one job, recorded in memory.
+Trace record_job_trace(const Job& job) {
+  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
+  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
+  problem->generate(job.seed);
+  if (!solver->supports(*problem))
+    throw ConfigError("solver '" + solver->name() + "' does not support problem '" +
+                      problem->name() + "'");
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  RunContext context(job.seed);
+  solver->solve(*problem, context, &tracer);
+  tracer.finish();
+  return std::move(collector.trace());
+}
+
+DistanceSeries distance_series(const std::string& label, const Trace& trace) {
+  DistanceSeries series{label, dally_distance_histogram(trace), 0};
+  for (const auto& [distance, reads] : series.reads_at)
+    series.cost += static_cast<double>(distance * reads);
+  return series;
+}
+
+int cmd_plot(const std::vector<std::string>& args) {
+  std::vector<std::string> inputs, sets;
+  std::string out, title;
+  bool log_y = false;
+  po::options_description desc("cube plot options");
+  desc.add_options()("input", po::value(&inputs)->composing()->required(),
+                     "trace files (binary or text) and/or cell or sweep files (every job is traced)")(
+      "output,o", po::value(&out)->required(), "image to write: .png or .svg")(
+      "set", po::value(&sets)->composing(), "override key=value for cell files")(
+      "title", po::value(&title), "plot title")("log-y", po::bool_switch(&log_y),
+                                                "log scale for read counts");
+  po::positional_options_description positional;
+  positional.add("input", -1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube plot INPUT... -o plot.png [--log-y]"))
+    return kExitOk;
+  std::vector<DistanceSeries> series;
+  for (const auto& input : inputs) {
+    if (!fs::is_regular_file(input))
+      throw ConfigError(SourceLocation{input}, "cannot read: no such file");
+    bool trace_file = is_binary_trace(input);
+    if (!trace_file) {
+      // Content decides: a text trace parses as one; anything else must be a cell or sweep.
+      try {
+        read_trace_file(input);
+        trace_file = true;
+      } catch (const ConfigError&) {
+      }
+    }
+    if (trace_file) {
+      series.push_back(distance_series(fs::path(input).filename().string(), read_trace_file(input)));
+      continue;
+    }
+    ExperimentPlan plan = load_plan(input, sets);
+    for (const Job& job : plan.jobs) {
+      // Short labels: the solver's name and the seed, with the problem when several are plotted.
+      std::string label = parse_spec(job.solver).name + " seed " + std::to_string(job.seed);
+      if (plan.cells > 1 && plan.jobs.front().problem != plan.jobs.back().problem)
+        label = parse_spec(job.problem).name + " " + label;
+      series.push_back(distance_series(label, record_job_trace(job)));
+    }
+  }
+  PlotOptions options;
+  options.title = title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order"
+                                : title;
+  options.x_label = "distance ceil(sqrt(cell))";
+  options.log_y = log_y;
+  plot_distances(series, out, options);
+  Table table;
+  table.title = "wrote " + out;
+  table.columns = {"series", "reads", "cost"};
+  for (const auto& s : series) {
+    std::int64_t reads = 0;
+    for (const auto& [d, n] : s.reads_at) reads += static_cast<std::int64_t>(n);
+    table.rows.push_back({s.label, reads, s.cost});
+  }
+  print(render(table, Format::kTable));
+  return kExitOk;
+}
+
 int cmd_trace(const std::vector<std::string>& args) {
   const char* usage = "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
@@ -543,8 +632,9 @@ int dispatch(int argc, char** argv) {
     if (command == "results") return cmd_results(args);
     if (command == "diff") return cmd_diff(args);
     if (command == "trace") return cmd_trace(args);
+    if (command == "plot") return cmd_plot(args);
     return usage_error("unknown command '" + command +
-                       "'; valid commands: list, run, plan, run-cell, results, diff, trace");
+                       "'; valid commands: list, run, plan, run-cell, results, diff, trace, plot");
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

@@ -58,8 +58,8 @@ void write_data(const DistanceSeries& s, const fs::path& histogram, const fs::pa
 
 std::string terminal_for(const fs::path& output) {
   std::string ext = output.extension().string();
-  if (ext == ".png") return "pngcairo size 1320,480 font \",11\"";
-  if (ext == ".svg") return "svg size 1320,480 dynamic font \"sans,11\"";
+  if (ext == ".png") return "pngcairo size 1320,560 font \",11\"";
+  if (ext == ".svg") return "svg size 1320,560 dynamic font \"sans,11\"";
   throw ConfigError(SourceLocation{output.string()},
                     "unknown plot format '" + ext + "'; valid choices: .png, .svg");
 }
@@ -74,7 +74,9 @@ std::string distance_plot_script(const std::vector<DistanceSeries>& series,
   g << "set terminal " << terminal_for(output) << "\n";
   g << "set output " << quoted(output.string()) << "\n";
   g << "set multiplot layout 1,2 title " << quoted(options.title) << "\n";
-  g << "set grid\nset key top right\nset offsets graph 0, graph 0.03, graph 0.05, 0\n";
+  // noenhanced: names such as max_epochs are text, not subscripts.
+  g << "set termoption noenhanced\nset grid\nset key outside below\n";
+  g << "set offsets graph 0, graph 0.03, graph 0.05, 0\n";
   g << "set xlabel " << quoted(options.x_label) << "\n";
   if (options.log_y) g << "set logscale y\n";
 

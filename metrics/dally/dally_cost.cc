@@ -24,6 +24,7 @@ void DallyCostMetric::begin(const BufferTable& buffers) {
   next_cell_ = 1;
   cost_ = 0;
   reads_ = 0;
+  histogram_.clear();
   traced_ = true;
 }
 
@@ -46,6 +47,7 @@ void DallyCostMetric::consume(std::span<const TraceEvent> events) {
       std::uint64_t ring_end = ring * ring;  // last cell of this ring
       std::uint64_t n = std::min(left, ring_end - cell + 1);
       cost_ += ring * n;
+      histogram_[ring] += n;
       cell += n;
       left -= n;
     }
@@ -56,6 +58,12 @@ void DallyCostMetric::consume(std::span<const TraceEvent> events) {
 std::vector<MetricValue> DallyCostMetric::finish(const RunOutcome&) {
   if (!traced_) return {{"dally", std::nullopt}, {"dally_reads", std::nullopt}};
   return {{"dally", static_cast<double>(cost_)}, {"dally_reads", static_cast<double>(reads_)}};
+}
+
+std::map<std::uint64_t, std::uint64_t> dally_distance_histogram(const Trace& trace) {
+  DallyCostMetric metric{NoParams{}};
+  trace.replay(metric);
+  return metric.histogram();
 }
 
 CUBE_REGISTER(Metric, DallyCostMetric, NoParams, "dally",

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "metrics/metric.h"
@@ -22,6 +23,11 @@ namespace cube {
 
 // ceil(sqrt(a)) for a >= 1, exactly (integer square root, no floating point at the boundary).
 std::uint64_t ceil_sqrt(std::uint64_t a);
+
+// Number of element reads at each distance ceil(sqrt(cell)) over a whole trace, cells numbered
+// as the metric numbers them (the histogram of dally-ir.md §5; its sum of distance x reads is
+// the `dally` cost). O(events + rings touched).
+std::map<std::uint64_t, std::uint64_t> dally_distance_histogram(const Trace& trace);
 
 class DallyCostMetric : public Metric {
  public:
@@ -32,6 +38,9 @@ class DallyCostMetric : public Metric {
   void consume(std::span<const TraceEvent> events) override;
   std::vector<MetricValue> finish(const RunOutcome& outcome) override;
 
+  // Reads per distance so far.
+  const std::map<std::uint64_t, std::uint64_t>& histogram() const { return histogram_; }
+
  private:
   // First cell of buffer b, computed as buffers appear (the table may grow during a run).
   std::uint64_t first_cell(BufferId b);
@@ -41,6 +50,7 @@ class DallyCostMetric : public Metric {
   std::uint64_t next_cell_ = 1;
   std::uint64_t cost_ = 0;
   std::uint64_t reads_ = 0;
+  std::map<std::uint64_t, std::uint64_t> histogram_;
   bool traced_ = false;
 };
 

@@ -244,6 +244,24 @@ TEST_F(CliTest, TraceRecordThenReplayGivesTheRunsValues) {
   EXPECT_NE(bad.err.find("bad.trace:3:"), std::string::npos) << bad.err;
 }
 
+TEST_F(CliTest, PlotDrawsTracesAndCellsAsPng) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [dally]\nseeds: [1, 2]\n");
+  Result record = cube("trace record cell.yaml -o run.trace");
+  ASSERT_EQ(record.exit_code, 0) << record.err;
+  Result plot = cube("plot run.trace cell.yaml -o plot.png --log-y");
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  EXPECT_NE(plot.out.find("gf2 seed 2"), std::string::npos) << plot.out;
+  std::string png = slurp(dir_ / "plot.png");
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  // The plot's cost is the `dally` metric of the same trace.
+  Result run = cube("run cell.yaml --store store.db -q --format csv");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  Result bad = cube("plot run.trace -o plot.jpg");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(".png, .svg"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   Result r = cube("list --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -62,6 +62,13 @@ TEST(DallyCostTest, LongReadsAreSummedRingByRing) {
   EXPECT_EQ(*price(trace)[0].value, 715.0);
 }
 
+TEST(DallyCostTest, HistogramCountsReadsPerDistance) {
+  // Cells 1..10: distance 1 once, 2 three times, 3 five times, 4 once (cell 10).
+  auto histogram = dally_distance_histogram(parse_text_trace("W x 10; R x 10; R x 1"));
+  std::map<std::uint64_t, std::uint64_t> expected = {{1, 2}, {2, 3}, {3, 5}, {4, 1}};
+  EXPECT_EQ(histogram, expected);
+}
+
 TEST(DallyCostTest, UntracedRunIsNotAvailable) {
   auto metric = instantiate<Metric>(parse_spec("dally"), "metric");
   EXPECT_FALSE(metric->finish(RunOutcome{})[0].value.has_value());
