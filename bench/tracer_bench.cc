@@ -123,9 +123,9 @@ void solve_with(benchmark::State& state, const std::string& problem_spec,
   state.counters["events"] = static_cast<double>(events);
   // Events recorded per second of traced solve (the solve's own work included).
   if (mode != kOff)
-    state.counters["events_per_s"] = benchmark::Counter(
-        static_cast<double>(events) * static_cast<double>(state.iterations()),
-        benchmark::Counter::kIsRate);
+    state.counters["events_per_s"] =
+        benchmark::Counter(static_cast<double>(events) * static_cast<double>(state.iterations()),
+                           benchmark::Counter::kIsRate);
   state.SetLabel(mode == kOff      ? "tracer=nullptr"
                  : mode == kNoSink ? "recording, no sink"
                                    : "recording, counting sink");

@@ -58,12 +58,11 @@ std::string join(const Range& items, const char* separator = ", ") {
 }  // namespace cube
 
 // CUBE_CHECK(cond, "message " << value): throws cube::Error naming this source line when false.
-#define CUBE_CHECK(cond, msg)                                                          \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::ostringstream cube_check_stream_;                                           \
-      cube_check_stream_ << __FILE__ << ":" << __LINE__ << ": check failed: " #cond ": " \
-                         << msg;                                                       \
-      throw ::cube::Error(cube_check_stream_.str());                                   \
-    }                                                                                  \
+#define CUBE_CHECK(cond, msg)                                                                    \
+  do {                                                                                           \
+    if (!(cond)) {                                                                               \
+      std::ostringstream cube_check_stream_;                                                     \
+      cube_check_stream_ << __FILE__ << ":" << __LINE__ << ": check failed: " #cond ": " << msg; \
+      throw ::cube::Error(cube_check_stream_.str());                                             \
+    }                                                                                            \
   } while (0)

@@ -146,8 +146,8 @@ void check_bounds(const ParamSpec& spec, const ParamValue& value, const ParamInp
   bool below = spec.lower && (spec.lower_open ? v <= *spec.lower : v < *spec.lower);
   bool above = spec.upper && (spec.upper_open ? v >= *spec.upper : v > *spec.upper);
   if (below || above)
-    throw ConfigError(input.where, key_path + ": " + input.text + " is out of range " +
-                                       spec.bounds_text());
+    throw ConfigError(input.where,
+                      key_path + ": " + input.text + " is out of range " + spec.bounds_text());
 }
 
 }  // namespace

@@ -85,8 +85,7 @@ ResolvedParams resolve(const ParamSchema& schema, const ParamInputs& inputs,
                        const std::string& owner, const std::string& key_prefix);
 
 // Parses one value of a declared type (no bounds check). Throws ConfigError.
-ParamValue parse_value(const ParamSpec& spec, const ParamInput& input,
-                       const std::string& key_path);
+ParamValue parse_value(const ParamSpec& spec, const ParamInput& input, const std::string& key_path);
 
 // ---------------------------------------------------------------------------------------------
 // Visitors behind schema_of<Config>() and bind<Config>(); modules only call v(name, field, doc).

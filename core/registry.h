@@ -111,9 +111,9 @@ typename Registry<Base>::Entry make_entry(const char* name, const char* doc) {
 template <class Base>
 std::unique_ptr<Base> instantiate(const Spec& spec, const std::string& key_path) {
   const auto& entry = Registry<Base>::instance().get(spec.name, spec.where, key_path + ".name");
-  ResolvedParams params = resolve(entry.schema, spec.params,
-                                  std::string(AxisName<Base>::value) + " '" + spec.name + "'",
-                                  key_path);
+  ResolvedParams params =
+      resolve(entry.schema, spec.params,
+              std::string(AxisName<Base>::value) + " '" + spec.name + "'", key_path);
   std::unique_ptr<Base> module = entry.make(params);
   module->set_identity(entry.name, canonical_spec(entry.name, params));
   return module;
@@ -123,10 +123,9 @@ std::unique_ptr<Base> instantiate(const Spec& spec, const std::string& key_path)
 template <class Base>
 std::string canonical_of(const Spec& spec, const std::string& key_path) {
   const auto& entry = Registry<Base>::instance().get(spec.name, spec.where, key_path + ".name");
-  return canonical_spec(entry.name,
-                        resolve(entry.schema, spec.params,
-                                std::string(AxisName<Base>::value) + " '" + spec.name + "'",
-                                key_path));
+  return canonical_spec(
+      entry.name, resolve(entry.schema, spec.params,
+                          std::string(AxisName<Base>::value) + " '" + spec.name + "'", key_path));
 }
 
 }  // namespace cube
@@ -135,6 +134,6 @@ std::string canonical_of(const Spec& spec, const std::string& key_path) {
 #define CUBE_CONCAT(a, b) CUBE_CONCAT_INNER(a, b)
 
 // Registers `Class` (constructible from `Config`) under `name` in Registry<Base>.
-#define CUBE_REGISTER(Base, Class, Config, name, doc)                         \
+#define CUBE_REGISTER(Base, Class, Config, name, doc)                          \
   static const bool CUBE_CONCAT(cube_registered_, __LINE__) [[maybe_unused]] = \
       ::cube::Registry<Base>::instance().add(::cube::make_entry<Base, Class, Config>(name, doc))

@@ -34,8 +34,8 @@ Spec parse_spec(std::string_view text, const SourceLocation& where) {
   spec.where = where;
   std::string s = trim(text);
   auto fail = [&](const std::string& why) {
-    return ConfigError(where, "malformed spec '" + s + "': " + why +
-                                  " (expected name or name(key=value,...))");
+    return ConfigError(
+        where, "malformed spec '" + s + "': " + why + " (expected name or name(key=value,...))");
   };
   size_t i = 0;
   while (i < s.size() && is_name_char(s[i])) ++i;

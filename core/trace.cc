@@ -28,8 +28,8 @@ BufferId BufferTable::declare(std::string_view name, std::uint32_t element_bytes
   if (auto it = ids_.find(key); it != ids_.end()) {
     BufferInfo& info = buffers_[it->second];
     CUBE_CHECK(info.element_bytes == element_bytes,
-               "buffer '" << name << "' redeclared with element size " << element_bytes
-                          << " (was " << info.element_bytes << ")");
+               "buffer '" << name << "' redeclared with element size " << element_bytes << " (was "
+                          << info.element_bytes << ")");
     if (elements > info.elements) {
       // Growing moves the buffer to fresh addresses so that logical addresses never overlap.
       info.elements = elements;

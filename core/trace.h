@@ -133,8 +133,8 @@ class RecordingTracer {
  private:
   void push(BufferId b, std::uint64_t offset, std::uint64_t count, EventKind kind) {
     if (chunk_.size() == kChunkEvents) flush();
-    chunk_.push_back(TraceEvent{b, static_cast<std::uint32_t>(offset),
-                                static_cast<std::uint32_t>(count), kind});
+    chunk_.push_back(
+        TraceEvent{b, static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(count), kind});
     ++events_recorded_;
   }
   void flush();

@@ -89,8 +89,8 @@ Trace read_binary_trace(std::istream& in, const std::string& source_name) {
     const auto elements = r.get<std::uint64_t>("an element count");
     r.get<std::uint64_t>("a base address");  // recomputed by declare(): same order, same sizes
     if (element_bytes == 0 || elements > UINT32_MAX)
-      r.fail("buffer '" + name + "' has element size " + std::to_string(element_bytes) +
-             " and " + std::to_string(elements) + " elements");
+      r.fail("buffer '" + name + "' has element size " + std::to_string(element_bytes) + " and " +
+             std::to_string(elements) + " elements");
     if (trace.buffers.find(name)) r.fail("buffer '" + name + "' declared twice");
     trace.buffers.declare(name, element_bytes, elements);
   }

@@ -1,5 +1,6 @@
-// cube/experiments/main.cc: the `cube` command line, git-style subcommands over Boost.ProgramOptions.
-// The only place that decides exit codes: 0 success, 1 some cell failed, 2 bad usage or input.
+// cube/experiments/main.cc: the `cube` command line, git-style subcommands over
+// Boost.ProgramOptions. The only place that decides exit codes: 0 success, 1 some cell failed, 2
+// bad usage or input.
 
 #include <unistd.h>
 
@@ -7,25 +8,24 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <fstream>
-
 #include "core/trace_binary.h"
 #include "core/trace_text.h"
 #include "experiments/diff.h"
-#include "experiments/plot.h"
-#include "metrics/dally/dally_cost.h"
 #include "experiments/plan.h"
+#include "experiments/plot.h"
 #include "experiments/provenance.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
 #include "experiments/table.h"
+#include "metrics/dally/dally_cost.h"
 #include "metrics/metric.h"
 #include "problems/problem.h"
 #include "solvers/solver.h"
@@ -86,7 +86,8 @@ class ProgressBar {
     std::size_t ran = p.done - p.skipped;
     std::size_t left = p.total - p.done;
     std::string eta = "--";
-    if (ran > 0) eta = format_seconds(elapsed / static_cast<double>(ran) * static_cast<double>(left));
+    if (ran > 0)
+      eta = format_seconds(elapsed / static_cast<double>(ran) * static_cast<double>(left));
     constexpr int kWidth = 30;
     int filled = static_cast<int>(kWidth * p.done / p.total);
     std::string bar(filled, '#');
@@ -100,9 +101,12 @@ class ProgressBar {
  private:
   static std::string format_seconds(double s) {
     char buffer[32];
-    if (s < 60) std::snprintf(buffer, sizeof(buffer), "%.0fs", s);
-    else if (s < 3600) std::snprintf(buffer, sizeof(buffer), "%dm%02ds", int(s) / 60, int(s) % 60);
-    else std::snprintf(buffer, sizeof(buffer), "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
+    if (s < 60)
+      std::snprintf(buffer, sizeof(buffer), "%.0fs", s);
+    else if (s < 3600)
+      std::snprintf(buffer, sizeof(buffer), "%dm%02ds", int(s) / 60, int(s) % 60);
+    else
+      std::snprintf(buffer, sizeof(buffer), "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
     return buffer;
   }
   bool enabled_;
@@ -124,7 +128,8 @@ void add_store_and_format(po::options_description& desc, CommonOptions& common) 
 }
 
 fs::path store_path(const CommonOptions& common) {
-  return common.store.empty() ? ResultStore::default_path(fs::current_path()) : fs::path(common.store);
+  return common.store.empty() ? ResultStore::default_path(fs::current_path())
+                              : fs::path(common.store);
 }
 
 std::string command_line(int argc, char** argv) {
@@ -155,8 +160,9 @@ void add_registry_rows(Table& table, const char* axis) {
     table.rows.push_back({std::string(axis), entry->name, std::string(""), std::string(""),
                           std::string(""), std::string(""), entry->doc});
     for (const auto& p : entry->schema.params)
-      table.rows.push_back({std::string(""), std::string(""), p.name, std::string(to_string(p.type)),
-                            format_value(p.default_value), p.bounds_text(), p.doc});
+      table.rows.push_back({std::string(""), std::string(""), p.name,
+                            std::string(to_string(p.type)), format_value(p.default_value),
+                            p.bounds_text(), p.doc});
   }
 }
 
@@ -216,8 +222,8 @@ int cmd_plan(const std::vector<std::string>& args) {
     std::string json = plan_to_json(plan);
     std::fwrite(json.data(), 1, json.size(), f);
     std::fclose(f);
-    std::cerr << "wrote " << plan.jobs.size() << " jobs to " << out << "; run one with: cube run-cell "
-              << out << " INDEX\n";
+    std::cerr << "wrote " << plan.jobs.size() << " jobs to " << out
+              << "; run one with: cube run-cell " << out << " INDEX\n";
     return kExitOk;
   }
   print(render(jobs_table(plan), format));
@@ -263,9 +269,10 @@ int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, cons
   Table table = summary_table(sweep.rows);
   print(render(table, format));
   if (!a.quiet)
-    std::cerr << "stored in " << store.string() << ": " << sweep.progress.done - sweep.progress.skipped
-              << " jobs run, " << sweep.progress.skipped << " already stored, "
-              << sweep.progress.failed << " failed\n";
+    std::cerr << "stored in " << store.string() << ": "
+              << sweep.progress.done - sweep.progress.skipped << " jobs run, "
+              << sweep.progress.skipped << " already stored, " << sweep.progress.failed
+              << " failed\n";
   return sweep.progress.failed > 0 ? kExitCellFailed : kExitOk;
 }
 
@@ -296,8 +303,8 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   ResultStore store(path);
   Provenance provenance = collect_provenance(fs::current_path(), command);
   ProgressBar bar(!a.quiet);
-  SweepResult sweep = run_sweep(plan, store, provenance, options,
-                                [&](const SweepProgress& p) { bar.update(p); });
+  SweepResult sweep =
+      run_sweep(plan, store, provenance, options, [&](const SweepProgress& p) { bar.update(p); });
   return finish_sweep(sweep, a, format, path);
 }
 
@@ -306,7 +313,8 @@ int cmd_run_cell(const std::vector<std::string>& args, const std::string& comman
   std::int64_t index = -1;
   RunArgs a;
   po::options_description desc("cube run-cell options");
-  desc.add_options()("plan", po::value(&file)->required(), "plan file (JSON from `cube plan -o`, or YAML)")(
+  desc.add_options()("plan", po::value(&file)->required(),
+                     "plan file (JSON from `cube plan -o`, or YAML)")(
       "index", po::value(&index)->required(), "job index, 0-based (e.g. $SLURM_ARRAY_TASK_ID)");
   add_run_options(desc, a);
   po::positional_options_description positional;
@@ -441,8 +449,9 @@ int cmd_trace_record(const std::vector<std::string>& args) {
   auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
   problem->generate(job.seed);
   if (!solver->supports(*problem))
-    throw ConfigError(SourceLocation{file}, "solver '" + solver->name() +
-                                                "' does not support problem '" + problem->name() + "'");
+    throw ConfigError(
+        SourceLocation{file},
+        "solver '" + solver->name() + "' does not support problem '" + problem->name() + "'");
   RecordingTracer tracer;
   TraceCollector collector;
   tracer.add_sink(&collector);
@@ -486,7 +495,8 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("trace", 1);
   po::variables_map vm;
-  if (!parse_command(args, desc, positional, vm, "cube trace replay TRACE --metric a,b")) return kExitOk;
+  if (!parse_command(args, desc, positional, vm, "cube trace replay TRACE --metric a,b"))
+    return kExitOk;
   Format format = parse_format(format_name);
   std::vector<std::unique_ptr<Metric>> metrics;
   for (const auto& text : split_spec_list(metric_list))
@@ -541,8 +551,9 @@ int cmd_plot(const std::vector<std::string>& args) {
   std::string out, title;
   bool log_y = false;
   po::options_description desc("cube plot options");
-  desc.add_options()("input", po::value(&inputs)->composing()->required(),
-                     "trace files (binary or text) and/or cell or sweep files (every job is traced)")(
+  desc.add_options()(
+      "input", po::value(&inputs)->composing()->required(),
+      "trace files (binary or text) and/or cell or sweep files (every job is traced)")(
       "output,o", po::value(&out)->required(), "image to write: .png or .svg")(
       "set", po::value(&sets)->composing(), "override key=value for cell files")(
       "title", po::value(&title), "plot title")("log-y", po::bool_switch(&log_y),
@@ -566,7 +577,8 @@ int cmd_plot(const std::vector<std::string>& args) {
       }
     }
     if (trace_file) {
-      series.push_back(distance_series(fs::path(input).filename().string(), read_trace_file(input)));
+      series.push_back(
+          distance_series(fs::path(input).filename().string(), read_trace_file(input)));
       continue;
     }
     ExperimentPlan plan = load_plan(input, sets);
@@ -579,8 +591,8 @@ int cmd_plot(const std::vector<std::string>& args) {
     }
   }
   PlotOptions options;
-  options.title = title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order"
-                                : title;
+  options.title =
+      title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order" : title;
   options.x_label = "distance ceil(sqrt(cell))";
   options.log_y = log_y;
   plot_distances(series, out, options);
@@ -597,7 +609,8 @@ int cmd_plot(const std::vector<std::string>& args) {
 }
 
 int cmd_trace(const std::vector<std::string>& args) {
-  const char* usage = "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
+  const char* usage =
+      "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
     return args.empty() ? kExitUsage : kExitOk;

@@ -23,7 +23,7 @@ namespace cube {
 
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"description", "metrics", "name",  "problem",
+const std::vector<std::string> kTopLevelKeys = {"description", "metrics", "name", "problem",
                                                 "seeds",       "solver",  "sweep"};
 constexpr std::uint64_t kDefaultSeed = 42;
 
@@ -75,7 +75,8 @@ Spec read_module(const YAML::Node& node, const std::string& source, const std::s
   SourceLocation where = location(source, node);
   if (node.IsScalar()) return parse_spec(node.Scalar(), where);
   if (!node.IsMap())
-    throw ConfigError(where, key_path + ": expected a name or a {name: ..., param: value} map, got " +
+    throw ConfigError(where, key_path +
+                                 ": expected a name or a {name: ..., param: value} map, got " +
                                  node_kind(node) + "; valid " + AxisName<Base>::value +
                                  "s: " + valid_names<Base>());
   Spec spec;
@@ -108,7 +109,8 @@ std::uint64_t parse_seed(const std::string& text, const SourceLocation& where,
   const char* end = text.data() + text.size();
   auto result = std::from_chars(text.data(), end, seed);
   if (text.empty() || result.ec != std::errc() || result.ptr != end)
-    throw ConfigError(where, key_path + ": expected a non-negative integer seed, got '" + text + "'");
+    throw ConfigError(where,
+                      key_path + ": expected a non-negative integer seed, got '" + text + "'");
   return seed;
 }
 
@@ -137,8 +139,7 @@ void check_axis_key(const std::string& key, const SourceLocation& where,
                     const std::string& key_path) {
   auto dot = key.find('.');
   std::string axis = key.substr(0, dot);
-  if ((axis != "problem" && axis != "solver") || dot == std::string::npos ||
-      dot + 1 == key.size())
+  if ((axis != "problem" && axis != "solver") || dot == std::string::npos || dot + 1 == key.size())
     throw ConfigError(where, key_path + ": cannot sweep '" + key +
                                  "'; sweep keys are problem.<param>, problem.name, "
                                  "solver.<param> or solver.name (seeds and metrics are lists "
@@ -154,8 +155,9 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
                       "YAML syntax error: " + e.msg);
   }
   if (root.IsNull())
-    throw ConfigError(SourceLocation{source}, "the file is empty; expected a map with problem, "
-                                              "solver and metrics");
+    throw ConfigError(SourceLocation{source},
+                      "the file is empty; expected a map with problem, "
+                      "solver and metrics");
   if (!root.IsMap())
     throw ConfigError(location(source, root), std::string("expected a map with problem, solver "
                                                           "and metrics at the top level, got ") +
@@ -192,9 +194,9 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
       plan.seeds = read_seeds(value, source);
     } else if (key == "sweep") {
       if (!value.IsMap())
-        throw ConfigError(location(source, value),
-                          std::string("sweep: expected a map of key: [values], got ") +
-                              node_kind(value));
+        throw ConfigError(
+            location(source, value),
+            std::string("sweep: expected a map of key: [values], got ") + node_kind(value));
       if (value.size() == 0)
         throw ConfigError(location(source, value),
                           "sweep: is empty; list at least one key: [values], or remove it");
@@ -209,27 +211,27 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
         } else if (values.IsSequence()) {
           for (const auto& v : values) {
             if (!v.IsScalar())
-              throw ConfigError(location(source, v), "sweep." + axis.key +
-                                                         ": expected scalar values, got " +
-                                                         node_kind(v));
+              throw ConfigError(
+                  location(source, v),
+                  "sweep." + axis.key + ": expected scalar values, got " + node_kind(v));
             axis.values.push_back(ParamInput{v.Scalar(), location(source, v)});
           }
         } else {
-          throw ConfigError(location(source, values), "sweep." + axis.key +
-                                                          ": expected a list of values, got " +
-                                                          node_kind(values));
+          throw ConfigError(
+              location(source, values),
+              "sweep." + axis.key + ": expected a list of values, got " + node_kind(values));
         }
         if (axis.values.empty())
           throw ConfigError(location(source, values),
-                            "sweep." + axis.key + ": empty list of values; a sweep axis needs "
-                                                  "at least one value");
+                            "sweep." + axis.key +
+                                ": empty list of values; a sweep axis needs "
+                                "at least one value");
         plan.axes.push_back(std::move(axis));
       }
     } else if (key == "name" || key == "description") {
       // Free-text metadata for the reader of the file.
     } else {
-      throw ConfigError(key_where,
-                        "unknown key '" + key + "'; valid keys: " + join(kTopLevelKeys));
+      throw ConfigError(key_where, "unknown key '" + key + "'; valid keys: " + join(kTopLevelKeys));
     }
   }
   return plan;
@@ -252,7 +254,8 @@ void apply_override(RawPlan& plan, const std::string& raw) {
   }
   if (key == "metrics") {
     plan.metrics.clear();
-    for (std::size_t i = 0; i < values.size(); ++i) plan.metrics.push_back(parse_spec(values[i], where));
+    for (std::size_t i = 0; i < values.size(); ++i)
+      plan.metrics.push_back(parse_spec(values[i], where));
     plan.has_metrics = true;
     return;
   }
@@ -343,7 +346,8 @@ ExperimentPlan expand(RawPlan raw) {
   std::vector<std::string> metrics;
   std::set<std::string> metric_names;
   for (std::size_t i = 0; i < raw.metrics.size(); ++i) {
-    std::string canonical = validate_module<Metric>(raw.metrics[i], "metrics[" + std::to_string(i) + "]");
+    std::string canonical =
+        validate_module<Metric>(raw.metrics[i], "metrics[" + std::to_string(i) + "]");
     if (metric_names.insert(canonical).second) metrics.push_back(canonical);
   }
 
@@ -452,8 +456,9 @@ ExperimentPlan read_plan_json(const std::filesystem::path& file) {
   }
   if (!json.is_object() || json.value("format", "") != "cube-plan" || !json.contains("jobs") ||
       !json["jobs"].is_array())
-    throw ConfigError(where, "not a cube plan (expected {\"format\": \"cube-plan\", \"jobs\": "
-                             "[...]}, as written by `cube plan -o`)");
+    throw ConfigError(where,
+                      "not a cube plan (expected {\"format\": \"cube-plan\", \"jobs\": "
+                      "[...]}, as written by `cube plan -o`)");
   ExperimentPlan plan;
   plan.source = json.value("source", file.string());
   std::set<std::string> cells;
@@ -462,10 +467,13 @@ ExperimentPlan read_plan_json(const std::filesystem::path& file) {
     std::string key = "jobs[" + std::to_string(i) + "]";
     try {
       Job job;
-      job.problem = validate_module<Problem>(parse_spec(jobs[i].at("problem").get<std::string>(), where), key + ".problem");
-      job.solver = validate_module<Solver>(parse_spec(jobs[i].at("solver").get<std::string>(), where), key + ".solver");
+      job.problem = validate_module<Problem>(
+          parse_spec(jobs[i].at("problem").get<std::string>(), where), key + ".problem");
+      job.solver = validate_module<Solver>(
+          parse_spec(jobs[i].at("solver").get<std::string>(), where), key + ".solver");
       for (const auto& m : jobs[i].at("metrics"))
-        job.metrics.push_back(validate_module<Metric>(parse_spec(m.get<std::string>(), where), key + ".metrics"));
+        job.metrics.push_back(
+            validate_module<Metric>(parse_spec(m.get<std::string>(), where), key + ".metrics"));
       job.seed = jobs[i].at("seed").get<std::uint64_t>();
       cells.insert(job.cell());
       plan.jobs.push_back(std::move(job));

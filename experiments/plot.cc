@@ -32,9 +32,8 @@ std::string quoted(const std::string& text) {
 std::vector<const DistanceSeries*> legend_order(const std::vector<DistanceSeries>& series) {
   std::vector<const DistanceSeries*> order;
   for (const auto& s : series) order.push_back(&s);
-  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
-    return a->cost < b->cost;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return a->cost < b->cost; });
   return order;
 }
 
@@ -66,9 +65,8 @@ std::string terminal_for(const fs::path& output) {
 
 }  // namespace
 
-std::string distance_plot_script(const std::vector<DistanceSeries>& series,
-                                 const fs::path& output, const fs::path& data_dir,
-                                 const PlotOptions& options) {
+std::string distance_plot_script(const std::vector<DistanceSeries>& series, const fs::path& output,
+                                 const fs::path& data_dir, const PlotOptions& options) {
   if (series.empty()) throw ConfigError(SourceLocation{output.string()}, "nothing to plot");
   std::ostringstream g;
   g << "set terminal " << terminal_for(output) << "\n";
@@ -96,7 +94,8 @@ std::string distance_plot_script(const std::vector<DistanceSeries>& series,
   g << "set ylabel \"reads\"\nset title \"reads per distance\"\n";
   // One integer bin per distance (edges at d +- 0.5); overlaid series are translucent.
   g << "set boxwidth 1.0\n";
-  g << (order.size() == 1 ? "set style fill solid 0.6\n" : "set style fill transparent solid 0.35\n");
+  g << (order.size() == 1 ? "set style fill solid 0.6\n"
+                          : "set style fill transparent solid 0.35\n");
   g << "plot ";
   for (std::size_t i = 0; i < order.size(); ++i)
     g << (i ? ", " : "") << quoted(files[i].first.string()) << " using 1:2 with boxes title "
@@ -132,8 +131,8 @@ void plot_distances(const std::vector<DistanceSeries>& series, const fs::path& o
   fs::path script_file = dir / "plot.gp";
   std::ofstream(script_file) << script;
 
-  std::string command = "gnuplot " + quoted(script_file.string()) + " 2>" +
-                        quoted((dir / "gnuplot.err").string());
+  std::string command =
+      "gnuplot " + quoted(script_file.string()) + " 2>" + quoted((dir / "gnuplot.err").string());
   int status = std::system(command.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (code == 127)

@@ -31,7 +31,8 @@ JobModules instantiate_job(const Job& job) {
   JobModules m;
   m.problem = instantiate<Problem>(parse_spec(job.problem), "problem");
   m.solver = instantiate<Solver>(parse_spec(job.solver), "solver");
-  for (const auto& spec : job.metrics) m.metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
+  for (const auto& spec : job.metrics)
+    m.metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
   return m;
 }
 
@@ -69,8 +70,8 @@ std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
 }
 
 bool same_result(const SolveResult& a, const SolveResult& b) {
-  return a.status == b.status && a.test_predictions == b.test_predictions &&
-         a.epochs == b.epochs && a.secret == b.secret;
+  return a.status == b.status && a.test_predictions == b.test_predictions && a.epochs == b.epochs &&
+         a.secret == b.secret;
 }
 
 }  // namespace
@@ -83,9 +84,9 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
     Solver& solver = *modules.solver;
     problem.generate(job.seed);
     if (!solver.supports(problem))
-      return rows_without_values(job, repeat, &modules, "unsupported",
-                                 "solver '" + solver.name() + "' does not support problem '" +
-                                     problem.name() + "'");
+      return rows_without_values(
+          job, repeat, &modules, "unsupported",
+          "solver '" + solver.name() + "' does not support problem '" + problem.name() + "'");
 
     auto deadline = [&]() -> std::optional<RunContext::Clock::time_point> {
       if (!options.cell_timeout_seconds) return std::nullopt;

@@ -30,10 +30,10 @@
 namespace cube {
 
 struct RunOptions {
-  int threads = 1;                            // jobs run in parallel (-j)
-  std::int64_t repeat = 1;                    // runs of each (cell, seed) (--repeat)
-  bool force = false;                         // re-run jobs already stored (--force)
-  std::optional<double> cell_timeout_seconds; // cooperative deadline per solve (--cell-timeout)
+  int threads = 1;                             // jobs run in parallel (-j)
+  std::int64_t repeat = 1;                     // runs of each (cell, seed) (--repeat)
+  bool force = false;                          // re-run jobs already stored (--force)
+  std::optional<double> cell_timeout_seconds;  // cooperative deadline per solve (--cell-timeout)
 };
 
 // Statuses that count as a failed job (the CLI exits 1 when any occurred).

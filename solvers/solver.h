@@ -37,10 +37,10 @@ const char* to_string(SolveStatus status);
 
 struct SolveResult {
   SolveStatus status = SolveStatus::kSolved;
-  std::string message;                     // human-readable detail, may be empty
+  std::string message;                        // human-readable detail, may be empty
   std::vector<std::int8_t> test_predictions;  // one per test sample, -1 or +1 (0 = no answer)
-  std::optional<std::int64_t> epochs;      // passes over the training set (iterative solvers)
-  std::optional<std::vector<int>> secret;  // recovered relevant indices (exact solvers)
+  std::optional<std::int64_t> epochs;         // passes over the training set (iterative solvers)
+  std::optional<std::vector<int>> secret;     // recovered relevant indices (exact solvers)
 };
 
 class Solver : public Module {

@@ -38,12 +38,13 @@
 //
 // Trace (run_dally with a tracer): one buffer "mem" of max_address() elements, element i holding
 // cell i + 1 (cell 0 is the ALU and never addressed; 8-byte elements for v0's int64 values,
-// 1-byte for v3), offset = address - 1, count 1. Per instruction: a read of each source operand in operand order (a repeated
-// operand is read twice), then a write of dest, then op_end(); set writes only. At exit one read
-// of each output address, each followed by op_end(). Inputs are in place at entry and are not
-// written. So Σ over read events of csqrt(offset + 1) = cost(): the `dally` metric, which numbers
-// cells from 1 in declaration order, prices the trace alone exactly as the scorers price the text. Tracing never changes results; a traced run of a program with an address above
-// 2^32 - 1 (TraceEvent offsets are 32-bit) throws ConfigError before executing.
+// 1-byte for v3), offset = address - 1, count 1. Per instruction: a read of each source operand in
+// operand order (a repeated operand is read twice), then a write of dest, then op_end(); set writes
+// only. At exit one read of each output address, each followed by op_end(). Inputs are in place at
+// entry and are not written. So Σ over read events of csqrt(offset + 1) = cost(): the `dally`
+// metric, which numbers cells from 1 in declaration order, prices the trace alone exactly as the
+// scorers price the text. Tracing never changes results; a traced run of a program with an address
+// above 2^32 - 1 (TraceEvent offsets are 32-bit) throws ConfigError before executing.
 //
 // Complexity: parse O(text length) expected (one hash lookup per operand), memory
 // O(distinct addresses + L) for L statements; run O(L + outputs), allocation-free apart from

@@ -62,7 +62,9 @@ class CliTest : public ::testing::Test {
     return r;
   }
 
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
   void commit(const std::string& message) {
     sh("git -c user.name=t -c user.email=t@t commit -q --allow-empty -m '" + message + "'");
   }
@@ -209,7 +211,8 @@ seeds: [1, 2]
 }
 
 TEST_F(CliTest, RepeatRunsEachCellSeedSeveralTimes) {
-  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy, wall_time]\nseeds: [1, 2]\n");
+  write("cell.yaml",
+        "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy, wall_time]\nseeds: [1, 2]\n");
   Result r = cube("run cell.yaml --repeat 3 -j 1 --store store.db -q --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<StoredRow> rows = ResultStore(dir_ / "store.db").all_rows();
@@ -223,7 +226,8 @@ TEST_F(CliTest, RepeatRunsEachCellSeedSeveralTimes) {
 }
 
 TEST_F(CliTest, TraceRecordThenReplayGivesTheRunsValues) {
-  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [ard, clock_dmc]\nseeds: [5]\n");
+  write("cell.yaml",
+        "problem: sparse_parity\nsolver: gf2\nmetrics: [ard, clock_dmc]\nseeds: [5]\n");
   Result run = cube("run cell.yaml --store store.db -q --format json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   nlohmann::json summary = nlohmann::json::parse(run.out);
@@ -268,13 +272,14 @@ TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   nlohmann::json table = nlohmann::json::parse(r.out);
   std::set<std::string> names;
   for (const auto& row : table["rows"]) names.insert(row["name"].get<std::string>());
-  for (const char* name : {"sparse_parity", "gf2", "sgd", "accuracy", "wall_time", "epochs", "ard",
-                           "clock_dmc"})
+  for (const char* name :
+       {"sparse_parity", "gf2", "sgd", "accuracy", "wall_time", "epochs", "ard", "clock_dmc"})
     EXPECT_TRUE(names.count(name)) << name;
 }
 
 TEST_F(CliTest, PlanAndRunCellRunOneJobAlone) {
-  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy]\nseeds: [1, 2, 3]\n");
+  write("cell.yaml",
+        "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy]\nseeds: [1, 2, 3]\n");
   Result plan = cube("plan cell.yaml -o plan.json");
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
   Result one = cube("run-cell plan.json 2 --store store.db --format json");

@@ -43,8 +43,10 @@ TEST(DallyCostTest, CellsAreNumberedFromOneInDeclarationOrder) {
   Trace trace;
   BufferId a = trace.buffers.declare("a", 4, 4);
   BufferId b = trace.buffers.declare("b", 8, 3);
-  trace.events = {{a, 0, 4, EventKind::kWrite}, {a, 0, 4, EventKind::kRead},
-                  {b, 1, 2, EventKind::kRead},  {b, 0, 0, EventKind::kFree},
+  trace.events = {{a, 0, 4, EventKind::kWrite},
+                  {a, 0, 4, EventKind::kRead},
+                  {b, 1, 2, EventKind::kRead},
+                  {b, 0, 0, EventKind::kFree},
                   {0, 0, 0, EventKind::kOpEnd}};
   auto values = price(trace);
   ASSERT_EQ(values.size(), 2u);
