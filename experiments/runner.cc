@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -46,6 +47,22 @@ ResultRow base_row(const Job& job, std::int64_t repeat) {
   return row;
 }
 
+// The stored name of each value of each metric: the value's own name, or "<metric spec>:<name>"
+// when two metrics of the job report the same name (an L1 and an L2 `cache` side by side).
+std::vector<std::vector<std::string>> stored_value_names(
+    const std::vector<std::unique_ptr<Metric>>& metrics) {
+  std::map<std::string, int> uses;
+  for (const auto& metric : metrics)
+    for (const auto& name : metric->value_names()) ++uses[name];
+  std::vector<std::vector<std::string>> names;
+  for (const auto& metric : metrics) {
+    names.emplace_back();
+    for (const auto& name : metric->value_names())
+      names.back().push_back(uses[name] > 1 ? metric->spec() + ":" + name : name);
+  }
+  return names;
+}
+
 // Rows without values, one per metric value name (names from the metric spec when the metrics
 // themselves could not be built).
 std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
@@ -61,8 +78,9 @@ std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
     rows.push_back(std::move(row));
   };
   if (modules && modules->metrics.size() == job.metrics.size()) {
-    for (const auto& metric : modules->metrics)
-      for (const auto& name : metric->value_names()) add(name, metric->deterministic());
+    auto names = stored_value_names(modules->metrics);
+    for (std::size_t m = 0; m < names.size(); ++m)
+      for (const auto& name : names[m]) add(name, modules->metrics[m]->deterministic());
   } else {
     for (const auto& spec : job.metrics) add(parse_spec(spec).name, true);
   }
@@ -126,11 +144,17 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
 
     std::string status = to_string(result.status);
     std::vector<ResultRow> rows;
-    for (auto& metric : modules.metrics) {
+    auto names = stored_value_names(modules.metrics);
+    for (std::size_t m = 0; m < modules.metrics.size(); ++m) {
+      Metric* metric = modules.metrics[m].get();
       std::vector<MetricValue> values = metric->finish(outcome);
-      for (auto& value : values) {
+      CUBE_CHECK(values.size() == names[m].size(),
+                 "metric '" << metric->spec() << "' returned " << values.size()
+                            << " values but declares " << names[m].size());
+      for (std::size_t v = 0; v < values.size(); ++v) {
+        const MetricValue& value = values[v];
         ResultRow row = base_row(job, repeat);
-        row.metric = value.name;
+        row.metric = names[m][v];
         row.value = value.value;
         row.status = status;
         row.message = result.message;
