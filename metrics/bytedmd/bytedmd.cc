@@ -1,0 +1,352 @@
+// cube/metrics/bytedmd/bytedmd.cc: the ByteDMD evaluator, its two front ends (neutral program
+// text, cube::Trace) and the `bytedmd` metric. Not here: the stack engine (stack_distance).
+
+#include "metrics/bytedmd/bytedmd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <unordered_map>
+
+#include "metrics/stack_distance/stack_distance.h"
+
+namespace cube {
+
+namespace {
+
+__extension__ using UInt128 = unsigned __int128;
+
+std::uint64_t isqrt(std::uint64_t n) {
+  auto r = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
+  while (r > 0 && static_cast<UInt128>(r) * r > n) --r;
+  while (static_cast<UInt128>(r + 1) * (r + 1) <= n) ++r;
+  return r;
+}
+
+// S(N) = Σ_{j=1}^{N} ⌈√j⌉ in closed form (metrics.md §6.2).
+std::uint64_t ceil_sqrt_prefix_sum(std::uint64_t n) {
+  if (n == 0) return 0;
+  const UInt128 m = isqrt(n - 1) + 1;
+  const UInt128 inner = 6 * static_cast<UInt128>(n) + 3 * m - 2 * m * m - 1;
+  return static_cast<std::uint64_t>(m * inner / 6);
+}
+
+constexpr std::int64_t kNeverRead = -1;
+constexpr std::int64_t kLiveOut = std::numeric_limits<std::int64_t>::max();
+enum : std::uint8_t { kUnpushed = 0, kLive = 1, kDead = 2 };
+
+}  // namespace
+
+std::uint64_t bytedmd_read_cost(std::uint64_t depth, std::uint64_t bytes_per_element) {
+  CUBE_CHECK(depth >= 1 && bytes_per_element >= 1, "bytedmd: depth and bytes must be >= 1");
+  if (bytes_per_element == 1) return isqrt(depth - 1) + 1;
+  return ceil_sqrt_prefix_sum(depth * bytes_per_element) -
+         ceil_sqrt_prefix_sum((depth - 1) * bytes_per_element);
+}
+
+ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_element,
+                               bool keep_depths) {
+  const std::uint64_t n = p.values;
+  auto name = [&](std::uint32_t v) {
+    return v < p.names.size() ? "'" + p.names[v] + "'" : "value " + std::to_string(v);
+  };
+  CUBE_CHECK(p.instructions.size() < std::numeric_limits<std::uint32_t>::max(),
+             "bytedmd: more than 2^32 - 2 instructions");
+  // Everything the simulation keeps per value, in one 16-byte record: one cache miss per value.
+  struct ValueInfo {
+    std::int64_t last = kNeverRead;  // index of the last instruction reading it, or kLiveOut
+    std::uint32_t seen = 0;          // 1 + index of the instruction that last bumped it
+    std::uint8_t state = kUnpushed;
+  };
+  std::vector<ValueInfo> info(n);
+  constexpr std::size_t kAhead = 16;  // prefetch distance in operand reads
+  const std::size_t total_reads = p.reads.size();
+  // Liveness pass: last(v) = index of the last instruction reading v (§6.2).
+  for (std::size_t k = 0; k < p.instructions.size(); ++k) {
+    const auto& ins = p.instructions[k];
+    CUBE_CHECK(std::uint64_t{ins.first_read} + ins.read_count <= total_reads &&
+                   std::uint64_t{ins.first_output} + ins.output_count <= p.outputs.size(),
+               "bytedmd: instruction " << k << " is out of range");
+    for (std::uint64_t r = ins.first_read; r < ins.first_read + ins.read_count; ++r) {
+      if (r + kAhead < total_reads && p.reads[r + kAhead] < n)
+        __builtin_prefetch(&info[p.reads[r + kAhead]]);
+      const std::uint32_t v = p.reads[r];
+      CUBE_CHECK(v < n, "bytedmd: operand id out of range");
+      info[v].last = static_cast<std::int64_t>(k);
+    }
+  }
+  for (std::uint32_t v : p.live_out) {
+    CUBE_CHECK(v < n, "bytedmd: live-out id out of range");
+    info[v].last = kLiveOut;
+  }
+
+  // Costs of small depths, computed once.
+  std::vector<std::uint64_t> cost_table(4096);
+  for (std::uint64_t d = 1; d < cost_table.size(); ++d)
+    cost_table[d] = bytedmd_read_cost(d, bytes_per_element);
+  auto cost_of = [&](std::uint64_t d) {
+    if (d < cost_table.size()) return cost_table[d];
+    return bytes_per_element == 1 ? isqrt(d - 1) + 1 : bytedmd_read_cost(d, bytes_per_element);
+  };
+
+  StackDistance stack;
+  ByteDmdResult out;
+  auto push = [&](std::uint32_t v) {
+    CUBE_CHECK(v < n && info[v].state == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");
+    if (info[v].last == kNeverRead) {
+      info[v].state = kDead;  // never read, not live-out: removed the moment it is pushed
+      return;
+    }
+    info[v].state = kLive;
+    stack.move_to_top(v);
+  };
+
+  for (std::uint32_t v : p.inputs) push(v);
+  for (std::size_t k = 0; k < p.instructions.size(); ++k) {
+    const auto& ins = p.instructions[k];
+    const std::uint32_t* ops = p.reads.data() + ins.first_read;
+    // A lone operand that stays live is one classic LRU access: depth, then move to the top.
+    if (ins.read_count == 1 && info[ops[0]].state == kLive &&
+        info[ops[0]].last != static_cast<std::int64_t>(k)) {
+      const std::uint64_t ahead = ins.first_read + kAhead;
+      if (ahead < total_reads) {
+        stack.prefetch(p.reads[ahead]);
+        __builtin_prefetch(&info[p.reads[ahead]]);
+      }
+      const std::uint64_t d = stack.access(ops[0]);
+      out.cost += cost_of(d);
+      out.max_depth = std::max(out.max_depth, d);
+      if (keep_depths) out.depths.push_back(d);
+      ++out.reads;
+      info[ops[0]].seen = static_cast<std::uint32_t>(k + 1);
+    } else {
+      // 1. Price every operand against the stack before the instruction.
+      for (std::uint64_t r = 0; r < ins.read_count; ++r) {
+        const std::uint64_t ahead = ins.first_read + r + kAhead;
+        if (ahead < total_reads) {
+          stack.prefetch(p.reads[ahead]);
+          __builtin_prefetch(&info[p.reads[ahead]]);
+        }
+        const std::uint32_t v = ops[r];
+        if (info[v].state != kLive)
+          throw Error("bytedmd: instruction " + std::to_string(k) + " reads " + name(v) +
+                      ", which is not live");
+        const std::uint64_t d = *stack.depth(v);
+        out.cost += cost_of(d);
+        out.max_depth = std::max(out.max_depth, d);
+        if (keep_depths) out.depths.push_back(d);
+      }
+      out.reads += ins.read_count;
+      // 2. Bump distinct operands in first-occurrence order; drop those read for the last time
+      // (moving them first would change nothing, as they leave the stack at once).
+      const auto stamp = static_cast<std::uint32_t>(k + 1);
+      for (std::uint64_t r = 0; r < ins.read_count; ++r) {
+        ValueInfo& vi = info[ops[r]];
+        if (vi.seen == stamp) continue;
+        vi.seen = stamp;
+        if (vi.last == static_cast<std::int64_t>(k)) {
+          stack.erase(ops[r]);
+          vi.state = kDead;
+        } else {
+          stack.move_to_top(ops[r]);
+        }
+      }
+    }
+    // 3. Push the outputs.
+    for (std::uint64_t o = 0; o < ins.output_count; ++o) push(p.outputs[ins.first_output + o]);
+  }
+  return out;
+}
+
+ByteDmdProgram read_bytedmd_program(std::istream& in, const std::string& source_name) {
+  ByteDmdProgram p;
+  std::unordered_map<std::string, std::uint32_t> ids;
+  auto fresh = [&](const std::string& token) {
+    const auto v = static_cast<std::uint32_t>(p.values++);
+    p.names.push_back(token);
+    ids[token] = v;
+    return v;
+  };
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    const SourceLocation where{source_name, line_number};
+    auto lookup = [&](const std::string& token) {
+      auto it = ids.find(token);
+      if (it == ids.end()) throw ConfigError(where, "unknown value '" + token + "'");
+      return it->second;
+    };
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;  // blank or comment line
+    std::istringstream statements(line);
+    std::string statement;
+    while (std::getline(statements, statement, ';')) {
+      std::istringstream fields(statement);
+      std::vector<std::string> tokens;
+      for (std::string t; fields >> t;) tokens.push_back(t);
+      if (tokens.empty()) continue;
+      if (tokens[0] == "push") {
+        for (std::size_t i = 1; i < tokens.size(); ++i) p.inputs.push_back(fresh(tokens[i]));
+        continue;
+      }
+      if (tokens[0] == "return") {
+        for (std::size_t i = 1; i < tokens.size(); ++i) p.live_out.push_back(lookup(tokens[i]));
+        continue;
+      }
+      ByteDmdProgram::Instruction ins;
+      ins.first_read = static_cast<std::uint32_t>(p.reads.size());
+      ins.first_output = static_cast<std::uint32_t>(p.outputs.size());
+      std::size_t operands_from = 1;
+      std::vector<std::string> output_names;
+      if (tokens[0] != "escape") {
+        auto eq = std::find(tokens.begin(), tokens.end(), "=");
+        if (eq == tokens.end() || eq == tokens.begin() || eq + 1 == tokens.end())
+          throw ConfigError(where,
+                            "expected 'push ...', 'escape x', 'return ...' or "
+                            "'y1 [y2 ...] = OP x1 ...', found '" +
+                                statement + "'");
+        output_names.assign(tokens.begin(), eq);
+        operands_from = static_cast<std::size_t>(eq - tokens.begin()) + 2;  // skip OP
+      } else if (tokens.size() < 2) {
+        throw ConfigError(where, "'escape' needs a value");
+      }
+      for (std::size_t i = operands_from; i < tokens.size(); ++i) {
+        if (tokens[i][0] == '#') continue;  // untracked constant
+        p.reads.push_back(lookup(tokens[i]));
+      }
+      // Outputs are bound after the operands, so `x = add x y` reads the old x.
+      for (const std::string& y : output_names) {
+        if (y[0] == '#') throw ConfigError(where, "an output cannot be a constant: '" + y + "'");
+        p.outputs.push_back(fresh(y));
+      }
+      ins.read_count = static_cast<std::uint32_t>(p.reads.size() - ins.first_read);
+      ins.output_count = static_cast<std::uint32_t>(p.outputs.size() - ins.first_output);
+      p.instructions.push_back(ins);
+    }
+  }
+  if (in.bad()) throw ConfigError(SourceLocation{source_name}, "cannot read the program");
+  return p;
+}
+
+ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& source_name) {
+  std::istringstream in{std::string(text)};
+  return read_bytedmd_program(in, source_name);
+}
+
+ByteDmdProgram program_from_trace(const BufferTable& /*buffers*/,
+                                  std::span<const TraceEvent> events) {
+  constexpr std::uint32_t kNoValue = ~std::uint32_t{0};
+  ByteDmdProgram p;
+  const bool has_op_end = std::any_of(events.begin(), events.end(), [](const TraceEvent& e) {
+    return e.kind == EventKind::kOpEnd;
+  });
+  std::vector<std::vector<std::uint32_t>> current;  // [buffer][element] -> live value id
+  struct Input {
+    BufferId buffer;
+    std::uint64_t index;
+    std::uint32_t value;
+  };
+  std::vector<Input> inputs;
+  auto new_value = [&]() {
+    CUBE_CHECK(p.values < kNoValue, "bytedmd: more than 2^32 - 1 values");
+    return static_cast<std::uint32_t>(p.values++);
+  };
+  auto cell = [&](BufferId b, std::uint64_t last_index) -> std::vector<std::uint32_t>& {
+    if (b >= current.size()) current.resize(static_cast<std::size_t>(b) + 1);
+    auto& v = current[b];
+    if (v.size() <= last_index)
+      v.resize(std::max<std::size_t>(last_index + 1, v.size() * 2), kNoValue);
+    return v;
+  };
+  ByteDmdProgram::Instruction ins;
+  constexpr std::size_t kMaxEntries = std::numeric_limits<std::uint32_t>::max();
+  p.reads.reserve(std::min(events.size(), kMaxEntries));
+  // Without boundaries there is about one instruction per read event.
+  if (!has_op_end) p.instructions.reserve(events.size());
+  auto flush = [&]() {
+    CUBE_CHECK(p.reads.size() < kMaxEntries && p.outputs.size() < kMaxEntries,
+               "bytedmd: more than 2^32 - 1 operand reads or outputs");
+    ins.read_count = static_cast<std::uint32_t>(p.reads.size() - ins.first_read);
+    ins.output_count = static_cast<std::uint32_t>(p.outputs.size() - ins.first_output);
+    if (ins.read_count + ins.output_count > 0) p.instructions.push_back(ins);
+    ins.first_read = static_cast<std::uint32_t>(p.reads.size());
+    ins.first_output = static_cast<std::uint32_t>(p.outputs.size());
+  };
+  for (const TraceEvent& e : events) {
+    switch (e.kind) {
+      case EventKind::kRead: {
+        // A read after this operation's writes, or any read when the trace has no boundaries,
+        // starts a new operation.
+        if (!has_op_end || p.outputs.size() > ins.first_output) flush();
+        if (e.count == 0) break;
+        auto& values = cell(e.buffer, std::uint64_t{e.offset} + e.count - 1);
+        for (std::uint64_t i = e.offset; i < std::uint64_t{e.offset} + e.count; ++i) {
+          if (values[i] == kNoValue) {
+            values[i] = new_value();  // read before any write: an input
+            inputs.push_back({e.buffer, i, values[i]});
+          }
+          p.reads.push_back(values[i]);
+        }
+        break;
+      }
+      case EventKind::kWrite: {
+        if (e.count == 0) break;
+        auto& values = cell(e.buffer, std::uint64_t{e.offset} + e.count - 1);
+        for (std::uint64_t i = e.offset; i < std::uint64_t{e.offset} + e.count; ++i) {
+          values[i] = new_value();
+          p.outputs.push_back(values[i]);
+        }
+        break;
+      }
+      case EventKind::kOpEnd:
+        flush();
+        break;
+      case EventKind::kFree:
+        break;  // liveness is taken from the reads themselves
+    }
+  }
+  flush();
+  // Eager initialisation: last buffer first, natural element order within a buffer (§6.1).
+  std::sort(inputs.begin(), inputs.end(), [](const Input& a, const Input& b) {
+    return a.buffer != b.buffer ? a.buffer > b.buffer : a.index < b.index;
+  });
+  p.inputs.reserve(inputs.size());
+  for (const Input& in : inputs) p.inputs.push_back(in.value);
+  return p;
+}
+
+void ByteDmdMetric::begin(const BufferTable& buffers) {
+  buffers_ = &buffers;
+  events_.clear();
+  traced_ = true;
+  evaluated_ = false;
+  result_ = ByteDmdResult{};
+}
+
+void ByteDmdMetric::consume(std::span<const TraceEvent> events) {
+  // ByteDMD needs every value's last read before it can price the first one: keep the trace.
+  events_.insert(events_.end(), events.begin(), events.end());
+}
+
+void ByteDmdMetric::end() {
+  if (!traced_ || evaluated_) return;
+  result_ = evaluate_bytedmd(program_from_trace(*buffers_, events_),
+                             static_cast<std::uint64_t>(config_.bytes_per_element));
+  evaluated_ = true;
+  std::vector<TraceEvent>().swap(events_);
+}
+
+std::vector<MetricValue> ByteDmdMetric::finish(const RunOutcome& /*outcome*/) {
+  if (!traced_) return {{"bytedmd", {}}, {"bytedmd_reads", {}}};
+  end();
+  return {{"bytedmd", static_cast<double>(result_.cost)},
+          {"bytedmd_reads", static_cast<double>(result_.reads)}};
+}
+
+CUBE_REGISTER(Metric, ByteDmdMetric, ByteDmdConfig, "bytedmd",
+              "ByteDMD: ceil(sqrt(depth)) per byte read in a live-only LRU stack, operands of "
+              "one operation priced together (metrics.md §6)");
+
+}  // namespace cube
