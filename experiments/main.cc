@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "experiments/runner.h"
 #include "experiments/store.h"
 #include "experiments/table.h"
+#include "metrics/bytedmd/bytedmd.h"
 #include "metrics/dally/dally_cost.h"
 #include "metrics/metric.h"
 #include "problems/problem.h"
@@ -477,6 +479,22 @@ int cmd_trace_record(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// True if a text file is a ByteDMD neutral program (metrics.md §6.4) rather than a W/R trace:
+// its first statement is push, escape or return, or an assignment. Content decides, not the
+// name (ByteDMD programs are often saved as .ir, like Dally IR).
+bool is_bytedmd_program(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find(';')));
+    std::string first;
+    if (!(words >> first) || first[0] == '#') continue;
+    return first == "push" || first == "escape" || first == "return" ||
+           line.find('=') != std::string::npos;
+  }
+  return false;
+}
+
 // Reads a trace file, telling the formats apart by content.
 Trace read_trace_file(const std::string& file) {
   if (!fs::is_regular_file(file))
@@ -486,10 +504,34 @@ Trace read_trace_file(const std::string& file) {
   return read_text_trace(in, file);
 }
 
+// Prices a ByteDMD program exactly (live-out values included); only `bytedmd` applies.
+Table replay_bytedmd_program(const std::string& file,
+                             const std::vector<std::unique_ptr<Metric>>& metrics) {
+  std::ifstream in(file);
+  ByteDmdProgram program = read_bytedmd_program(in, file);
+  Table table;
+  table.title = file + ": ByteDMD program, " + std::to_string(program.instructions.size()) +
+                " instructions, " + std::to_string(program.values) + " values";
+  table.columns = {"metric", "value name", "value"};
+  for (const auto& metric : metrics) {
+    const auto* bytedmd = dynamic_cast<const ByteDmdMetric*>(metric.get());
+    if (!bytedmd)
+      throw ConfigError(SourceLocation{"--metric"},
+                        "'" + metric->name() + "' cannot price a ByteDMD program; valid: bytedmd");
+    ByteDmdResult result = evaluate_bytedmd(program, bytedmd->bytes_per_element());
+    table.rows.push_back(
+        {metric->spec(), std::string("bytedmd"), static_cast<std::int64_t>(result.cost)});
+    table.rows.push_back(
+        {metric->spec(), std::string("bytedmd_reads"), static_cast<std::int64_t>(result.reads)});
+  }
+  return table;
+}
+
 int cmd_trace_replay(const std::vector<std::string>& args) {
   std::string file, metric_list, format_name = "table";
   po::options_description desc("cube trace replay options");
-  desc.add_options()("trace", po::value(&file)->required(), "trace file (binary or W/R text)")(
+  desc.add_options()("trace", po::value(&file)->required(),
+                     "trace file (binary, W/R text, or a ByteDMD program)")(
       "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc")(
       "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
   po::positional_options_description positional;
@@ -502,6 +544,10 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
   for (const auto& text : split_spec_list(metric_list))
     metrics.push_back(
         instantiate<Metric>(parse_spec(text, SourceLocation{"--metric " + metric_list}), "metric"));
+  if (fs::is_regular_file(file) && !is_binary_trace(file) && is_bytedmd_program(file)) {
+    print(render(replay_bytedmd_program(file, metrics), format));
+    return kExitOk;
+  }
   Trace trace = read_trace_file(file);
   Table table;
   table.title = file + ": " + std::to_string(trace.events.size()) + " events, " +

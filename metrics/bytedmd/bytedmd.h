@@ -111,6 +111,9 @@ struct ByteDmdConfig {
 class ByteDmdMetric : public Metric {
  public:
   explicit ByteDmdMetric(const ByteDmdConfig& config) : config_(config) {}
+  std::uint64_t bytes_per_element() const {
+    return static_cast<std::uint64_t>(config_.bytes_per_element);
+  }
   bool needs_trace() const override { return true; }
   std::vector<std::string> value_names() const override { return {"bytedmd", "bytedmd_reads"}; }
   void begin(const BufferTable& buffers) override;

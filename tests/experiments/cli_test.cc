@@ -248,6 +248,26 @@ TEST_F(CliTest, TraceRecordThenReplayGivesTheRunsValues) {
   EXPECT_NE(bad.err.find("bad.trace:3:"), std::string::npos) << bad.err;
 }
 
+TEST_F(CliTest, ReplayPricesAByteDmdProgramTellingFormatsApartByContent) {
+  // metrics.md §6.6 B6 (matvec2), saved with the .ir extension Dally programs also use.
+  write("matvec.ir",
+        "# B6\npush x[0] x[1] A[0][0] A[0][1] A[1][0] A[1][1]; t7 = mul A[0][0] x[0]; "
+        "t8 = mul A[0][1] x[1]; t9 = add t7 t8; t10 = mul A[1][0] x[0]; t11 = mul A[1][1] x[1]; "
+        "t12 = add t10 t11; return t9 t12\n");
+  Result r = cube(
+      "trace replay matvec.ir --metric 'bytedmd,bytedmd(bytes_per_element=2),"
+      "bytedmd(bytes_per_element=4)' --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json table = nlohmann::json::parse(r.out);
+  ASSERT_EQ(table["rows"].size(), 6u);
+  EXPECT_EQ(table["rows"][0]["value"], 26);
+  EXPECT_EQ(table["rows"][2]["value"], 70);
+  EXPECT_EQ(table["rows"][4]["value"], 183);
+  Result wrong = cube("trace replay matvec.ir --metric ard");
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("valid: bytedmd"), std::string::npos) << wrong.err;
+}
+
 TEST_F(CliTest, PlotDrawsTracesAndCellsAsPng) {
   write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [dally]\nseeds: [1, 2]\n");
   Result record = cube("trace record cell.yaml -o run.trace");

@@ -17,6 +17,7 @@
 
 #include "core/rng.h"
 #include "core/trace_text.h"
+#include "sgd_step_trace.h"
 
 namespace cube {
 namespace {
@@ -27,34 +28,7 @@ void expect_rel(double actual, double expected, const std::string& what) {
   EXPECT_NEAR(actual, expected, kRelTol * std::abs(expected)) << what;
 }
 
-// The harness's tracked SGD step of metrics.md §2.4 as a text trace for given n and h (the same
-// listing as tests/metrics/mem_tracker_test.cc; reads use the default size).
-std::string sgd_step_trace(std::int64_t n, std::int64_t h) {
-  const char* listing = R"(
-W x n;  W W1 h*n;  W b1 h;  R x; R W1; R b1;  W h_pre h;  R h_pre;  W h h;
-W W2 h; W b2 1;  R h; R W2; R b2;  W out 1;  R out;  W d_out 1;
-R d_out; R W2; R h;  W dW2 h;  W db2 1;  R d_out; R W2;  W d_h h;
-R d_h; R h_pre;  W d_h_pre h;  R d_h_pre; R x;  W dW1 h*n;  W db1 h;
-R W1; R dW1; R W2; R dW2; R b1; R db1; R b2; R db2
-)";
-  const std::map<std::string, std::int64_t> sizes = {{"n", n}, {"h", h}, {"h*n", h * n}, {"1", 1}};
-  std::ostringstream out;
-  std::istringstream lines(listing);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream events(line);
-    std::string event;
-    while (std::getline(events, event, ';')) {
-      std::istringstream fields(event);
-      std::string kind, name, size;
-      if (!(fields >> kind >> name)) continue;
-      fields >> size;
-      if (kind == "W") size = std::to_string(sizes.at(size));
-      out << kind << ' ' << name << (size.empty() ? "" : " " + size) << '\n';
-    }
-  }
-  return out.str();
-}
+using fixtures::sgd_step_trace;
 
 BufferId id_of(const Trace& trace, const std::string& name) {
   for (BufferId b = 0; b < trace.buffers.size(); ++b)

@@ -18,6 +18,7 @@
 
 #include "core/rng.h"
 #include "core/trace_text.h"
+#include "sgd_step_trace.h"
 
 namespace cube {
 namespace {
@@ -95,32 +96,7 @@ std::vector<std::uint64_t> cat(std::initializer_list<std::vector<std::uint64_t>>
   return out;
 }
 
-// The harness's tracked SGD step of metrics.md §2.4, with each write's size evaluated.
-std::string sgd_step_trace(std::int64_t n, std::int64_t h) {
-  static const char* listing = R"(
-W x n;  W W1 h*n;  W b1 h;  R x; R W1; R b1;  W h_pre h;  R h_pre;  W h h;
-W W2 h; W b2 1;  R h; R W2; R b2;  W out 1;  R out;  W d_out 1;
-R d_out; R W2; R h;  W dW2 h;  W db2 1;  R d_out; R W2;  W d_h h;
-R d_h; R h_pre;  W d_h_pre h;  R d_h_pre; R x;  W dW1 h*n;  W db1 h;
-R W1; R dW1; R W2; R dW2; R b1; R db1; R b2; R db2
-)";
-  const std::map<std::string, std::int64_t> sizes = {{"n", n}, {"h", h}, {"h*n", h * n}, {"1", 1}};
-  std::ostringstream out;
-  std::istringstream events_in(listing);
-  std::string event;
-  while (std::getline(events_in, event, ';')) {
-    std::istringstream lines(event);
-    for (std::string line; std::getline(lines, line);) {
-      std::istringstream fields(line);
-      std::string kind, name, size;
-      if (!(fields >> kind >> name)) continue;
-      out << kind << ' ' << name;
-      if (kind == "W") out << ' ' << sizes.at((fields >> size, size));
-      out << '\n';
-    }
-  }
-  return out.str();
-}
+using fixtures::sgd_step_trace;
 
 TEST(LruDmdTest, VectorsL1ToL6) {
   check_lru("L1", "W a 1; W b 1; R b 1; R b 1; W c 1; R a 1", 3.732050807568877, 3, {1, 1, 3});
