@@ -37,6 +37,20 @@ class Metric : public Module, public TraceSink {
   virtual std::vector<MetricValue> finish(const RunOutcome& outcome) = 0;
 };
 
+// Feeds the reads and writes of `events` to a buffer-level model with write(BufferId, count) and
+// read(BufferId, count) (MemTracker, CacheTracker, ...): each event is one access of `count`
+// elements of its buffer; frees and operation boundaries are ignored, as in the reference
+// trackers, which have neither.
+template <class BufferModel>
+void feed_buffer_events(BufferModel& model, std::span<const TraceEvent> events) {
+  for (const TraceEvent& e : events) {
+    if (e.kind == EventKind::kWrite)
+      model.write(e.buffer, e.count);
+    else if (e.kind == EventKind::kRead)
+      model.read(e.buffer, e.count);
+  }
+}
+
 template <>
 struct AxisName<Metric> {
   static constexpr const char* value = "metric";

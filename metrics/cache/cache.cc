@@ -91,19 +91,7 @@ void CacheMetric::begin(const BufferTable& /*buffers*/) {
 }
 
 void CacheMetric::consume(std::span<const TraceEvent> events) {
-  for (const TraceEvent& e : events) {
-    switch (e.kind) {
-      case EventKind::kWrite:
-        tracker_.write(e.buffer, e.count);
-        break;
-      case EventKind::kRead:
-        tracker_.read(e.buffer, e.count);
-        break;
-      case EventKind::kFree:
-      case EventKind::kOpEnd:
-        break;  // the reference cache has no liveness and no operations
-    }
-  }
+  feed_buffer_events(tracker_, events);
 }
 
 std::vector<MetricValue> CacheMetric::finish(const RunOutcome& /*outcome*/) {

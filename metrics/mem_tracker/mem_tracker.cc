@@ -73,19 +73,7 @@ void MemTrackerMetric::begin(const BufferTable& /*buffers*/) {
 }
 
 void MemTrackerMetric::consume(std::span<const TraceEvent> events) {
-  for (const TraceEvent& e : events) {
-    switch (e.kind) {
-      case EventKind::kWrite:
-        tracker_.write(e.buffer, e.count);
-        break;
-      case EventKind::kRead:
-        tracker_.read(e.buffer, e.count);
-        break;
-      case EventKind::kFree:
-      case EventKind::kOpEnd:
-        break;  // the clock model has no liveness and no operations
-    }
-  }
+  feed_buffer_events(tracker_, events);
 }
 
 std::vector<MetricValue> ArdMetric::finish(const RunOutcome& /*outcome*/) {
