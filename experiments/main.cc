@@ -19,6 +19,7 @@
 #include "core/trace_binary.h"
 #include "core/trace_text.h"
 #include "experiments/diff.h"
+#include "experiments/ir_score.h"
 #include "experiments/plan.h"
 #include "experiments/plot.h"
 #include "experiments/provenance.h"
@@ -54,6 +55,7 @@ commands:
   trace record FILE -o OUT  write the memory trace of one job (binary, or --text)
   trace replay TRACE --metric a,b   price a trace file (binary or W/R text) with metrics
   plot INPUT... -o plot.png access-distance histogram and cumulative reads of traces or cells
+  ir score FILE --problem P score a Dally IR program: correctness and explicit-address cost
 
 Run 'cube <command> --help' for the options of a command.
 )";
@@ -654,6 +656,40 @@ int cmd_plot(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// --- ir ---------------------------------------------------------------------------------------
+
+int cmd_ir_score(const std::vector<std::string>& args) {
+  std::string file, problem, format_name = "table";
+  std::vector<std::string> sets;
+  std::uint64_t seed = 42;
+  po::options_description desc("cube ir score options");
+  desc.add_options()("file", po::value(&file)->required(), "Dally IR program")(
+      "problem", po::value(&problem)->required(),
+      "dally_matmul, dally_sparse_parity or dally_symmetry (or a spec string)")(
+      "set", po::value(&sets)->composing(), "problem.KEY=VALUE, e.g. problem.n=16")(
+      "seed", po::value(&seed)->default_value(42), "seed of the random instances")(
+      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm,
+                     "cube ir score FILE --problem dally_matmul [--set problem.n=16]"))
+    return kExitOk;
+  Format format = parse_format(format_name);
+  print(render(ir_score(file, problem, sets, seed), format));
+  return kExitOk;
+}
+
+int cmd_ir(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "usage: cube ir score FILE --problem P [--set problem.k=v]\n";
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "score") return cmd_ir_score(rest);
+  return usage_error("unknown ir command '" + args[0] + "'; valid: score", "ir");
+}
+
 int cmd_trace(const std::vector<std::string>& args) {
   const char* usage =
       "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
@@ -692,8 +728,10 @@ int dispatch(int argc, char** argv) {
     if (command == "diff") return cmd_diff(args);
     if (command == "trace") return cmd_trace(args);
     if (command == "plot") return cmd_plot(args);
-    return usage_error("unknown command '" + command +
-                       "'; valid commands: list, run, plan, run-cell, results, diff, trace, plot");
+    if (command == "ir") return cmd_ir(args);
+    return usage_error(
+        "unknown command '" + command +
+        "'; valid commands: list, run, plan, run-cell, results, diff, trace, plot, ir");
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

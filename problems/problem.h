@@ -29,6 +29,8 @@ struct BinaryDataset {
   const std::int8_t* test_row(std::int64_t i) const { return x_test.data() + i * n_bits; }
 };
 
+struct DallyTask;  // problems/dally/dally_problems.h: explicit-address IR tasks
+
 class Problem : public Module {
  public:
   // Draws data (and any hidden rule) from `seed`. Deterministic.
@@ -36,6 +38,7 @@ class Problem : public Module {
 
   // Capabilities; nullptr when the problem does not offer one.
   virtual const BinaryDataset* binary_dataset() const { return nullptr; }
+  virtual const DallyTask* dally_task() const { return nullptr; }
 
   // The hidden rule's relevant indices when the problem has one (tests only; solvers never call
   // it). Sorted ascending.

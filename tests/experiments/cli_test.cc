@@ -268,6 +268,21 @@ TEST_F(CliTest, ReplayPricesAByteDmdProgramTellingFormatsApartByContent) {
   EXPECT_NE(wrong.err.find("valid: bytedmd"), std::string::npos) << wrong.err;
 }
 
+TEST_F(CliTest, IrScorePrintsCorrectnessAndCostOrALocatedError) {
+  write("m1.ir", "1,2;mul 3,1,2;3\n");  // metrics.md §7.3 D2: the n=1 naive matmul, cost 5
+  Result r = cube("ir score m1.ir --problem dally_matmul --set problem.n=1 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json table = nlohmann::json::parse(r.out);
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["rows"][0]["correctness"], 1);
+  EXPECT_EQ(table["rows"][0]["cost"], 5);
+  write("bad.ir", "1,2;mul 3,1,5;3\n");
+  Result bad = cube("ir score bad.ir --problem dally_matmul --set problem.n=1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.ir:1:5"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("uninitialized"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliTest, PlotDrawsTracesAndCellsAsPng) {
   write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [dally]\nseeds: [1, 2]\n");
   Result record = cube("trace record cell.yaml -o run.trace");

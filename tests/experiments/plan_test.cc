@@ -140,7 +140,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "problem: {name: sparse_parityy}\n" + kSolver + kMetrics,
                  {},
                  {"cell.yaml:1:", "problem.name", "unknown problem 'sparse_parityy'",
-                  "valid choices: sparse_parity"}},
+                  "valid choices: ", "sparse_parity"}},
         BadInput{"unknown_solver",
                  kProblem + "solver: sgdd\n" + kMetrics,
                  {},
