@@ -6,26 +6,12 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/combinatorics.h"
 #include "core/error.h"
 #include "core/rng.h"
 
 namespace cube {
 namespace {
-
-// All k-subsets of range(n) in lexicographic order (itertools.combinations).
-std::vector<std::vector<int>> combinations(int n, int k) {
-  std::vector<std::vector<int>> all;
-  std::vector<int> c(static_cast<std::size_t>(k));
-  std::iota(c.begin(), c.end(), 0);
-  while (true) {
-    all.push_back(c);
-    int i = k - 1;
-    while (i >= 0 && c[i] == n - k + i) --i;
-    if (i < 0) return all;
-    ++c[i];
-    for (int j = i + 1; j < k; ++j) c[j] = c[j - 1] + 1;
-  }
-}
 
 struct ParityShape {
   int n, k, m_train, m_test;
@@ -133,7 +119,7 @@ DallySparseParity::DallySparseParity(DallySparseParityConfig config) : config_(s
 void DallySparseParity::generate(std::uint64_t seed) {
   const bool small = config_.size == "small";
   const ParityShape s = small ? ParityShape{3, 2, 4, 32} : ParityShape{8, 3, 8, 64};
-  const auto candidates = combinations(s.n, s.k);
+  const auto candidates = k_subsets(s.n, s.k);
   Rng rng(seed);
   task_ = DallyTask{};
   task_.isa = "v3";

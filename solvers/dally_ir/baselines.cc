@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include "core/combinatorics.h"
+
 namespace cube {
 
 std::string join_addresses(const std::vector<std::uint64_t>& addresses) {
@@ -16,12 +18,10 @@ std::string join_addresses(const std::vector<std::uint64_t>& addresses) {
   return s;
 }
 
-// matmul._baseline(n): A at 1..n², B at n²+1..2n², C at 2n²+1..3n², tmp at 3n²+1.
-std::string naive_matmul(int n) {
-  auto A = [&](int i, int j) { return 1 + i * n + j; };
-  auto B = [&](int i, int j) { return 1 + n * n + i * n + j; };
-  auto C = [&](int i, int j) { return 1 + 2 * n * n + i * n + j; };
-  const int tmp = 3 * n * n + 1;
+// The call convention of an n x n matmul layout: inputs A then B, outputs C, each row-major.
+template <class AddrA, class AddrB, class AddrC>
+std::pair<std::vector<std::uint64_t>, std::vector<std::uint64_t>> matmul_io(int n, AddrA A, AddrB B,
+                                                                            AddrC C) {
   std::vector<std::uint64_t> in, out;
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) in.push_back(A(i, j));
@@ -29,6 +29,16 @@ std::string naive_matmul(int n) {
     for (int j = 0; j < n; ++j) in.push_back(B(i, j));
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) out.push_back(C(i, j));
+  return {in, out};
+}
+
+// matmul._baseline(n): A at 1..n², B at n²+1..2n², C at 2n²+1..3n², tmp at 3n²+1.
+std::string naive_matmul(int n) {
+  auto A = [&](int i, int j) { return 1 + i * n + j; };
+  auto B = [&](int i, int j) { return 1 + n * n + i * n + j; };
+  auto C = [&](int i, int j) { return 1 + 2 * n * n + i * n + j; };
+  const int tmp = 3 * n * n + 1;
+  const auto [in, out] = matmul_io(n, A, B, C);
   std::ostringstream s;
   s << join_addresses(in) << "\n";
   for (int i = 0; i < n; ++i) {
@@ -55,13 +65,7 @@ std::string tiled_matmul_16() {
   auto A = [&](int i, int j) { return a0 + i * n + j; };
   auto B = [&](int i, int j) { return b0 + i * n + j; };
   auto C = [&](int i, int j) { return c0 + i * n + j; };
-  std::vector<std::uint64_t> in, out;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) in.push_back(A(i, j));
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) in.push_back(B(i, j));
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) out.push_back(C(i, j));
+  const auto [in, out] = matmul_io(n, A, B, C);
   std::ostringstream s;
   s << join_addresses(in) << "\n";
   for (int bi = 0; bi < n / T; ++bi) {
@@ -103,13 +107,7 @@ std::string outer_product_4x4() {
   auto C = [&](int i, int j) { return 7 + i * n + j; };
   auto A = [&](int i, int j) { return 23 + i * n + j; };
   auto B = [&](int i, int j) { return 39 + i * n + j; };
-  std::vector<std::uint64_t> in, out;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) in.push_back(A(i, j));
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) in.push_back(B(i, j));
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) out.push_back(C(i, j));
+  const auto [in, out] = matmul_io(n, A, B, C);
   std::ostringstream s;
   s << join_addresses(in) << "\n";
   for (int k = 0; k < n; ++k) {
@@ -142,23 +140,9 @@ std::string symmetry_baseline(int n) {
   return s.str();
 }
 
-std::vector<std::vector<int>> combinations(int n, int k) {
-  std::vector<std::vector<int>> all;
-  std::vector<int> c(k);
-  for (int i = 0; i < k; ++i) c[i] = i;
-  while (true) {
-    all.push_back(c);
-    int i = k - 1;
-    while (i >= 0 && c[i] == n - k + i) --i;
-    if (i < 0) return all;
-    ++c[i];
-    for (int j = i + 1; j < k; ++j) c[j] = c[j - 1] + 1;
-  }
-}
-
 // sparse_parity._generate_baseline(spec): try every candidate subset.
 std::string sparse_parity_baseline(const ParitySpec& s) {
-  const auto cands = combinations(s.n, s.k);
+  const auto cands = k_subsets(s.n, s.k);
   const int nc = static_cast<int>(cands.size());
   const int pred = 1, xtr = pred + s.m_test, ytr = xtr + s.n * s.m_train, xte = ytr + s.m_train,
             one = xte + s.n * s.m_test, tmp = one + 1, parity = tmp + 1, matched = parity + 1,

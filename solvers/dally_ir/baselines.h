@@ -39,9 +39,6 @@ struct ParitySpec {
 inline constexpr ParitySpec kParitySmall{3, 2, 4, 32};
 inline constexpr ParitySpec kParityMedium{8, 3, 8, 64};
 
-// All k-subsets of range(n), lexicographic (itertools.combinations). 1 <= k <= n.
-std::vector<std::vector<int>> combinations(int n, int k);
-
 // v3. sparse_parity._generate_baseline(spec): try every candidate subset (§2.5). k >= 2.
 std::string sparse_parity_baseline(const ParitySpec& spec);
 

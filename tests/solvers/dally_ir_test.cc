@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/combinatorics.h"
 #include "solvers/dally_ir/baselines.h"
 #include "solvers/dally_ir/interpreter.h"
 
@@ -292,7 +293,7 @@ constexpr ParitySpec kMedium = kParityMedium;
 // An identifiable instance (exactly one k-subset explains the training labels), as the
 // scorer's generate() draws them but from our own RNG. Returns inputs and expected labels.
 std::pair<Values, Values> parity_instance(const ParitySpec& s, std::mt19937_64& rng) {
-  const auto cands = combinations(s.n, s.k);
+  const auto cands = k_subsets(s.n, s.k);
   const auto& secret = cands[rng() % cands.size()];
   auto label = [&](const Values& x, int row, const std::vector<int>& subset) {
     std::int64_t p = 0;
