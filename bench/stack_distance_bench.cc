@@ -3,11 +3,14 @@
 // and 1e6 distinct addresses, through (a) StackDistance::access (a Mattson LRU access: depth,
 // then move to top), (b) the lru_dmd engine on single-element writes and reads (half each), and
 // (c) the whole bytedmd metric path (trace -> program -> live-only evaluation) on single-element
-// read events without operation boundaries.
+// read events without operation boundaries; and (d) lru_dmd and bytedmd on the element trace of
+// the naive n x n matmul program (the scorer's baseline, run by the Dally interpreter: one event
+// per operand read, result write and exit read, with operation boundaries).
 
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "core/rng.h"
@@ -15,6 +18,8 @@
 #include "metrics/bytedmd/bytedmd.h"
 #include "metrics/lru/lru_dmd.h"
 #include "metrics/stack_distance/stack_distance.h"
+#include "solvers/dally_ir/baselines.h"
+#include "solvers/dally_ir/interpreter.h"
 
 namespace cube {
 namespace {
@@ -94,6 +99,53 @@ BENCHMARK(BM_ByteDmdMetric)
     ->Arg(1'000'000)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace cube
+
+namespace cube {
+namespace {
+
+// The element trace of naive matmul n x n on the public-style instance A[i][j] = i n + j + 1,
+// B[i][j] = i + 2j + 3 (dally-ir.md §3.1), built once per n.
+const Trace& naive_matmul_trace(int n) {
+  static std::map<int, Trace> traces;
+  auto it = traces.find(n);
+  if (it != traces.end()) return it->second;
+  DallyProgram program = parse_dally_program(naive_matmul(n), "naive_matmul", DallyVersion::kV0);
+  std::vector<std::int64_t> inputs;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) inputs.push_back(i * n + j + 1);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) inputs.push_back(i + 2 * j + 3);
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  run_dally(program, inputs, tracer);
+  tracer.finish();
+  return traces.emplace(n, std::move(collector.trace())).first->second;
+}
+
+void matmul_trace_through(benchmark::State& state, const char* metric_name) {
+  const Trace& trace = naive_matmul_trace(static_cast<int>(state.range(0)));
+  std::uint64_t accesses = 0;
+  for (const TraceEvent& e : trace.events)
+    if (e.kind == EventKind::kRead || e.kind == EventKind::kWrite) accesses += e.count;
+  for (auto _ : state) {
+    auto metric = instantiate<Metric>(parse_spec(metric_name), "metric");
+    trace.replay(*metric);
+    benchmark::DoNotOptimize(metric->finish(RunOutcome{}));
+  }
+  state.counters["accesses"] = static_cast<double>(accesses);
+  state.counters["accesses/s"] =
+      benchmark::Counter(static_cast<double>(accesses) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+void BM_NaiveMatmulLruDmd(benchmark::State& state) { matmul_trace_through(state, "lru_dmd"); }
+void BM_NaiveMatmulByteDmd(benchmark::State& state) { matmul_trace_through(state, "bytedmd"); }
+BENCHMARK(BM_NaiveMatmulLruDmd)->Arg(128)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NaiveMatmulByteDmd)->Arg(128)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace cube
