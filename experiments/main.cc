@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -125,10 +126,49 @@ struct CommonOptions {
   std::string format = "table";
 };
 
+void add_format(po::options_description& desc, std::string& format) {
+  desc.add_options()("format", po::value(&format)->default_value("table"),
+                     "table | md | csv | json");
+}
+
 void add_store_and_format(po::options_description& desc, CommonOptions& common) {
   desc.add_options()("store", po::value(&common.store),
-                     "results database (default: .cube/results.db in the git work tree)")(
-      "format", po::value(&common.format)->default_value("table"), "table | md | csv | json");
+                     "results database (default: .cube/results.db in the git work tree)");
+  add_format(desc, common.format);
+}
+
+// Job `index` of `plan`; `where` names the argument that gave the index.
+const Job& job_at(const ExperimentPlan& plan, std::int64_t index, const std::string& where) {
+  if (index < 0 || index >= static_cast<std::int64_t>(plan.jobs.size()))
+    throw ConfigError(SourceLocation{where}, "INDEX " + std::to_string(index) +
+                                                 " is out of range: the plan has " +
+                                                 std::to_string(plan.jobs.size()) + " jobs (0.." +
+                                                 std::to_string(plan.jobs.size() - 1) + ")");
+  return plan.jobs[static_cast<std::size_t>(index)];
+}
+
+// One job solved once with a recording tracer: its whole trace, held in memory.
+struct RecordedJob {
+  Trace trace;
+  SolveStatus status = SolveStatus::kSolved;
+};
+
+// `source` names the plan file in the error when the solver does not support the problem.
+RecordedJob record_job(const Job& job, const std::string& source) {
+  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
+  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
+  problem->generate(job.seed);
+  if (!solver->supports(*problem))
+    throw ConfigError(
+        SourceLocation{source},
+        "solver '" + solver->name() + "' does not support problem '" + problem->name() + "'");
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  RunContext context(job.seed);
+  SolveResult result = solver->solve(*problem, context, &tracer);
+  tracer.finish();
+  return RecordedJob{std::move(collector.trace()), result.status};
 }
 
 fs::path store_path(const CommonOptions& common) {
@@ -173,8 +213,7 @@ void add_registry_rows(Table& table, const char* axis) {
 int cmd_list(const std::vector<std::string>& args) {
   CommonOptions common;
   po::options_description desc("cube list options");
-  desc.add_options()("format", po::value(&common.format)->default_value("table"),
-                     "table | md | csv | json");
+  add_format(desc, common.format);
   po::variables_map vm;
   if (!parse_command(args, desc, {}, vm, "cube list [--format F]")) return kExitOk;
   Format format = parse_format(common.format);
@@ -211,8 +250,8 @@ int cmd_plan(const std::vector<std::string>& args) {
   po::options_description desc("cube plan options");
   desc.add_options()("file", po::value(&file)->required(), "cell or sweep YAML")(
       "set", po::value(&sets)->composing(), "override key=value; key=a,b,c makes a sweep axis")(
-      "output,o", po::value(&out), "write the expanded plan as JSON (for run-cell)")(
-      "format", po::value(&common.format)->default_value("table"), "table | md | csv | json");
+      "output,o", po::value(&out), "write the expanded plan as JSON (for run-cell)");
+  add_format(desc, common.format);
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
@@ -329,13 +368,8 @@ int cmd_run_cell(const std::vector<std::string>& args, const std::string& comman
   Format format = parse_format(a.common.format);
   RunOptions options = to_run_options(a);
   ExperimentPlan plan = load_plan(file, {});
-  if (index < 0 || index >= static_cast<std::int64_t>(plan.jobs.size()))
-    throw ConfigError(SourceLocation{file}, "INDEX " + std::to_string(index) +
-                                                " is out of range: the plan has " +
-                                                std::to_string(plan.jobs.size()) + " jobs (0.." +
-                                                std::to_string(plan.jobs.size() - 1) + ")");
   ExperimentPlan one = plan;
-  one.jobs = {plan.jobs[static_cast<std::size_t>(index)]};
+  one.jobs = {job_at(plan, index, file)};
   one.cells = 1;
   fs::path path = store_path(a.common);
   ResultStore store(path);
@@ -435,8 +469,8 @@ int cmd_trace_record(const std::vector<std::string>& args) {
       "set", po::value(&sets)->composing(), "override key=value")(
       "index", po::value(&index)->default_value(0), "which job of the plan (0-based)")(
       "output,o", po::value(&out)->required(), "trace file to write")(
-      "text", po::bool_switch(&text), "write the W/R text format instead of binary")(
-      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+      "text", po::bool_switch(&text), "write the W/R text format instead of binary");
+  add_format(desc, format_name);
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
@@ -444,39 +478,23 @@ int cmd_trace_record(const std::vector<std::string>& args) {
     return kExitOk;
   Format format = parse_format(format_name);
   ExperimentPlan plan = load_plan(file, sets);
-  if (index < 0 || index >= static_cast<std::int64_t>(plan.jobs.size()))
-    throw ConfigError(SourceLocation{"--index"}, std::to_string(index) +
-                                                     " is out of range: the plan has " +
-                                                     std::to_string(plan.jobs.size()) + " jobs");
-  const Job& job = plan.jobs[static_cast<std::size_t>(index)];
-  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
-  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
-  problem->generate(job.seed);
-  if (!solver->supports(*problem))
-    throw ConfigError(
-        SourceLocation{file},
-        "solver '" + solver->name() + "' does not support problem '" + problem->name() + "'");
-  RecordingTracer tracer;
-  TraceCollector collector;
-  tracer.add_sink(&collector);
-  RunContext context(job.seed);
-  SolveResult result = solver->solve(*problem, context, &tracer);
-  tracer.finish();
+  const Job& job = job_at(plan, index, "--index");
+  RecordedJob recorded = record_job(job, file);
   std::ofstream stream(out, std::ios::binary);
   if (!stream) throw ConfigError(SourceLocation{out}, "cannot write the trace file");
   if (text)
-    write_text_trace(collector.trace(), stream);
+    write_text_trace(recorded.trace, stream);
   else
-    write_binary_trace(collector.trace(), stream);
+    write_binary_trace(recorded.trace, stream);
   stream.close();
   Table table;
   table.title = "trace of " + job.cell() + " seed " + std::to_string(job.seed);
   table.columns = {"file", "format", "events", "buffers", "bytes", "status"};
   table.rows.push_back({out, std::string(text ? "text" : "binary"),
-                        static_cast<std::int64_t>(collector.trace().events.size()),
-                        static_cast<std::int64_t>(collector.trace().buffers.size()),
+                        static_cast<std::int64_t>(recorded.trace.events.size()),
+                        static_cast<std::int64_t>(recorded.trace.buffers.size()),
                         static_cast<std::int64_t>(fs::file_size(out)),
-                        std::string(to_string(result.status))});
+                        std::string(to_string(recorded.status))});
   print(render(table, format));
   return kExitOk;
 }
@@ -534,8 +552,8 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
   po::options_description desc("cube trace replay options");
   desc.add_options()("trace", po::value(&file)->required(),
                      "trace file (binary, W/R text, or a ByteDMD program)")(
-      "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc")(
-      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+      "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc");
+  add_format(desc, format_name);
   po::positional_options_description positional;
   positional.add("trace", 1);
   po::variables_map vm;
@@ -570,23 +588,6 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
 
 // --- plot -------------------------------------------------------------------------------------
 
-// The trace of one job, recorded in memory.
-Trace record_job_trace(const Job& job) {
-  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
-  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
-  problem->generate(job.seed);
-  if (!solver->supports(*problem))
-    throw ConfigError("solver '" + solver->name() + "' does not support problem '" +
-                      problem->name() + "'");
-  RecordingTracer tracer;
-  TraceCollector collector;
-  tracer.add_sink(&collector);
-  RunContext context(job.seed);
-  solver->solve(*problem, context, &tracer);
-  tracer.finish();
-  return std::move(collector.trace());
-}
-
 DistanceSeries distance_series(const std::string& label, const Trace& trace) {
   DistanceSeries series{label, dally_distance_histogram(trace), 0};
   for (const auto& [distance, reads] : series.reads_at)
@@ -615,18 +616,19 @@ int cmd_plot(const std::vector<std::string>& args) {
   for (const auto& input : inputs) {
     if (!fs::is_regular_file(input))
       throw ConfigError(SourceLocation{input}, "cannot read: no such file");
-    bool trace_file = is_binary_trace(input);
-    if (!trace_file) {
-      // Content decides: a text trace parses as one; anything else must be a cell or sweep.
+    // Content decides: a binary or text trace is read as one; anything else must be a cell or
+    // sweep file.
+    std::optional<Trace> trace;
+    if (is_binary_trace(input)) {
+      trace = read_trace_file(input);
+    } else {
       try {
-        read_trace_file(input);
-        trace_file = true;
+        trace = read_trace_file(input);
       } catch (const ConfigError&) {
       }
     }
-    if (trace_file) {
-      series.push_back(
-          distance_series(fs::path(input).filename().string(), read_trace_file(input)));
+    if (trace) {
+      series.push_back(distance_series(fs::path(input).filename().string(), *trace));
       continue;
     }
     ExperimentPlan plan = load_plan(input, sets);
@@ -635,7 +637,7 @@ int cmd_plot(const std::vector<std::string>& args) {
       std::string label = parse_spec(job.solver).name + " seed " + std::to_string(job.seed);
       if (plan.cells > 1 && plan.jobs.front().problem != plan.jobs.back().problem)
         label = parse_spec(job.problem).name + " " + label;
-      series.push_back(distance_series(label, record_job_trace(job)));
+      series.push_back(distance_series(label, record_job(job, input).trace));
     }
   }
   PlotOptions options;
@@ -667,8 +669,8 @@ int cmd_ir_score(const std::vector<std::string>& args) {
       "problem", po::value(&problem)->required(),
       "dally_matmul, dally_sparse_parity or dally_symmetry (or a spec string)")(
       "set", po::value(&sets)->composing(), "problem.KEY=VALUE, e.g. problem.n=16")(
-      "seed", po::value(&seed)->default_value(42), "seed of the random instances")(
-      "format", po::value(&format_name)->default_value("table"), "table | md | csv | json");
+      "seed", po::value(&seed)->default_value(42), "seed of the random instances");
+  add_format(desc, format_name);
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
