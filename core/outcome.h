@@ -6,15 +6,30 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace cube {
+
+// One point of a learning curve: series "train_loss" or "val_loss", at a training step.
+struct CurvePoint {
+  std::string series;
+  std::int64_t step = 0;
+  double value = 0;
+  bool operator==(const CurvePoint&) const = default;
+};
 
 struct RunOutcome {
   std::optional<double> accuracy;      // fraction of held-out samples classified right, [0, 1]
   double solve_seconds = 0;            // wall time of the untraced solve alone (no data gen)
   std::optional<std::int64_t> epochs;  // passes over the training set, for iterative solvers
   std::uint64_t trace_events = 0;      // events recorded by the traced solve (0 if untraced)
+  // Named scalars the solver measured itself (e.g. "val_loss", "tokens_per_second"); metrics
+  // pick the ones they report. Units are part of the name's documentation in the solver header.
+  std::map<std::string, double> measures;
+  std::vector<CurvePoint> curve;  // learning curve, in step order per series
 };
 
 // Per-solve context handed to solvers: the seed and a cooperative deadline.

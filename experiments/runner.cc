@@ -88,8 +88,9 @@ std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
 }
 
 bool same_result(const SolveResult& a, const SolveResult& b) {
+  // Measures may hold timings (tokens per second), so only the learning curve is compared.
   return a.status == b.status && a.test_predictions == b.test_predictions && a.epochs == b.epochs &&
-         a.secret == b.secret;
+         a.secret == b.secret && a.curve == b.curve;
 }
 
 }  // namespace
@@ -120,8 +121,11 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
 
     RunOutcome outcome;
     outcome.solve_seconds = std::chrono::duration<double>(stop - start).count();
-    outcome.accuracy = problem.accuracy(result.test_predictions);
+    if (problem.scores_predictions())
+      outcome.accuracy = problem.accuracy(result.test_predictions);
     outcome.epochs = result.epochs;
+    outcome.measures = result.measures;
+    outcome.curve = result.curve;
 
     std::vector<Metric*> traced;
     for (auto& metric : modules.metrics)

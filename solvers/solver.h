@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ struct SolveResult {
   std::vector<std::int8_t> test_predictions;  // one per test sample, -1 or +1 (0 = no answer)
   std::optional<std::int64_t> epochs;         // passes over the training set (iterative solvers)
   std::optional<std::vector<int>> secret;     // recovered relevant indices (exact solvers)
+  std::map<std::string, double> measures;     // named scalars, copied to RunOutcome::measures
+  std::vector<CurvePoint> curve;              // learning curve, copied to RunOutcome::curve
 };
 
 class Solver : public Module {
