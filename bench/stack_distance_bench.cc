@@ -1,7 +1,8 @@
 // Throughput of the exact LRU stack engines (goal, anchors.md §2.3: >= 40 M accesses/s with 1e4
 // distinct addresses, >= 20 M/s with 1e6): uniform random traces of 2e7 accesses over 1e4, 1e5
 // and 1e6 distinct addresses, through (a) StackDistance::access (a Mattson LRU access: depth,
-// then move to top), (b) the lru_dmd engine on single-element writes and reads (half each), and
+// then move to top), (b) the lru_dmd metric on single-element write and read events (half each), fed in
+// tracer-sized chunks, and
 // (c) the whole bytedmd metric path (trace -> program -> live-only evaluation) on single-element
 // read events without operation boundaries; and (d) lru_dmd and bytedmd on the element trace of
 // the naive n x n matmul program (the scorer's baseline, run by the Dally interpreter: one event
@@ -10,7 +11,9 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <map>
+#include <span>
 #include <vector>
 
 #include "core/rng.h"
@@ -49,18 +52,26 @@ void BM_StackDistanceAccess(benchmark::State& state) {
       static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
 }
 
-void BM_LruDmdEngine(benchmark::State& state) {
-  const auto ids = uniform_ids(static_cast<std::uint64_t>(state.range(0)), 2);
+void BM_LruDmdMetric(benchmark::State& state) {
+  // The metric path as the runner drives it: one buffer of `distinct` elements, single-element
+  // events (even positions write, odd positions read) in chunks of the tracer's size.
+  const auto distinct = static_cast<std::uint64_t>(state.range(0));
+  const auto ids = uniform_ids(distinct, 2);
+  Trace trace;
+  const BufferId b = trace.buffers.declare("x", 4, distinct);
+  trace.events.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    trace.events.push_back({b, static_cast<std::uint32_t>(ids[i]), 1,
+                            (i & 1) ? EventKind::kRead : EventKind::kWrite});
   for (auto _ : state) {
-    ElementLruDmd engine;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      // Element ids (buffer 0, index) hash like the ids themselves; odd positions read.
-      if (i & 1)
-        engine.read(0, ids[i], 1);
-      else
-        engine.write(0, ids[i], 1);
+    LruDmdMetric metric(NoParams{});
+    metric.begin(trace.buffers);
+    for (std::size_t i = 0; i < trace.events.size(); i += RecordingTracer::kChunkEvents) {
+      const std::size_t n = std::min(RecordingTracer::kChunkEvents, trace.events.size() - i);
+      metric.consume(std::span<const TraceEvent>(trace.events.data() + i, n));
     }
-    benchmark::DoNotOptimize(engine.dmd());
+    metric.end();
+    benchmark::DoNotOptimize(metric.finish(RunOutcome{}));
   }
   state.counters["accesses/s"] = benchmark::Counter(
       static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
@@ -87,7 +98,7 @@ BENCHMARK(BM_StackDistanceAccess)
     ->Arg(1'000'000)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_LruDmdEngine)
+BENCHMARK(BM_LruDmdMetric)
     ->Arg(10'000)
     ->Arg(100'000)
     ->Arg(1'000'000)

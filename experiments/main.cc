@@ -24,6 +24,7 @@
 #include "experiments/plan.h"
 #include "experiments/plot.h"
 #include "experiments/provenance.h"
+#include "experiments/published.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
@@ -51,6 +52,7 @@ commands:
   run FILE                  run a cell or sweep (YAML, or a JSON plan), store rows, print the table
   plan FILE                 expand a cell or sweep into jobs without running (-o plan.json)
   run-cell PLAN INDEX       run job INDEX of a plan alone (for Slurm job arrays)
+  report SPEC -o DOC.md     run a report's sweeps (resuming) and write cube vs published figures
   results                   print stored rows
   diff REV_A REV_B          metric tables of two commits side by side
   trace record FILE -o OUT  write the memory trace of one job (binary, or --text)
@@ -349,6 +351,45 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   SweepResult sweep =
       run_sweep(plan, store, provenance, options, [&](const SweepProgress& p) { bar.update(p); });
   return finish_sweep(sweep, a, format, path);
+}
+
+int cmd_report(const std::vector<std::string>& args, const std::string& command) {
+  std::string file, output;
+  RunArgs a;
+  po::options_description desc("cube report options");
+  desc.add_options()("spec", po::value(&file)->required(), "report spec YAML")(
+      "output,o", po::value(&output), "markdown file to write (default: standard output)");
+  add_run_options(desc, a);
+  po::positional_options_description positional;
+  positional.add("spec", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube report SPEC.yaml [-o doc.md] [options]"))
+    return kExitOk;
+  RunOptions options = to_run_options(a);
+  ReportSpec spec = load_report_spec(file);  // every sweep validated before anything runs
+  fs::path path = store_path(a.common);
+  ResultStore store(path);
+  Provenance provenance = collect_provenance(fs::current_path(), command);
+  std::vector<std::vector<ResultRow>> rows;
+  std::size_t failed = 0;
+  for (const ReportSection& section : spec.sections) {
+    if (!a.quiet) std::cerr << "section: " << section.title << "\n";
+    ProgressBar bar(!a.quiet);
+    SweepResult sweep = run_sweep(section.plan, store, provenance, options,
+                                  [&](const SweepProgress& p) { bar.update(p); });
+    failed += sweep.progress.failed;
+    rows.push_back(std::move(sweep.rows));
+  }
+  const std::string doc = render_report(spec, rows, provenance);
+  if (output.empty()) {
+    print(doc);
+  } else {
+    std::ofstream out(output, std::ios::binary);
+    if (!out) throw ConfigError(SourceLocation{output}, "cannot write the report");
+    out << doc;
+    if (!a.quiet) std::cerr << "wrote " << output << "\n";
+  }
+  return failed > 0 ? kExitCellFailed : kExitOk;
 }
 
 int cmd_run_cell(const std::vector<std::string>& args, const std::string& command) {
@@ -726,6 +767,7 @@ int dispatch(int argc, char** argv) {
     if (command == "run") return cmd_run(args, full);
     if (command == "plan") return cmd_plan(args);
     if (command == "run-cell") return cmd_run_cell(args, full);
+    if (command == "report") return cmd_report(args, full);
     if (command == "results") return cmd_results(args);
     if (command == "diff") return cmd_diff(args);
     if (command == "trace") return cmd_trace(args);
@@ -733,7 +775,7 @@ int dispatch(int argc, char** argv) {
     if (command == "ir") return cmd_ir(args);
     return usage_error(
         "unknown command '" + command +
-        "'; valid commands: list, run, plan, run-cell, results, diff, trace, plot, ir");
+        "'; valid commands: list, run, plan, run-cell, report, results, diff, trace, plot, ir");
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

@@ -486,3 +486,132 @@ ExperimentPlan read_plan_json(const std::filesystem::path& file) {
 }
 
 }  // namespace cube
+
+namespace cube {
+namespace {
+
+std::string scalar_text(const YAML::Node& node, const std::string& source, const std::string& key) {
+  if (!node.IsScalar())
+    throw ConfigError(
+        location(source, node),
+        std::string(key) + ": " + std::string("expected a scalar, got ") + node_kind(node));
+  return node.Scalar();
+}
+
+double number_at(const YAML::Node& node, const std::string& source, const std::string& key) {
+  const std::string text = scalar_text(node, source, key);
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end)
+    throw ConfigError(location(source, node),
+                      std::string(key) + ": " + "expected a number, got '" + text + "'");
+  return value;
+}
+
+void check_keys(const YAML::Node& map, const std::string& source, const std::string& where,
+                const std::vector<std::string>& allowed) {
+  if (!map.IsMap())
+    throw ConfigError(
+        location(source, map),
+        std::string(where) + ": " + std::string("expected a map, got ") + node_kind(map));
+  for (const auto& item : map) {
+    const std::string key = item.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      throw ConfigError(location(source, item.first),
+                        std::string(where.empty() ? key : where + "." + key) + ": " +
+                            "unknown key; valid keys: " + join(allowed));
+  }
+}
+
+PublishedFigure read_figure(const YAML::Node& node, const std::string& source,
+                            const std::string& key) {
+  check_keys(node, source, key, {"match", "values", "note", "source"});
+  PublishedFigure figure;
+  if (!node["match"] || !node["match"].IsMap())
+    throw ConfigError(
+        location(source, node),
+        std::string(key + ".match") + ": " + "expected a map such as {solver: gf2, problem.n: 20}");
+  for (const auto& item : node["match"]) {
+    const std::string k = item.first.Scalar();
+    if (k != "solver" && k != "problem" && k.rfind("solver.", 0) != 0 &&
+        k.rfind("problem.", 0) != 0)
+      throw ConfigError(location(source, item.first),
+                        std::string(key + ".match." + k) + ": " +
+                            "valid keys: solver, problem, solver.<param>, problem.<param>");
+    figure.match[k] = scalar_text(item.second, source, key + ".match." + k);
+  }
+  if (node["values"]) {
+    if (!node["values"].IsMap())
+      throw ConfigError(
+          location(source, node["values"]),
+          std::string(key + ".values") + ": " + "expected a map of value name -> number");
+    for (const auto& item : node["values"]) {
+      const std::string k = item.first.Scalar();
+      figure.values[k] = number_at(item.second, source, key + ".values." + k);
+    }
+  }
+  if (node["note"]) figure.note = scalar_text(node["note"], source, key + ".note");
+  if (node["source"]) figure.source = scalar_text(node["source"], source, key + ".source");
+  return figure;
+}
+
+}  // namespace
+
+ReportSpec load_report_spec(const std::filesystem::path& file) {
+  const std::string source = file.string();
+  YAML::Node root;
+  try {
+    root = YAML::Load(read_file(file));
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(SourceLocation{source, e.mark.line + 1, e.mark.column + 1},
+                      "YAML syntax error: " + e.msg);
+  }
+  check_keys(root, source, "", {"title", "intro", "sections"});
+  ReportSpec spec;
+  spec.source = source;
+  if (root["title"]) spec.title = scalar_text(root["title"], source, "title");
+  if (root["intro"]) spec.intro = scalar_text(root["intro"], source, "intro");
+  const YAML::Node sections = root["sections"];
+  if (!sections || !sections.IsSequence() || sections.size() == 0)
+    throw ConfigError(location(source, sections ? sections : root),
+                      std::string("sections") + ": " + "expected a non-empty list of sections");
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    const std::string key = "sections[" + std::to_string(i) + "]";
+    const YAML::Node node = sections[i];
+    check_keys(node, source, key, {"title", "sweep", "columns", "published", "notes"});
+    ReportSection section;
+    if (node["title"]) section.title = scalar_text(node["title"], source, key + ".title");
+    if (node["notes"]) section.notes = scalar_text(node["notes"], source, key + ".notes");
+    if (!node["sweep"])
+      throw ConfigError(location(source, node), std::string(key + ".sweep") + ": " +
+                                                    "missing: the sweep YAML of this section");
+    const std::string sweep = scalar_text(node["sweep"], source, key + ".sweep");
+    section.sweep_file = (file.parent_path() / sweep).lexically_normal().string();
+    if (!std::filesystem::exists(section.sweep_file))
+      throw ConfigError(location(source, node["sweep"]),
+                        std::string(key + ".sweep") + ": " + "no such file: " + section.sweep_file);
+    section.plan = load_plan(section.sweep_file, {});
+    if (node["columns"]) {
+      if (!node["columns"].IsSequence())
+        throw ConfigError(location(source, node["columns"]),
+                          std::string(key + ".columns") + ": " + "expected a list of value names");
+      for (std::size_t c = 0; c < node["columns"].size(); ++c)
+        section.columns.push_back(
+            scalar_text(node["columns"][c], source, key + ".columns[" + std::to_string(c) + "]"));
+    }
+    if (node["published"]) {
+      if (!node["published"].IsSequence())
+        throw ConfigError(
+            location(source, node["published"]),
+            std::string(key + ".published") + ": " + "expected a list of published figures");
+      for (std::size_t f = 0; f < node["published"].size(); ++f)
+        section.published.push_back(read_figure(node["published"][f], source,
+                                                key + ".published[" + std::to_string(f) + "]"));
+    }
+    spec.sections.push_back(std::move(section));
+  }
+  return spec;
+}
+
+}  // namespace cube

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,5 +63,36 @@ ExperimentPlan read_plan_json(const std::filesystem::path& file);
 
 // True if `file` holds an expanded JSON plan rather than YAML (by content, not by name).
 bool is_json_plan(const std::filesystem::path& file);
+
+// A published figure to set beside cube's cells in a comparison report (`cube report`).
+struct PublishedFigure {
+  // Which cells it belongs to: "solver" / "problem" match the module name, "solver.lr" /
+  // "problem.n" a canonical parameter value (numbers compare by value). All must hold.
+  std::map<std::string, std::string> match;
+  std::map<std::string, double> values;  // value name ("accuracy", "wall_time", ...) -> figure
+  std::string note;                      // short remark shown with the figure ("seed 42 only")
+  std::string source;                    // where it was published ("sparse-parity.md §2.3 #44")
+};
+
+// One section of a report: a sweep, the value names to show and the published figures.
+struct ReportSection {
+  std::string title;
+  std::string notes;                 // markdown, printed under the table
+  std::string sweep_file;            // the sweep YAML, resolved against the report's folder
+  ExperimentPlan plan;               // its expanded jobs
+  std::vector<std::string> columns;  // value names to show, in order
+  std::vector<PublishedFigure> published;
+};
+
+// A comparison report spec: YAML with keys title, intro (markdown) and sections (a list of
+// {title, sweep, columns, published: [{match: {...}, values: {...}, note, source}], notes}).
+// Every sweep is loaded and validated; errors name the file, line and key.
+struct ReportSpec {
+  std::string source;
+  std::string title;
+  std::string intro;
+  std::vector<ReportSection> sections;
+};
+ReportSpec load_report_spec(const std::filesystem::path& file);
 
 }  // namespace cube

@@ -61,7 +61,9 @@ class Problem : public Module {
   virtual bool secret_recoverable() const { return secret().has_value(); }
 
   // Whether accuracy() applies (problems scored by a loss, such as char_lm, return false).
-  virtual bool scores_predictions() const { return binary_dataset() != nullptr; }
+  virtual bool scores_predictions() const {
+    return binary_dataset() != nullptr || dally_task() != nullptr || query_oracle() != nullptr;
+  }
 
   // Fraction of test samples whose prediction equals the label (for kSign labels a prediction
   // of 0 is wrong). Precondition: predictions.size() == number of test samples.

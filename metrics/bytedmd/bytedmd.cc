@@ -91,6 +91,7 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
   };
 
   StackDistance stack;
+  stack.use_dense_ids(n);  // values are numbered 0..n-1: a direct array, no hashing
   ByteDmdResult out;
   auto push = [&](std::uint32_t v) {
     CUBE_CHECK(v < n && info[v].state == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");
@@ -114,6 +115,8 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
         stack.prefetch(p.reads[ahead]);
         __builtin_prefetch(&info[p.reads[ahead]]);
       }
+      if (ins.first_read + kAhead / 2 < total_reads)
+        stack.prefetch_depth(p.reads[ins.first_read + kAhead / 2]);
       const std::uint64_t d = stack.access(ops[0]);
       out.cost += cost_of(d);
       out.max_depth = std::max(out.max_depth, d);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "core/error.h"
+
 // The counting is popcount-bound. Every x86-64 CPU since 2008 has POPCNT, but the default
 // x86-64 target does not assume it and would call a slow library routine instead.
 #if defined(__x86_64__) && !defined(__POPCNT__)
@@ -28,12 +30,17 @@ std::size_t StackDistance::find(std::uint64_t id) const {
 }
 
 std::optional<std::uint64_t> StackDistance::depth(std::uint64_t id) const {
-  const std::size_t slot = find(id);
-  if (slot == kNotFound) return std::nullopt;
-  return depth_of_time(slots_[slot].time);
+  const std::uint64_t* time = time_of(id);
+  if (!time) return std::nullopt;
+  return depth_of_time(*time);
 }
 
-bool StackDistance::contains(std::uint64_t id) const { return find(id) != kNotFound; }
+bool StackDistance::contains(std::uint64_t id) const { return time_of(id) != nullptr; }
+
+void StackDistance::use_dense_ids(std::uint64_t n) {
+  CUBE_CHECK(n >= dense_.size(), "StackDistance::use_dense_ids cannot shrink the dense range");
+  dense_.resize(n, kAbsent);
+}
 
 std::uint64_t StackDistance::depth_of_time(std::uint64_t t) const {
   const std::uint64_t w = t >> 6, now_word = now_ >> 6;
@@ -69,10 +76,12 @@ StackDistance::StackDistance() {
 }
 
 void StackDistance::clear() {
+  std::fill(dense_.begin(), dense_.end(), kAbsent);
   std::fill(slots_.begin(), slots_.end(), Slot{kReservedId, 0});
   std::fill(bits_.begin(), bits_.end(), 0);
   std::fill(fenwick_.begin(), fenwick_.end(), 0);
   live_ = 0;
+  hashed_ = 0;
   now_ = 0;
 }
 
@@ -90,44 +99,56 @@ std::uint64_t StackDistance::stamp() {
 }
 
 void StackDistance::move_to_top(std::uint64_t id) {
-  const std::size_t slot = find(id);
-  if (slot == kNotFound) {
+  if (std::uint64_t* time = time_of(id)) {
+    clear_mark(*time);
+    *time = now_;
+  } else {
     insert_new(id, now_);
     ++live_;
-  } else {
-    clear_mark(slots_[slot].time);
-    slots_[slot].time = now_;
   }
   stamp();
 }
 
 std::uint64_t StackDistance::access(std::uint64_t id) {
-  const std::size_t slot = find(id);
-  if (slot == kNotFound) {
+  std::uint64_t* time = time_of(id);
+  if (!time) {
     insert_new(id, now_);
     ++live_;
     stamp();
     return 0;
   }
-  const std::uint64_t t = slots_[slot].time;
+  const std::uint64_t t = *time;
   const std::uint64_t d = depth_of_time(t);
   clear_mark(t);
-  slots_[slot].time = now_;
+  *time = now_;
   stamp();
   return d;
 }
 
 bool StackDistance::erase(std::uint64_t id) {
+  if (id < dense_.size()) {
+    if (dense_[id] == kAbsent) return false;
+    clear_mark(dense_[id]);
+    dense_[id] = kAbsent;
+    --live_;
+    return true;
+  }
   const std::size_t slot = find(id);
   if (slot == kNotFound) return false;
   clear_mark(slots_[slot].time);
   --live_;
+  --hashed_;
   erase_slot(slot);
   return true;
 }
 
 void StackDistance::insert_new(std::uint64_t id, std::uint64_t time) {
-  if ((live_ + 1) * 10 > slots_.size() * 7) grow_table();  // load factor <= 0.7
+  if (id < dense_.size()) {
+    dense_[id] = time;
+    return;
+  }
+  if ((hashed_ + 1) * 10 > slots_.size() * 7) grow_table();  // load factor <= 0.7
+  ++hashed_;
   std::size_t i = home(id);
   while (slots_[i].id != kReservedId) i = (i + 1) & mask_;
   slots_[i] = Slot{id, time};
@@ -169,12 +190,15 @@ void StackDistance::compact() {
     rank_before[w] = running;
     running += static_cast<std::uint64_t>(popcount(bits_[w]));
   }
-  for (Slot& s : slots_) {
-    if (s.id == kReservedId) continue;
-    const std::uint64_t w = s.time >> 6;
-    const std::uint64_t below = bits_[w] & ((std::uint64_t{1} << (s.time & 63)) - 1);
-    s.time = rank_before[w] + popcount(below);
-  }
+  auto renumber = [&](std::uint64_t& time) {
+    const std::uint64_t w = time >> 6;
+    const std::uint64_t below = bits_[w] & ((std::uint64_t{1} << (time & 63)) - 1);
+    time = rank_before[w] + popcount(below);
+  };
+  for (Slot& s : slots_)
+    if (s.id != kReservedId) renumber(s.time);
+  for (std::uint64_t& time : dense_)
+    if (time != kAbsent) renumber(time);
   const std::uint64_t n = live_;
   // At least n + 64 free stamps after the live ones, so the next compaction is n moves away.
   const std::size_t words = std::max<std::size_t>(kMinWords, std::bit_ceil((2 * n + 64) / 64 + 1));
