@@ -95,7 +95,8 @@ bool same_result(const SolveResult& a, const SolveResult& b) {
 
 }  // namespace
 
-std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options) {
+std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options,
+                               std::vector<CurvePoint>* curve) {
   JobModules modules;
   try {
     modules = instantiate_job(job);
@@ -121,11 +122,11 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
 
     RunOutcome outcome;
     outcome.solve_seconds = std::chrono::duration<double>(stop - start).count();
-    if (problem.scores_predictions())
-      outcome.accuracy = problem.accuracy(result.test_predictions);
+    if (problem.scores_predictions()) outcome.accuracy = problem.accuracy(result.test_predictions);
     outcome.epochs = result.epochs;
     outcome.measures = result.measures;
     outcome.curve = result.curve;
+    if (curve) *curve = result.curve;
 
     std::vector<Metric*> traced;
     for (auto& metric : modules.metrics)
@@ -209,8 +210,10 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
       if (i >= pending.size()) return;
       std::size_t u = pending[i];
       const Job& job = plan.jobs[u / repeat];
-      std::vector<ResultRow> rows = run_job(job, static_cast<std::int64_t>(u % repeat), options);
-      store.write_job(run_id, build_key, rows);
+      std::vector<CurvePoint> curve;
+      std::vector<ResultRow> rows =
+          run_job(job, static_cast<std::int64_t>(u % repeat), options, &curve);
+      store.write_job(run_id, build_key, rows, curve);
       bool failed = std::any_of(rows.begin(), rows.end(),
                                 [](const ResultRow& row) { return is_failure(row.status); });
       unit_rows[u] = std::move(rows);

@@ -40,7 +40,9 @@ struct RunOptions {
 bool is_failure(const std::string& status);
 
 // Runs one job, repetition `repeat`. Never throws: failures are rows with their status.
-std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options);
+// `curve`, when given, receives the solver's learning curve (empty when it reports none).
+std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options,
+                               std::vector<CurvePoint>* curve = nullptr);
 
 struct SweepProgress {
   std::size_t done = 0;     // units finished this session (run or skipped)

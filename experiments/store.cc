@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -56,6 +57,18 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE UNIQUE INDEX IF NOT EXISTS results_one_per_key
   ON results(build_key, cell, seed, repeat, metric);
 CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
+CREATE TABLE IF NOT EXISTS curves (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  build_key TEXT NOT NULL,
+  cell TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  repeat INTEGER NOT NULL,
+  series TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  value REAL);
+CREATE UNIQUE INDEX IF NOT EXISTS curves_one_per_key
+  ON curves(build_key, cell, seed, repeat, series, step);
+CREATE INDEX IF NOT EXISTS curves_cell ON curves(cell);
 )sql";
 
 // Seeds are uint64; SQLite integers are int64. The bit pattern is stored (two's complement).
@@ -315,7 +328,8 @@ std::vector<ResultRow> ResultStore::job_rows(const std::string& build_key, const
 }
 
 void ResultStore::write_job(std::int64_t run_id, const std::string& build_key,
-                            const std::vector<ResultRow>& rows) {
+                            const std::vector<ResultRow>& rows,
+                            const std::vector<CurvePoint>& curve) {
   if (rows.empty()) return;
   std::lock_guard lock(mutex_);
   WriteTransaction transaction(db_, path_);
@@ -324,13 +338,37 @@ void ResultStore::write_job(std::int64_t run_id, const std::string& build_key,
   Statement remove(db_, path_,
                    "DELETE FROM results "
                    "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ?");
+  Statement remove_curve(db_, path_,
+                         "DELETE FROM curves "
+                         "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ?");
   for (const auto& [cell, seed, repeat] : jobs) {
-    remove.bind(1, build_key);
-    remove.bind(2, cell);
-    remove.bind(3, seed_to_sql(seed));
-    remove.bind(4, repeat);
-    remove.step();
-    remove.reset();
+    for (Statement* statement : {&remove, &remove_curve}) {
+      statement->bind(1, build_key);
+      statement->bind(2, cell);
+      statement->bind(3, seed_to_sql(seed));
+      statement->bind(4, repeat);
+      statement->step();
+      statement->reset();
+    }
+  }
+  if (!curve.empty()) {
+    CUBE_CHECK(jobs.size() == 1, "a learning curve is written with the rows of one job");
+    const auto& [cell, seed, repeat] = *jobs.begin();
+    Statement insert_point(db_, path_,
+                           "INSERT INTO curves(run_id, build_key, cell, seed, repeat, series, "
+                           "step, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const CurvePoint& point : curve) {
+      insert_point.bind(1, run_id);
+      insert_point.bind(2, build_key);
+      insert_point.bind(3, cell);
+      insert_point.bind(4, seed_to_sql(seed));
+      insert_point.bind(5, repeat);
+      insert_point.bind(6, point.series);
+      insert_point.bind(7, point.step);
+      insert_point.bind(8, std::optional<double>(point.value));
+      insert_point.step();
+      insert_point.reset();
+    }
   }
   Statement insert(db_, path_,
                    "INSERT INTO results(run_id, build_key, cell, problem, solver, seed, repeat, "
@@ -390,6 +428,27 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
            std::tie(b.second.run_id, b.second.cell, b.second.seed, b.second.repeat, b.first);
   });
   return rows;
+}
+
+std::vector<StoredCurvePoint> ResultStore::curves(const std::string& cell) const {
+  std::lock_guard lock(mutex_);
+  // Only the latest run that wrote a curve for this cell counts.
+  Statement select(db_, path_,
+                   "SELECT seed, repeat, series, step, value FROM curves WHERE cell = ?1 AND "
+                   "run_id = (SELECT MAX(run_id) FROM curves WHERE cell = ?1) "
+                   "ORDER BY seed, repeat, series, step");
+  select.bind(1, cell);
+  std::vector<StoredCurvePoint> points;
+  while (select.step()) {
+    StoredCurvePoint p;
+    p.seed = seed_from_sql(select.integer(0));
+    p.repeat = select.integer(1);
+    p.series = select.text(2);
+    p.step = select.integer(3);
+    p.value = select.real(4).value_or(std::numeric_limits<double>::quiet_NaN());
+    points.push_back(std::move(p));
+  }
+  return points;
 }
 
 std::vector<StoredRow> ResultStore::rows_for_commit(const std::string& commit) const {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/outcome.h"
 #include "experiments/provenance.h"
 
 struct sqlite3;
@@ -43,6 +44,15 @@ struct StoredRow : ResultRow {
   bool git_dirty = false;
   std::string build_type;
   std::string started_at;
+};
+
+// One stored point of a job's learning curve (RunOutcome::curve).
+struct StoredCurvePoint {
+  std::uint64_t seed = 0;
+  std::int64_t repeat = 0;
+  std::string series;  // "train_loss", "val_loss"
+  std::int64_t step = 0;
+  double value = 0;  // NaN where the solver reported a non-finite value
 };
 
 // Severity of a status for "worst status" decisions: error > timeout > diverged >
@@ -74,11 +84,16 @@ class ResultStore {
   std::vector<ResultRow> job_rows(const std::string& build_key, const std::string& cell,
                                   std::uint64_t seed, std::int64_t repeat) const;
 
-  // In ONE transaction: deletes the stored rows of every job (build_key, cell, seed, repeat)
-  // present in `rows`, then inserts `rows` under run `run_id`. Either all of it lands or none.
+  // In ONE transaction: deletes the stored rows and curve points of every job (build_key, cell,
+  // seed, repeat) present in `rows`, then inserts `rows` and the job's learning `curve` (rows of
+  // one job only when a curve is given) under run `run_id`. Either all of it lands or none.
   // Throws Error if `rows` names one value twice for a job (the UNIQUE index).
   void write_job(std::int64_t run_id, const std::string& build_key,
-                 const std::vector<ResultRow>& rows);
+                 const std::vector<ResultRow>& rows, const std::vector<CurvePoint>& curve = {});
+
+  // The learning curve points of `cell` written by the latest run that wrote any, ordered by
+  // seed, repeat, series, step.
+  std::vector<StoredCurvePoint> curves(const std::string& cell) const;
 
   // Rows of runs at `commit` (a full sha). If both clean and dirty rows exist, only clean ones.
   // If several build keys remain, the latest run's row wins per (cell, seed, repeat, metric).

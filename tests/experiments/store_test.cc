@@ -94,7 +94,7 @@ TEST_F(StoreTest, CreatesDirectoriesAndSchema) {
   EXPECT_EQ(query_text(file,
                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
                        "LIKE 'sqlite_%' ORDER BY name"),
-            "results,runs,schema_version");
+            "curves,results,runs,schema_version");
   EXPECT_EQ(query_text(file, "SELECT version FROM schema_version"), "1");
   EXPECT_EQ(query_text(file, "SELECT sql FROM sqlite_master WHERE name = 'results_one_per_key'"),
             "CREATE UNIQUE INDEX results_one_per_key\n  ON results(build_key, cell, seed, repeat, "
@@ -148,6 +148,39 @@ TEST_F(StoreTest, WriteJobReplacesTheWholeJobAtomically) {
   EXPECT_FALSE(kept[1].deterministic);
   EXPECT_EQ(kept[2].metric, "epochs");
   EXPECT_FALSE(kept[2].value.has_value());  // NULL stays n/a
+}
+
+TEST_F(StoreTest, LearningCurvesLandWithTheirJobAndTheLatestRunWins) {
+  ResultStore store(dir_ / "r.db");
+  const std::int64_t first = store.begin_run(provenance("c", false, "Release"));
+  std::vector<CurvePoint> curve = {{"train_loss", 0, 4.2},
+                                   {"val_loss", 0, 4.3},
+                                   {"train_loss", 250, 2.5},
+                                   {"val_loss", 250, 2.6}};
+  store.write_job(first, "c/Release", {job_row("p/s", 1, 0, "val_loss", 2.6)}, curve);
+  auto points = store.curves("p/s");
+  ASSERT_EQ(points.size(), 4u);
+  EXPECT_EQ(points[0].series, "train_loss");
+  EXPECT_EQ(points[1].series, "train_loss");
+  EXPECT_EQ(points[1].step, 250);
+  EXPECT_EQ(points[1].value, 2.5);
+  EXPECT_TRUE(store.curves("other/cell").empty());
+
+  // Re-running the job replaces its curve; a later run's curve is the one returned.
+  const std::int64_t second = store.begin_run(provenance("c", false, "Release"));
+  store.write_job(second, "c/Release", {job_row("p/s", 1, 0, "val_loss", 2.0)},
+                  {{"val_loss", 0, 4.0}});
+  points = store.curves("p/s");
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].value, 4.0);
+
+  // A failed write leaves nothing behind: duplicate rows roll the curve back too.
+  const std::int64_t third = store.begin_run(provenance("c", false, "Release"));
+  EXPECT_THROW(store.write_job(third, "c/Release",
+                               {job_row("q/s", 1, 0, "x", 1.0), job_row("q/s", 1, 0, "x", 2.0)},
+                               {{"val_loss", 0, 1.0}}),
+               Error);
+  EXPECT_TRUE(store.curves("q/s").empty());
 }
 
 TEST_F(StoreTest, UniqueIndexRefusesASecondRowForAKey) {
