@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -379,6 +380,39 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
                                   [&](const SweepProgress& p) { bar.update(p); });
     failed += sweep.progress.failed;
     rows.push_back(std::move(sweep.rows));
+  }
+  for (std::size_t i = 0; i < spec.sections.size(); ++i) {
+    ReportSection& section = spec.sections[i];
+    if (section.curves.empty()) continue;
+    std::vector<CurveSeries> series;
+    std::vector<std::string> cells;
+    for (const Job& job : section.plan.jobs)
+      if (std::find(cells.begin(), cells.end(), job.cell()) == cells.end())
+        cells.push_back(job.cell());
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const auto points = store.curves(cells[c]);
+      if (points.empty()) continue;
+      const std::uint64_t first_seed = points.front().seed;
+      const std::string solver = cells[c].substr(cells[c].find(")/") + 2);
+      for (const char* name : {"train_loss", "val_loss"}) {
+        CurveSeries s;
+        s.label = solver.substr(0, solver.find('(')) + " " + name;
+        s.color = static_cast<int>(c);
+        s.dashed = std::string(name) == "train_loss";
+        for (const auto& p : points)
+          if (p.seed == first_seed && p.repeat == 0 && p.series == name)
+            s.points.emplace_back(static_cast<double>(p.step), p.value);
+        if (!s.points.empty()) series.push_back(std::move(s));
+      }
+    }
+    if (series.empty()) continue;
+    PlotOptions plot_options;
+    plot_options.title = section.title;
+    plot_options.x_label = "iteration";
+    plot_curves(series, section.curves, plot_options);
+    const fs::path doc_dir =
+        output.empty() ? fs::current_path() : fs::absolute(output).parent_path();
+    section.curves_link = fs::relative(fs::absolute(section.curves), doc_dir).string();
   }
   const std::string doc = render_report(spec, rows, provenance);
   if (output.empty()) {

@@ -82,10 +82,13 @@ struct ReportSection {
   ExperimentPlan plan;               // its expanded jobs
   std::vector<std::string> columns;  // value names to show, in order
   std::vector<PublishedFigure> published;
+  std::string curves;       // PNG/SVG to draw the cells' loss curves into ('' = none), as given
+  std::string curves_link;  // set by `cube report`: the image path relative to the document
 };
 
 // A comparison report spec: YAML with keys title, intro (markdown) and sections (a list of
-// {title, sweep, columns, published: [{match: {...}, values: {...}, note, source}], notes}).
+// {title, sweep, columns, published: [{match: {...}, values: {...}, note, source}], notes,
+// curves: plot.png}).
 // Every sweep is loaded and validated; errors name the file, line and key.
 struct ReportSpec {
   std::string source;

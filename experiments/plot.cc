@@ -110,27 +110,26 @@ std::string distance_plot_script(const std::vector<DistanceSeries>& series, cons
   return g.str();
 }
 
-void plot_distances(const std::vector<DistanceSeries>& series, const fs::path& output,
-                    const PlotOptions& options) {
-  char pattern[] = "/tmp/cube_plot_XXXXXX";
-  if (!mkdtemp(pattern)) throw Error("cannot create a temporary directory for plot data");
-  fs::path dir = pattern;
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+namespace {
 
-  std::string script = distance_plot_script(series, output, dir, options);
-  auto order = legend_order(series);
-  for (std::size_t i = 0; i < order.size(); ++i)
-    write_data(*order[i], dir / ("histogram_" + std::to_string(i) + ".dat"),
-               dir / ("cumulative_" + std::to_string(i) + ".dat"));
+// A temporary directory removed on scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char pattern[] = "/tmp/cube_plot_XXXXXX";
+    if (!mkdtemp(pattern)) throw Error("cannot create a temporary directory for plot data");
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// Runs gnuplot on `script` (data files already in `dir`); errors name `output`.
+void run_gnuplot(const std::string& script, const fs::path& dir, const fs::path& output) {
   fs::path script_file = dir / "plot.gp";
   std::ofstream(script_file) << script;
-
   std::string command =
       "gnuplot " + quoted(script_file.string()) + " 2>" + quoted((dir / "gnuplot.err").string());
   int status = std::system(command.c_str());
@@ -145,6 +144,51 @@ void plot_distances(const std::vector<DistanceSeries>& series, const fs::path& o
     text << err.rdbuf();
     throw ConfigError(SourceLocation{output.string()}, "gnuplot failed: " + text.str());
   }
+}
+
+}  // namespace
+
+void plot_distances(const std::vector<DistanceSeries>& series, const fs::path& output,
+                    const PlotOptions& options) {
+  TempDir dir;
+  std::string script = distance_plot_script(series, output, dir.path, options);
+  auto order = legend_order(series);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    write_data(*order[i], dir.path / ("histogram_" + std::to_string(i) + ".dat"),
+               dir.path / ("cumulative_" + std::to_string(i) + ".dat"));
+  run_gnuplot(script, dir.path, output);
+}
+
+std::string curve_plot_script(const std::vector<CurveSeries>& series, const fs::path& output,
+                              const fs::path& data_dir, const PlotOptions& options) {
+  if (series.empty()) throw ConfigError(SourceLocation{output.string()}, "nothing to plot");
+  std::ostringstream g;
+  g << "set terminal " << terminal_for(output) << "\n";
+  g << "set output " << quoted(output.string()) << "\n";
+  g << "set title " << quoted(options.title) << "\n";
+  g << "set termoption noenhanced\nset grid\nset key outside right\n";
+  g << "set xlabel " << quoted(options.x_label) << "\nset ylabel \"loss (nats per char)\"\n";
+  if (options.log_y) g << "set logscale y\n";
+  g << "plot ";
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    // Series of one color share a line type: train dashed, val solid.
+    g << (i ? ", " : "") << quoted((data_dir / ("curve_" + std::to_string(i) + ".dat")).string())
+      << " using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc " << series[i].color + 1 << " dt "
+      << (series[i].dashed ? 2 : 1) << " title " << quoted(series[i].label);
+  }
+  g << "\n";
+  return g.str();
+}
+
+void plot_curves(const std::vector<CurveSeries>& series, const fs::path& output,
+                 const PlotOptions& options) {
+  TempDir dir;
+  std::string script = curve_plot_script(series, output, dir.path, options);
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    std::ofstream data(dir.path / ("curve_" + std::to_string(i) + ".dat"));
+    for (const auto& [x, y] : series[i].points) data << x << ' ' << y << '\n';
+  }
+  run_gnuplot(script, dir.path, output);
 }
 
 }  // namespace cube

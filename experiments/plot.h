@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cube {
@@ -37,5 +38,22 @@ void plot_distances(const std::vector<DistanceSeries>& series, const std::filesy
 std::string distance_plot_script(const std::vector<DistanceSeries>& series,
                                  const std::filesystem::path& output,
                                  const std::filesystem::path& data_dir, const PlotOptions& options);
+
+// One learning curve: (step, value) points, drawn as a line in color `color` (an index), dashed
+// or solid (train and val of one cell share a color).
+struct CurveSeries {
+  std::string label;
+  std::vector<std::pair<double, double>> points;
+  int color = 0;
+  bool dashed = false;
+};
+
+// Loss curves of several cells in one panel (x: options.x_label, y: loss). Same formats and
+// errors as plot_distances.
+void plot_curves(const std::vector<CurveSeries>& series, const std::filesystem::path& output,
+                 const PlotOptions& options);
+std::string curve_plot_script(const std::vector<CurveSeries>& series,
+                              const std::filesystem::path& output,
+                              const std::filesystem::path& data_dir, const PlotOptions& options);
 
 }  // namespace cube

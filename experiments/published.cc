@@ -162,6 +162,9 @@ std::string render_report(const ReportSpec& spec,
         << section.plan.jobs.size() << " jobs).\n\n";
     out << section_markdown(section,
                             i < section_rows.size() ? section_rows[i] : std::vector<ResultRow>{});
+    if (!section.curves_link.empty())
+      out << "\n![loss curves of " << section.title << "](" << section.curves_link
+          << ")\n\nLoss curves: train dashed, val solid, first seed of each cell.\n";
     if (!section.notes.empty())
       out << "\n" << section.notes << (section.notes.back() == '\n' ? "" : "\n");
     out << "\n";

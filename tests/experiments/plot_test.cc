@@ -63,5 +63,23 @@ TEST(PlotTest, WritesRealPngAndSvgFiles) {
   fs::remove(svg);
 }
 
+TEST(PlotTest, LossCurvesShareAColorPerCellTrainDashed) {
+  std::vector<CurveSeries> series = {{"adamw train_loss", {{0, 4.2}, {250, 2.5}}, 0, true},
+                                     {"adamw val_loss", {{0, 4.2}, {250, 2.6}}, 0, false},
+                                     {"lion val_loss", {{0, 4.2}, {250, 2.9}}, 1, false}};
+  const std::string script = curve_plot_script(series, "c.svg", "/data", {"curves", "iteration"});
+  EXPECT_NE(script.find("\"/data/curve_0.dat\" using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc 1 "
+                        "dt 2 title \"adamw train_loss\""),
+            std::string::npos)
+      << script;
+  EXPECT_NE(script.find("lc 1 dt 1 title \"adamw val_loss\""), std::string::npos);
+  EXPECT_NE(script.find("lc 2 dt 1 title \"lion val_loss\""), std::string::npos);
+  fs::path png = fs::temp_directory_path() / "cube_curve_test.png";
+  plot_curves(series, png, {"curves", "iteration"});
+  EXPECT_EQ(head(png, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  fs::remove(png);
+  EXPECT_THROW(plot_curves({}, png, {}), ConfigError);
+}
+
 }  // namespace
 }  // namespace cube
