@@ -12,11 +12,9 @@
 namespace cube {
 namespace {
 
-// Fills `rows` rows of x (n columns each) and their labels from the running stream.
-void draw_rows(Rng& rng, std::int64_t rows, std::int64_t n, const std::vector<int>& secret,
-               std::vector<std::int8_t>& x, std::vector<std::int8_t>& y) {
+// Fills `rows` rows of x (n columns each) from the running stream.
+void draw_rows(Rng& rng, std::int64_t rows, std::int64_t n, std::vector<std::int8_t>& x) {
   x.assign(static_cast<std::size_t>(rows * n), 0);
-  y.assign(static_cast<std::size_t>(rows), 0);
   for (std::int64_t r = 0; r < rows; ++r) {
     std::int8_t* row = x.data() + r * n;
     for (std::int64_t w = 0; w * 64 < n; ++w) {
@@ -25,13 +23,32 @@ void draw_rows(Rng& rng, std::int64_t rows, std::int64_t n, const std::vector<in
       for (std::int64_t b = 0; b < bits; ++b)
         row[w * 64 + b] = ((word >> b) & 1) ? std::int8_t{-1} : std::int8_t{1};
     }
-    std::int8_t label = 1;
-    for (int i : secret) label = static_cast<std::int8_t>(label * row[i]);
-    y[static_cast<std::size_t>(r)] = label;
   }
 }
 
 }  // namespace
+
+Rng draw_sparse_inputs(std::uint64_t seed, std::int64_t n, std::int64_t k, std::int64_t n_train,
+                       std::int64_t n_test, std::vector<int>& secret, BinaryDataset& data) {
+  Rng rng(seed);
+  std::vector<int> perm(static_cast<std::size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  for (std::int64_t i = 0; i < k; ++i) {
+    const auto j = i + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n - i)));
+    std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(j)]);
+  }
+  secret.assign(perm.begin(), perm.begin() + k);
+  std::sort(secret.begin(), secret.end());
+
+  data.n_bits = n;
+  data.n_train = n_train;
+  data.n_test = n_test;
+  draw_rows(rng, n_train, n, data.x_train);
+  draw_rows(rng, n_test, n, data.x_test);
+  data.y_train.assign(static_cast<std::size_t>(n_train), 0);
+  data.y_test.assign(static_cast<std::size_t>(n_test), 0);
+  return rng;
+}
 
 SparseParity::SparseParity(SparseParityConfig config) : config_(config) {
   if (config_.k > config_.n)
@@ -41,24 +58,11 @@ SparseParity::SparseParity(SparseParityConfig config) : config_(config) {
 }
 
 void SparseParity::generate(std::uint64_t seed) {
-  const std::int64_t n = config_.n;
-  const std::int64_t k = config_.k;
-  Rng rng(seed);
-
-  std::vector<int> perm(static_cast<std::size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (std::int64_t i = 0; i < k; ++i) {
-    const auto j = i + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n - i)));
-    std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(j)]);
-  }
-  secret_.assign(perm.begin(), perm.begin() + k);
-  std::sort(secret_.begin(), secret_.end());
-
-  data_.n_bits = n;
-  data_.n_train = config_.n_train;
-  data_.n_test = config_.n_test;
-  draw_rows(rng, config_.n_train, n, secret_, data_.x_train, data_.y_train);
-  draw_rows(rng, config_.n_test, n, secret_, data_.x_test, data_.y_test);
+  draw_sparse_inputs(seed, config_.n, config_.k, config_.n_train, config_.n_test, secret_, data_);
+  for (std::int64_t r = 0; r < data_.n_train; ++r)
+    data_.y_train[static_cast<std::size_t>(r)] = parity_label(data_.train_row(r), secret_);
+  for (std::int64_t r = 0; r < data_.n_test; ++r)
+    data_.y_test[static_cast<std::size_t>(r)] = parity_label(data_.test_row(r), secret_);
   generated_ = true;
 }
 

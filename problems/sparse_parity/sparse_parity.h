@@ -27,9 +27,25 @@
 #include <optional>
 #include <vector>
 
+#include "core/rng.h"
 #include "problems/problem.h"
 
 namespace cube {
+
+// The generator above without the labels, shared by the sparse family (sparse_family.h) and the
+// query-oracle variant: sets `secret` to S and fills data.x_train (n_train rows) then data.x_test
+// (n_test rows), with n_bits, n_train and n_test; y_train and y_test are sized but left 0. Returns
+// the stream positioned after the last test row, for draws that follow (label noise).
+// Preconditions: 1 <= k <= n, n_train >= 0, n_test >= 0.
+Rng draw_sparse_inputs(std::uint64_t seed, std::int64_t n, std::int64_t k, std::int64_t n_train,
+                       std::int64_t n_test, std::vector<int>& secret, BinaryDataset& data);
+
+// prod_{i in secret} row[i] in {-1,+1}.
+inline std::int8_t parity_label(const std::int8_t* row, const std::vector<int>& secret) {
+  std::int8_t label = 1;
+  for (int i : secret) label = static_cast<std::int8_t>(label * row[i]);
+  return label;
+}
 
 struct SparseParityConfig {
   std::int64_t n = 20;          // input bits
