@@ -51,8 +51,10 @@ class Gf2Solver : public Solver {
  public:
   explicit Gf2Solver(NoParams = {}) {}
 
+  // Parity-like data: a BinaryDataset with +-1 labels (sums and ANDs are not linear over GF(2)).
   bool supports(const Problem& problem) const override {
-    return problem.binary_dataset() != nullptr;
+    const BinaryDataset* data = problem.binary_dataset();
+    return data != nullptr && data->label_kind == LabelKind::kSign;
   }
 
   SolveResult solve(const Problem& problem, const RunContext& ctx,

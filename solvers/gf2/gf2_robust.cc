@@ -1,0 +1,247 @@
+// cube/solvers/gf2/gf2_robust.cc: majority vote over GF(2) solutions of random subsystems, for
+// parity with label noise (see gf2_robust.h). gf2.cc's plain solver is separate and unchanged.
+
+#include "solvers/gf2/gf2_robust.h"
+
+#include <algorithm>
+#include <bit>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/combinatorics.h"
+#include "core/rng.h"
+
+namespace cube {
+namespace {
+
+// C(total, e) when it is at most `cap`, otherwise cap + 1.
+std::int64_t capped_binomial(std::int64_t total, std::int64_t e, std::int64_t cap) {
+  e = std::min(e, total - e);
+  std::int64_t value = 1;
+  for (std::int64_t i = 1; i <= e; ++i) {
+    // value * (total - e + i) / i stays exact: value is C(total - e + i - 1, i - 1).
+    value = value * (total - e + i) / i;
+    if (value > cap) return cap + 1;
+  }
+  return value;
+}
+
+template <class Tracer>
+SolveResult run(const BinaryDataset& data, const Gf2RobustConfig& config, std::uint64_t seed,
+                Tracer& tracer) {
+  const std::int64_t n = data.n_bits;
+  const std::int64_t total = data.n_train;
+  const std::int64_t e = std::min(n, total);
+  const std::int64_t words = (n + 1 + 63) / 64;
+  const std::int64_t label_word = n >> 6;
+  const int label_shift = static_cast<int>(n & 63);
+  const std::uint64_t column_mask_last = (std::uint64_t{1} << (n & 63)) - 1;
+
+  const bool enumerate = capped_binomial(total, e, config.subsets) <= config.subsets;
+  std::vector<std::vector<int>> all;
+  if (enumerate) all = k_subsets(static_cast<int>(total), static_cast<int>(e));
+  const std::int64_t count = enumerate ? static_cast<std::int64_t>(all.size()) : config.subsets;
+
+  const BufferId x_train_id = tracer.buffer("x_train", 1, static_cast<std::uint64_t>(total * n));
+  const BufferId y_train_id = tracer.buffer("y_train", 1, static_cast<std::uint64_t>(total));
+  const BufferId rows_id = tracer.buffer("rows", 4, static_cast<std::uint64_t>(total));
+  const BufferId a_id = tracer.buffer("A", 8, static_cast<std::uint64_t>((n + 1) * words));
+  const BufferId pivot_id = tracer.buffer("pivot", 4, static_cast<std::uint64_t>(n));
+  const BufferId s_id = tracer.buffer("s", 8, static_cast<std::uint64_t>(words));
+  const BufferId solutions_id =
+      tracer.buffer("solutions", 8, static_cast<std::uint64_t>(count * words));
+  const BufferId counts_id = tracer.buffer("counts", 4, static_cast<std::uint64_t>(count));
+
+  Rng rng(seed + 1000);  // not seed itself: problems draw their data from Rng(seed)
+  std::vector<int> perm(static_cast<std::size_t>(total));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::vector<std::uint64_t> a(static_cast<std::size_t>((n + 1) * words));
+  std::vector<std::uint64_t> s(static_cast<std::size_t>(words));
+  std::vector<std::int32_t> pivot(static_cast<std::size_t>(n));
+  std::vector<std::uint64_t> solutions;  // distinct solutions, words each
+  std::vector<std::int64_t> counts;
+  std::int64_t consistent = 0;
+
+  auto lowest_column = [&](const std::uint64_t* row, std::int64_t from) -> std::int64_t {
+    for (std::int64_t w = from; w <= label_word; ++w) {
+      const std::uint64_t bits = w == label_word ? row[w] & column_mask_last : row[w];
+      if (bits) return w * 64 + std::countr_zero(bits);
+    }
+    return -1;
+  };
+
+  for (std::int64_t sub = 0; sub < count; ++sub) {
+    const int* rows = enumerate ? all[static_cast<std::size_t>(sub)].data() : perm.data();
+    if (enumerate) {
+      tracer.write(rows_id, 0, static_cast<std::uint64_t>(e));
+      tracer.op_end();
+    }
+    std::fill(pivot.begin(), pivot.end(), -1);
+    std::int64_t rank = 0;
+    bool inconsistent = false;
+    for (std::int64_t r = 0; r < e && !inconsistent; ++r) {
+      if (!enumerate) {
+        const auto j =
+            r + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(total - r)));
+        std::swap(perm[static_cast<std::size_t>(r)], perm[static_cast<std::size_t>(j)]);
+        tracer.write(rows_id, static_cast<std::uint64_t>(r), 1);
+      }
+      std::uint64_t* row = a.data() + rank * words;
+      std::fill(row, row + words, 0);
+      const int src = rows[r];
+      const std::int8_t* x = data.train_row(src);
+      for (std::int64_t j = 0; j < n; ++j)
+        row[j >> 6] |= static_cast<std::uint64_t>(x[j] < 0) << (j & 63);
+      row[label_word] |= static_cast<std::uint64_t>(data.y_train[static_cast<std::size_t>(src)] < 0)
+                         << label_shift;
+      tracer.read(rows_id, static_cast<std::uint64_t>(r), 1);
+      tracer.read(x_train_id, static_cast<std::uint64_t>(src * n), static_cast<std::uint64_t>(n));
+      tracer.read(y_train_id, static_cast<std::uint64_t>(src), 1);
+      tracer.write(a_id, static_cast<std::uint64_t>(rank * words),
+                   static_cast<std::uint64_t>(words));
+      tracer.op_end();
+      std::int64_t c = lowest_column(row, 0);
+      while (c >= 0) {
+        const std::int64_t from = c >> 6;
+        const std::int32_t p = pivot[static_cast<std::size_t>(c)];
+        tracer.read(pivot_id, static_cast<std::uint64_t>(c), 1);
+        if (p < 0) {
+          pivot[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(rank);
+          tracer.write(pivot_id, static_cast<std::uint64_t>(c), 1);
+          tracer.op_end();
+          ++rank;
+          break;
+        }
+        const std::uint64_t* pivot_row = a.data() + p * words;
+        for (std::int64_t w = from; w < words; ++w) row[w] ^= pivot_row[w];
+        tracer.read(a_id, static_cast<std::uint64_t>(p * words + from),
+                    static_cast<std::uint64_t>(words - from));
+        tracer.read(a_id, static_cast<std::uint64_t>(rank * words + from),
+                    static_cast<std::uint64_t>(words - from));
+        tracer.write(a_id, static_cast<std::uint64_t>(rank * words + from),
+                     static_cast<std::uint64_t>(words - from));
+        tracer.op_end();
+        c = lowest_column(row, from);
+      }
+      if (c < 0 && ((row[label_word] >> label_shift) & 1)) inconsistent = true;
+    }
+    if (inconsistent) continue;
+
+    std::fill(s.begin(), s.end(), 0);
+    for (std::int64_t c = n - 1; c >= 0; --c) {
+      const std::int32_t p = pivot[static_cast<std::size_t>(c)];
+      tracer.read(pivot_id, static_cast<std::uint64_t>(c), 1);
+      if (p >= 0) {
+        const std::uint64_t* row = a.data() + p * words;
+        const std::int64_t from = c >> 6;
+        std::uint64_t acc = 0;
+        for (std::int64_t w = from; w < words; ++w) acc ^= row[w] & s[static_cast<std::size_t>(w)];
+        const std::uint64_t bit = ((row[label_word] >> label_shift) & 1) ^ (std::popcount(acc) & 1);
+        s[static_cast<std::size_t>(from)] |= bit << (c & 63);
+        tracer.read(a_id, static_cast<std::uint64_t>(p * words + from),
+                    static_cast<std::uint64_t>(words - from));
+        tracer.read(s_id, static_cast<std::uint64_t>(from),
+                    static_cast<std::uint64_t>(words - from));
+        tracer.write(s_id, static_cast<std::uint64_t>(from), 1);
+      }
+      tracer.op_end();
+    }
+
+    ++consistent;
+    const auto distinct = static_cast<std::int64_t>(counts.size());
+    std::int64_t found = -1;
+    for (std::int64_t u = 0; u < distinct && found < 0; ++u) {
+      if (std::equal(s.begin(), s.end(), solutions.begin() + u * words)) found = u;
+      tracer.read(solutions_id, static_cast<std::uint64_t>(u * words),
+                  static_cast<std::uint64_t>(words));
+      tracer.read(s_id, 0, static_cast<std::uint64_t>(words));
+      tracer.op_end();
+    }
+    if (found >= 0) {
+      ++counts[static_cast<std::size_t>(found)];
+      tracer.read(counts_id, static_cast<std::uint64_t>(found), 1);
+      tracer.write(counts_id, static_cast<std::uint64_t>(found), 1);
+    } else {
+      solutions.insert(solutions.end(), s.begin(), s.end());
+      counts.push_back(1);
+      tracer.write(solutions_id, static_cast<std::uint64_t>(distinct * words),
+                   static_cast<std::uint64_t>(words));
+      tracer.write(counts_id, static_cast<std::uint64_t>(distinct), 1);
+    }
+    tracer.op_end();
+  }
+
+  SolveResult result;
+  result.measures["subsets"] = static_cast<double>(count);
+  result.measures["consistent"] = static_cast<double>(consistent);
+  result.measures["distinct"] = static_cast<double>(counts.size());
+  if (counts.empty()) {
+    result.status = SolveStatus::kMaxIterations;
+    result.message = "all " + std::to_string(count) + " subsystems were inconsistent";
+    result.test_predictions.assign(static_cast<std::size_t>(data.n_test), 0);
+    result.measures["votes"] = 0;
+    return result;
+  }
+  // The first solution reaching the highest count (max_element keeps the first maximum).
+  const auto winner = std::max_element(counts.begin(), counts.end()) - counts.begin();
+  result.measures["votes"] = static_cast<double>(counts[static_cast<std::size_t>(winner)]);
+  std::vector<int> secret;
+  const std::uint64_t* best = solutions.data() + winner * words;
+  for (std::int64_t j = 0; j < n; ++j)
+    if ((best[j >> 6] >> (j & 63)) & 1) secret.push_back(static_cast<int>(j));
+  const BufferId secret_id = tracer.buffer("secret", 4, secret.size());
+  tracer.read(counts_id, 0, counts.size());
+  tracer.op_end();
+  tracer.read(solutions_id, static_cast<std::uint64_t>(winner * words),
+              static_cast<std::uint64_t>(words));
+  if (!secret.empty()) tracer.write(secret_id, 0, secret.size());
+  tracer.op_end();
+
+  const std::int64_t n_test = data.n_test;
+  const BufferId x_test_id = tracer.buffer("x_test", 1, static_cast<std::uint64_t>(n_test * n));
+  const BufferId predictions_id =
+      tracer.buffer("predictions", 1, static_cast<std::uint64_t>(n_test));
+  result.test_predictions.resize(static_cast<std::size_t>(n_test));
+  for (std::int64_t t = 0; t < n_test; ++t) {
+    const std::int8_t* x = data.test_row(t);
+    int negatives = 0;
+    for (int i : secret) negatives += x[i] < 0;
+    result.test_predictions[static_cast<std::size_t>(t)] = (negatives & 1) ? -1 : 1;
+    if constexpr (Tracer::kEnabled) {
+      if (!secret.empty()) tracer.read(secret_id, 0, secret.size());
+      for (int i : secret) tracer.read(x_test_id, static_cast<std::uint64_t>(t * n + i), 1);
+      tracer.write(predictions_id, static_cast<std::uint64_t>(t), 1);
+      tracer.op_end();
+    }
+  }
+  result.status = SolveStatus::kSolved;
+  result.secret = std::move(secret);
+  return result;
+}
+
+}  // namespace
+
+bool Gf2RobustSolver::supports(const Problem& problem) const {
+  const BinaryDataset* data = problem.binary_dataset();
+  return data != nullptr && data->label_kind == LabelKind::kSign && data->n_train >= 1;
+}
+
+SolveResult Gf2RobustSolver::solve_dataset(const BinaryDataset& data, const Gf2RobustConfig& config,
+                                           std::uint64_t seed, RecordingTracer* tracer) {
+  if (tracer) return run(data, config, seed, *tracer);
+  NullTracer off;
+  return run(data, config, seed, off);
+}
+
+SolveResult Gf2RobustSolver::solve(const Problem& problem, const RunContext& ctx,
+                                   RecordingTracer* tracer) {
+  const BinaryDataset* data = problem.binary_dataset();
+  CUBE_CHECK(data != nullptr, "gf2_robust needs a binary dataset (check supports() first)");
+  return solve_dataset(*data, config_, ctx.seed(), tracer);
+}
+
+CUBE_REGISTER(Solver, Gf2RobustSolver, Gf2RobustConfig, "gf2_robust",
+              "noisy parity: majority vote of GF(2) solutions of random n-row subsystems");
+
+}  // namespace cube
