@@ -39,12 +39,14 @@ void BM_Gf2(benchmark::State& state) {
 BENCHMARK(BM_Gf2)->Args({20, 3})->Args({100, 3})->Args({100, 5})->Unit(benchmark::kMicrosecond);
 
 // sgd to 100 % test accuracy on the harness cell (n=20, k=3, n_train 1000, n_test 200,
-// h 200, lr 0.1, wd 0.01, batch 32), one benchmark per seed. The group's best SGD time for this
-// cell is 72 ms (lr 0.5, 7 epochs); their harness baseline 0.089-0.32 s at 49 epochs.
-void BM_SgdHarnessCell(benchmark::State& state) {
+// h 200, batch 32), one benchmark per seed: the published hyper-parameters (lr 0.1, wd 0.01,
+// float64) and our fastest setting (lr 0.5, float32). The group's best SGD time for this cell is
+// 72 ms (lr 0.5, 7 epochs); their harness baseline 0.089-0.32 s at 49 epochs; goal < 10 ms.
+// bench/sgd_speed_bench.cc reports the median over 10 seeds.
+void BM_SgdHarnessCell(benchmark::State& state, const std::string& solver_spec) {
   const auto seed = static_cast<std::uint64_t>(state.range(0));
   auto p = make_problem("sparse_parity(n=20,k=3,n_train=1000,n_test=200)", seed);
-  auto solver = instantiate<Solver>(parse_spec("sgd"), "solver");
+  auto solver = instantiate<Solver>(parse_spec(solver_spec), "solver");
   std::int64_t epochs = 0;
   for (auto _ : state) {
     SolveResult r = solver->solve(*p, RunContext(seed), nullptr);
@@ -58,7 +60,16 @@ void BM_SgdHarnessCell(benchmark::State& state) {
       static_cast<double>(epochs),
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_SgdHarnessCell)->Arg(42)->Arg(43)->Arg(44)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_SgdHarnessCell, published, std::string("sgd"))
+    ->Arg(42)
+    ->Arg(43)
+    ->Arg(44)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_SgdHarnessCell, fastest, std::string("sgd(lr=0.5,precision=float32)"))
+    ->Arg(42)
+    ->Arg(43)
+    ->Arg(44)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace cube

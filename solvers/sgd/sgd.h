@@ -1,45 +1,30 @@
 // cube/solvers/sgd/sgd.h: the group's baseline learner, a 2-layer ReLU MLP trained by
-// mini-batch SGD on the hinge loss (sparse-parity.md §1.5, `fast.py`).
+// mini-batch SGD on the hinge loss (sparse-parity.md §1.5, `fast.py`), plus the sigmoid + BCE
+// output of the sparse-AND baseline (§2.5 AND row) for kBit labels.
 //
-// Model: f(x) = W2 relu(W1 x + b1) + b2, x in {-1,+1}^n, W1: h x n, b1: h, W2: 1 x h, b2: 1.
-// Prediction sign(f); sign 0 counts as wrong.
-// Loss: hinge max(0, 1 - y f). Only margin violators (y f < 1) contribute, with df = -y.
-// Update, per mini-batch of B samples (B = the batch's full size, the last batch may be short):
-//   p <- p - lr * (sum_{violators} grad_p / B + wd * p)     for p in W2, b2, W1, b1 (this order,
-//   all gradients taken at the old parameters; biases are decayed too). A batch with no violator
-//   makes no step at all (no decay either).
-// Init: rng = cube::Rng(seed + 1); W1 ~ N(0, 2/n) row-major, then W2 ~ N(0, 2/h); biases 0.
-// Epoch: idx = [0, n_train) shuffled by rng.shuffle (Fisher-Yates; the same rng as the init),
-// batches of `batch` consecutive shuffled indices; then the test accuracy is evaluated.
-// Stop: the first epoch with 100 % test accuracy -> kSolved, epochs = that epoch (1-based).
-// Otherwise kMaxIterations after max_epochs (epochs = max_epochs). A non-finite f (any batch)
-// or parameter (checked after each epoch) -> kDiverged, epochs = the current epoch. The deadline
-// is polled before each epoch -> kTimedOut, epochs = completed epochs. test_predictions are
-// those of the last evaluated epoch (all 0 when none was evaluated).
-// Numbers: float64 throughout (numpy's default dtype); Eigen products, single-threaded and
-// without FMA contraction, so a seed gives the same bits on every run and with or without
-// tracing. numpy's RNG is not emulated, so epoch counts differ from the group's per seed.
-//
-// Trace (operation level; one event per buffer range an operation touches, then op_end):
-// "x_train", "y_train", "x_test", "y_test" (1-byte dataset) are converted into "X", "Y",
-// "X_test" (8-byte); parameters "W1", "b1", "W2", "b2"; per epoch "idx" (shuffle); per batch the
-// gather into "xb", "yb" (one read per selected row), "h_pre" = xb W1^T + b1, "h" = relu(h_pre),
-// "out" = h W2^T + b2, margin selection into "viol" (violator positions) and "dout",
-// gradients "dW2", "db2", "dh_pre", "xm" (violator rows of xb), "dW1", "db1", and the four
-// updates (read p, read grad, write p); per epoch a finiteness check (reads of the parameters)
-// and the test evaluation "h_pre_test", relu in place, "out_test", "predictions".
-//
-// Complexity per epoch: O(n_train h n) for the forward products, O(V h n) for the backward over
-// V violators, O(n_test h n) for the evaluation. Memory O(h n + (batch + n_test) h + n_train n).
-// No allocation inside the epoch loop.
+// Model, loss, update, init, epochs, stopping, statuses and trace: solvers/sgd/mlp_train.h with
+// rule kSgd: p <- p - lr (sum_{contributors} grad_p / B + wd p) for W1, b1, W2, b2, gradients
+// at the old parameters, B the batch's own size; a batch without contributor makes no step.
+// loss=hinge (default): contributors are the margin violators (t f < 1), d = -t; biases decayed.
+// loss=bce: p = sigmoid(f), every sample contributes d = p - y01; weight decay on W1, W2 only
+// (§2.5: "wd on W only"); prediction 1 iff f > 0 (p > 1/2).
+// precision=float64 (default, numpy's dtype) or float32 (about 2x faster; within a documented
+// tolerance of float64, see tests/solvers/sgd/sgd_test.cc). numpy's RNG is not emulated, so
+// epoch counts differ from the group's per seed. The first epoch with 100 % test accuracy stops
+// the run (as fast.py).
+// Complexity per epoch: O(n_train h n) forward, O(|V| h n) backward over |V| contributors,
+// O(n_test h n) evaluation; no allocation inside the epoch loop.
 // Reference: SutroYaro `src/sparse_parity/fast.py` (numpy), harness cell h 200, lr 0.1, wd 0.01,
-// batch 32, n_train 1000, n_test 200: 100 % at 49 epochs for seed 42, 0.089-0.32 s.
+// batch 32, n_train 1000, n_test 200: 100 % at 49 epochs for seed 42, 0.089-0.32 s; the best
+// reported SGD time for the cell is 72 ms (lr 0.5, 7 epochs, `exp_sgd_speed`, §3.1).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/params.h"
+#include "solvers/sgd/mlp_train.h"
 #include "solvers/solver.h"
 
 namespace cube {
@@ -50,34 +35,39 @@ struct SgdConfig {
   double wd = 0.01;
   std::int64_t batch = 32;
   std::int64_t max_epochs = 200;
+  std::string loss = "hinge";
+  std::string precision = "float64";
 
   template <class V>
   void visit(V& v) {
     v("hidden", hidden, "hidden ReLU units h").at_least(1);
     v("lr", lr, "SGD step size").greater_than(0.0);
-    v("wd", wd, "coupled L2 weight decay (biases included)").at_least(0.0);
+    v("wd", wd, "coupled L2 weight decay (biases included for the hinge loss)").at_least(0.0);
     v("batch", batch, "mini-batch size B (the last batch of an epoch may be shorter)").at_least(1);
     v("max_epochs", max_epochs, "epoch budget; stops earlier at 100 % test accuracy").at_least(1);
+    v("loss", loss, "hinge (§1.5) or bce (sigmoid output, §2.5 AND row)").one_of({"hinge", "bce"});
+    v("precision", precision, "arithmetic: float64 or float32").one_of({"float64", "float32"});
   }
-};
 
-// The parameters at the end of a run (row-major), for tests and analysis.
-struct SgdParameters {
-  std::int64_t hidden = 0;
-  std::int64_t n = 0;
-  std::vector<double> w1;  // hidden x n
-  std::vector<double> b1;  // hidden
-  std::vector<double> w2;  // hidden
-  double b2 = 0;
+  MlpOptions options() const {
+    MlpOptions o;
+    o.hidden = hidden;
+    o.lr = lr;
+    o.wd = wd;
+    o.batch = batch;
+    o.max_epochs = max_epochs;
+    o.loss = mlp_loss(loss);
+    o.decay_biases = o.loss == MlpLoss::kHinge;
+    o.float32 = mlp_float32(precision);
+    return o;
+  }
 };
 
 class SgdSolver : public Solver {
  public:
-  explicit SgdSolver(SgdConfig config) : config_(config) {}
+  explicit SgdSolver(SgdConfig config) : config_(std::move(config)) {}
 
-  bool supports(const Problem& problem) const override {
-    return problem.binary_dataset() != nullptr;
-  }
+  bool supports(const Problem& problem) const override { return mlp_supports(problem); }
 
   SolveResult solve(const Problem& problem, const RunContext& ctx,
                     RecordingTracer* tracer) override;
@@ -85,7 +75,9 @@ class SgdSolver : public Solver {
   // The same training on a dataset; writes the final parameters to `final_params` if non-null.
   // Seed from ctx.seed(); `tracer` may be nullptr.
   SolveResult train(const BinaryDataset& data, const RunContext& ctx, RecordingTracer* tracer,
-                    SgdParameters* final_params = nullptr) const;
+                    SgdParameters* final_params = nullptr) const {
+    return train_mlp(config_.options(), data, ctx, tracer, final_params);
+  }
 
   const SgdConfig& config() const { return config_; }
 

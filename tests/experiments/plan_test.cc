@@ -23,7 +23,8 @@ TEST(PlanTest, OneCellExpandsToOneJobPerSeedWithCanonicalSpecs) {
   ASSERT_EQ(plan.jobs.size(), 2u);
   EXPECT_EQ(plan.cells, 1u);
   EXPECT_EQ(plan.jobs[0].problem, "sparse_parity(k=3,n=20,n_test=50,n_train=100)");
-  EXPECT_EQ(plan.jobs[0].solver, "sgd(batch=32,hidden=16,lr=0.1,max_epochs=5,wd=0.01)");
+  EXPECT_EQ(plan.jobs[0].solver,
+            "sgd(batch=32,hidden=16,loss=hinge,lr=0.1,max_epochs=5,precision=float64,wd=0.01)");
   EXPECT_EQ(plan.jobs[0].metrics, (std::vector<std::string>{"accuracy", "wall_time", "epochs"}));
   EXPECT_EQ(plan.jobs[0].seed, 42u);
   EXPECT_EQ(plan.jobs[1].seed, 43u);
@@ -50,7 +51,8 @@ TEST(PlanTest, SweepIsACartesianProductFirstKeySlowest) {
   ASSERT_EQ(plan.jobs.size(), 8u);
   EXPECT_EQ(plan.jobs[0].problem, "sparse_parity(k=3,n=20,n_test=50,n_train=100)");
   EXPECT_EQ(plan.jobs[0].solver, "gf2");  // sgd's keys are not passed to gf2
-  EXPECT_EQ(plan.jobs[2].solver, "sgd(batch=32,hidden=16,lr=0.1,max_epochs=5,wd=0.01)");
+  EXPECT_EQ(plan.jobs[2].solver,
+            "sgd(batch=32,hidden=16,loss=hinge,lr=0.1,max_epochs=5,precision=float64,wd=0.01)");
   EXPECT_EQ(plan.jobs[4].problem, "sparse_parity(k=3,n=30,n_test=50,n_train=100)");
 }
 
@@ -58,7 +60,8 @@ TEST(PlanTest, SetOverridesAValueAndCommaListsMakeAnAxis) {
   ExperimentPlan plan =
       parse_plan(kCell, "cell.yaml", {"solver.lr=0.05", "problem.n=20,30,50", "seeds=7"});
   ASSERT_EQ(plan.jobs.size(), 3u);
-  EXPECT_EQ(plan.jobs[0].solver, "sgd(batch=32,hidden=16,lr=0.05,max_epochs=5,wd=0.01)");
+  EXPECT_EQ(plan.jobs[0].solver,
+            "sgd(batch=32,hidden=16,loss=hinge,lr=0.05,max_epochs=5,precision=float64,wd=0.01)");
   EXPECT_EQ(plan.jobs[2].problem, "sparse_parity(k=3,n=50,n_test=50,n_train=100)");
   EXPECT_EQ(plan.jobs[0].seed, 7u);
 }
@@ -152,7 +155,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"unknown_solver_key",
                  kProblem + "solver: {name: sgd, hiden: 20}\n" + kMetrics,
                  {},
-                 {"cell.yaml:2:", "solver.hiden", "unknown parameter", "hidden, lr"}},
+                 {"cell.yaml:2:", "solver.hiden", "unknown parameter", "hidden, loss, lr"}},
         BadInput{"unknown_top_level_key",
                  kProblem + kSolver + kMetrics + "seed: 3\n",
                  {},

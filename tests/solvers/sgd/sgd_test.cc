@@ -119,7 +119,8 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, co
 
 TEST(SgdTest, DefaultsAreTheHarnessCell) {
   auto s = instantiate<Solver>(parse_spec("sgd"), "solver");
-  EXPECT_EQ(s->spec(), "sgd(batch=32,hidden=200,lr=0.1,max_epochs=200,wd=0.01)");
+  EXPECT_EQ(s->spec(),
+            "sgd(batch=32,hidden=200,loss=hinge,lr=0.1,max_epochs=200,precision=float64,wd=0.01)");
   EXPECT_THROW(instantiate<Solver>(parse_spec("sgd(lr=0)"), "solver"), ConfigError);
   EXPECT_THROW(instantiate<Solver>(parse_spec("sgd(wd=-1)"), "solver"), ConfigError);
   EXPECT_THROW(instantiate<Solver>(parse_spec("sgd(batch=0)"), "solver"), ConfigError);
@@ -215,9 +216,8 @@ TEST(SgdTest, TracingChangesNotOneBitAndSeedsDecide) {
   const Trace& trace = collector.trace();
   EXPECT_GT(trace.events.size(), 0u);
   for (const char* name :
-       {"x_train", "X",     "W1",     "b1",  "W2",         "b2",       "idx",         "xb",
-        "yb",      "h_pre", "h",      "out", "viol",       "dout",     "dW1",         "db1",
-        "dW2",     "db2",   "dh_pre", "xm",  "h_pre_test", "out_test", "predictions", "y_test"})
+       {"x_train", "X", "W1", "b1", "W2", "b2", "idx", "h_pre", "out", "viol", "dout", "dW1", "db1",
+        "dW2", "db2", "h_pre_test", "out_test", "predictions", "y_test"})
     EXPECT_NE(trace.buffers.find(name), nullptr) << name;
   std::int64_t op_ends = 0, w1_writes = 0, prediction_writes = 0;
   BufferId w1 = 0, predictions = 0;
