@@ -1,0 +1,239 @@
+// cube/problems/char_lm/char_lm.cc: the char_lm problem: data-file search, corpus building
+// (vocabulary, splits) and the nanoGPT-style batch sampler. Not here: any model or training.
+
+#include "problems/char_lm/char_lm.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace cube {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kNamesSplitSeed = 3407;  // makemore.py's default --seed
+constexpr char kNamesSeparator = '.';
+
+bool is_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Directory of the running executable, or nullopt when /proc is unavailable.
+std::optional<fs::path> executable_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec || exe.empty()) return std::nullopt;
+  return exe.parent_path();
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("problem.data_dir: cannot open '" + path.string() + "'");
+  std::string text;
+  in.seekg(0, std::ios::end);
+  text.resize(static_cast<std::size_t>(in.tellg()));
+  in.seekg(0, std::ios::beg);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!in) throw ConfigError("problem.data_dir: cannot read '" + path.string() + "'");
+  return text;
+}
+
+// Sorted distinct chars of `text` and the inverse table.
+void set_vocab(CharCorpus& corpus, std::string_view text) {
+  std::array<bool, 256> seen{};
+  for (char c : text) seen[static_cast<unsigned char>(c)] = true;
+  corpus.vocab.clear();
+  corpus.id_of.fill(-1);
+  for (int c = 0; c < 256; ++c)
+    if (seen[static_cast<std::size_t>(c)]) {
+      corpus.id_of[static_cast<std::size_t>(c)] = static_cast<std::int16_t>(corpus.vocab.size());
+      corpus.vocab.push_back(static_cast<char>(c));
+    }
+}
+
+std::vector<std::uint8_t> encode_known(const CharCorpus& corpus, std::string_view text) {
+  std::vector<std::uint8_t> ids(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i)
+    ids[i] = static_cast<std::uint8_t>(corpus.id_of[static_cast<unsigned char>(text[i])]);
+  return ids;
+}
+
+// ".a.b.c." for names a, b, c.
+std::string names_stream(const std::vector<std::string_view>& names) {
+  std::string out(1, kNamesSeparator);
+  for (std::string_view name : names) {
+    out += name;
+    out += kNamesSeparator;
+  }
+  return out;
+}
+
+}  // namespace
+
+void CharCorpus::sample_batch(Split split, Rng& rng, std::int64_t batch, std::int64_t block,
+                              std::uint8_t* x, std::uint8_t* y) const {
+  const std::vector<std::uint8_t>& s = tokens(split);
+  const auto n = static_cast<std::int64_t>(s.size());
+  CUBE_CHECK(batch >= 1 && block >= 1 && block < n,
+             "sample_batch: batch " << batch << ", block " << block << " on a split of " << n
+                                    << " tokens (need 1 <= block < tokens)");
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n - block)));
+    std::memcpy(x + b * block, s.data() + i, static_cast<std::size_t>(block));
+    std::memcpy(y + b * block, s.data() + i + 1, static_cast<std::size_t>(block));
+  }
+}
+
+std::vector<std::uint8_t> CharCorpus::encode(std::string_view text) const {
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (id_of[static_cast<unsigned char>(text[i])] < 0)
+      throw ConfigError("char_lm: character code " +
+                        std::to_string(static_cast<unsigned char>(text[i])) + " at position " +
+                        std::to_string(i) + " is not in the " + dataset + " vocabulary");
+  return encode_known(*this, text);
+}
+
+std::string CharCorpus::decode(std::span<const std::uint8_t> ids) const {
+  std::string out(ids.size(), '\0');
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    CUBE_CHECK(ids[i] < vocab.size(),
+               "decode: id " << int{ids[i]} << " outside a vocabulary of " << vocab.size());
+    out[i] = vocab[ids[i]];
+  }
+  return out;
+}
+
+std::string char_lm_file_name(const std::string& dataset) {
+  if (dataset == "shakespeare") return "tinyshakespeare.txt";
+  if (dataset == "names") return "names.txt";
+  throw ConfigError("problem.dataset: unknown data set '" + dataset +
+                    "'; valid choices: shakespeare, names");
+}
+
+DataSearch find_data_file(const std::string& file_name, const std::string& data_dir,
+                          const char* env, const std::vector<fs::path>& starts) {
+  DataSearch search;
+  auto try_dir = [&](const fs::path& dir) {
+    fs::path candidate = dir / file_name;
+    search.tried.push_back(candidate);
+    if (is_file(candidate)) search.found = candidate;
+    return search.found.has_value();
+  };
+  // An explicit directory is the only place looked at: silently falling back elsewhere would
+  // train on data the user did not name.
+  if (data_dir != "auto") {
+    try_dir(data_dir);
+    return search;
+  }
+  if (env != nullptr && *env != '\0') {
+    try_dir(env);
+    return search;
+  }
+  for (const fs::path& start : starts) {
+    for (fs::path dir = start;; dir = dir.parent_path()) {
+      if (try_dir(dir / "shared" / "data")) return search;
+      if (dir == dir.parent_path() || dir.empty()) break;
+    }
+  }
+  return search;
+}
+
+fs::path locate_data_file(const std::string& file_name, const std::string& data_dir) {
+  std::vector<fs::path> starts;
+  if (auto dir = executable_dir()) starts.push_back(*dir);
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (!ec) starts.push_back(cwd);
+  DataSearch search = find_data_file(file_name, data_dir, std::getenv("CUBE_DATA_DIR"), starts);
+  if (search.found) return *search.found;
+  std::ostringstream message;
+  message << "problem.data_dir: cannot find " << file_name << " (data_dir=" << data_dir;
+  if (data_dir == "auto") {
+    const char* env = std::getenv("CUBE_DATA_DIR");
+    message << ", CUBE_DATA_DIR=" << (env ? env : "unset");
+  }
+  message << "); tried: " << join(search.tried)
+          << ". Set data_dir=DIR or CUBE_DATA_DIR=DIR to the folder of ../shared/data/README.md";
+  throw ConfigError(message.str());
+}
+
+CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) {
+  CharCorpus corpus;
+  corpus.dataset = dataset;
+  if (dataset == "shakespeare") {
+    set_vocab(corpus, text);
+    // prepare.py: n = len(data); train = data[:int(n*0.9)]; exact in integers for any n < 2^53.
+    const std::size_t n_train = text.size() * 9 / 10;
+    corpus.train = encode_known(corpus, text.substr(0, n_train));
+    corpus.val = encode_known(corpus, text.substr(n_train));
+  } else if (dataset == "names") {
+    // makemore.py: words = [w.strip() for w in lines]; words = [w for w in words if w].
+    std::vector<std::string_view> names;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view line = text.substr(pos, end - pos);
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+        line.remove_prefix(1);
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+        line.remove_suffix(1);
+      if (line.find(kNamesSeparator) != std::string_view::npos)
+        throw ConfigError("char_lm: names line '" + std::string(line) + "' holds the separator '" +
+                          kNamesSeparator + "'");
+      if (!line.empty()) names.push_back(line);
+      pos = end + 1;
+    }
+    Rng rng(kNamesSplitSeed);
+    rng.shuffle(names.begin(), names.end());
+    const std::size_t n_val = std::min<std::size_t>(1000, names.size() / 10);
+    if (n_val == 0)
+      throw ConfigError("char_lm: " + std::to_string(names.size()) +
+                        " names leave no val split (min(1000, 10 %) = 0); at least 10 are needed");
+    const std::vector<std::string_view> train_names(names.begin(), names.end() - n_val);
+    const std::vector<std::string_view> val_names(names.end() - n_val, names.end());
+    const std::string train_text = names_stream(train_names);
+    const std::string val_text = names_stream(val_names);
+    set_vocab(corpus, train_text + val_text);
+    corpus.train = encode_known(corpus, train_text);
+    corpus.val = encode_known(corpus, val_text);
+    corpus.separator = corpus.id_of[static_cast<unsigned char>(kNamesSeparator)];
+  } else {
+    char_lm_file_name(dataset);  // throws the unknown-data-set error
+  }
+  if (corpus.train.empty() || corpus.val.empty() || corpus.vocab.size() > 256)
+    throw ConfigError("char_lm: the " + dataset + " text gives " +
+                      std::to_string(corpus.train.size()) + " train and " +
+                      std::to_string(corpus.val.size()) + " val tokens; both must be non-empty");
+  return corpus;
+}
+
+CharLm::CharLm(CharLmConfig config) : config_(std::move(config)) {}
+
+void CharLm::generate(std::uint64_t /*seed*/) {
+  if (!loaded_) {
+    const std::string file = char_lm_file_name(config_.dataset);
+    corpus_ =
+        build_char_corpus(config_.dataset, read_file(locate_data_file(file, config_.data_dir)));
+    loaded_ = true;
+  }
+  corpus_.block_size = config_.block_size;
+  corpus_.batch_size = config_.batch_size;
+  corpus_.eval_interval = config_.eval_interval;
+  corpus_.eval_iters = config_.eval_iters;
+  if (config_.block_size >= static_cast<std::int64_t>(corpus_.val.size()))
+    throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
+                      " does not fit in the " + std::to_string(corpus_.val.size()) +
+                      "-token val split of " + config_.dataset);
+}
+
+CUBE_REGISTER(Problem, CharLm, CharLmConfig, "char_lm",
+              "character-level language modelling on tinyshakespeare or makemore's names");
+
+}  // namespace cube
