@@ -34,6 +34,8 @@
 #include "metrics/dally/dally_cost.h"
 #include "metrics/metric.h"
 #include "problems/problem.h"
+#include "solvers/gpt/checkpoint.h"
+#include "solvers/gpt/sample.h"
 #include "solvers/solver.h"
 
 namespace po = boost::program_options;
@@ -60,6 +62,7 @@ commands:
   trace replay TRACE --metric a,b   price a trace file (binary or W/R text) with metrics
   plot INPUT... -o plot.png access-distance histogram and cumulative reads of traces or cells
   ir score FILE --problem P score a Dally IR program: correctness and explicit-address cost
+  sample CHECKPOINT         generate text from a char_lm checkpoint (--tokens 500)
 
 Run 'cube <command> --help' for the options of a command.
 )";
@@ -424,6 +427,27 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
     if (!a.quiet) std::cerr << "wrote " << output << "\n";
   }
   return failed > 0 ? kExitCellFailed : kExitOk;
+}
+
+int cmd_sample(const std::vector<std::string>& args) {
+  std::string file;
+  gpt::SampleOptions options;
+  po::options_description desc("cube sample options");
+  desc.add_options()("checkpoint", po::value(&file)->required(),
+                     "checkpoint written by a char_lm solver (solver.checkpoint=FILE)")(
+      "tokens", po::value(&options.tokens)->default_value(500), "chars to generate")(
+      "temperature", po::value(&options.temperature)->default_value(0.8),
+      "softmax temperature (> 0; lower is more conservative)")(
+      "top-k", po::value(&options.top_k)->default_value(200), "keep the k likeliest (0 = all)")(
+      "seed", po::value(&options.seed)->default_value(1337), "sampling seed")(
+      "prompt", po::value(&options.prompt), "text to start from (default: a newline or '.')");
+  po::positional_options_description positional;
+  positional.add("checkpoint", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube sample CHECKPOINT [--tokens N] [options]"))
+    return kExitOk;
+  print(options.prompt + gpt::sample_text(gpt::load_checkpoint(file), options));
+  return kExitOk;
 }
 
 int cmd_run_cell(const std::vector<std::string>& args, const std::string& command) {
@@ -802,6 +826,7 @@ int dispatch(int argc, char** argv) {
     if (command == "plan") return cmd_plan(args);
     if (command == "run-cell") return cmd_run_cell(args, full);
     if (command == "report") return cmd_report(args, full);
+    if (command == "sample") return cmd_sample(args);
     if (command == "results") return cmd_results(args);
     if (command == "diff") return cmd_diff(args);
     if (command == "trace") return cmd_trace(args);
@@ -809,7 +834,8 @@ int dispatch(int argc, char** argv) {
     if (command == "ir") return cmd_ir(args);
     return usage_error(
         "unknown command '" + command +
-        "'; valid commands: list, run, plan, run-cell, report, results, diff, trace, plot, ir");
+        "'; valid commands: list, run, plan, run-cell, report, results, diff, trace, plot, ir, "
+        "sample");
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

@@ -41,7 +41,35 @@ TEST(ContractTest, EveryAxisHasModules) {
 // Small instances so that every solver finishes quickly.
 std::string small_spec(const std::string& problem) {
   if (problem == "sparse_parity") return "sparse_parity(n=12,k=3,n_train=200,n_test=50)";
+  for (const char* family : {"sparse_sum", "sparse_and", "majority", "threshold", "noisy_parity"})
+    if (problem == family) return problem + "(n=12,k=3,n_train=200,n_test=50)";
+  if (problem == "sparse_parity_oracle") return "sparse_parity_oracle(n=12,k=3,n_test=50)";
+  if (problem == "char_lm")
+    return "char_lm(dataset=names,block_size=8,batch_size=4,eval_interval=2,eval_iters=2)";
   return problem;
+}
+
+// The same for solvers: budgets and model sizes cut down by parameter name, whatever the solver
+// (learned solvers run a few epochs, GPT trainers a few iterations of a one-block model).
+std::string small_solver(const std::string& solver) {
+  const auto* entry = SolverRegistry::instance().find(solver);
+  std::vector<std::string> settings;
+  auto set = [&](const std::string& param, const std::string& value) {
+    for (const auto& p : entry->schema.params)
+      if (p.name == param) settings.push_back(param + "=" + value);
+  };
+  set("max_epochs", "3");
+  set("epochs_per_stage", "2");
+  set("max_iters", "3");
+  set("n_layer", "1");
+  set("n_head", "2");
+  set("n_embd", "16");
+  set("threads", "1");
+  set("progress", "false");
+  if (settings.empty()) return solver;
+  std::string spec = solver + "(";
+  for (std::size_t i = 0; i < settings.size(); ++i) spec += (i ? "," : "") + settings[i];
+  return spec + ")";
 }
 
 // Hash of a trace: every event and every buffer name, in order.
@@ -65,13 +93,14 @@ TEST(ContractTest, SolversAreDeterministicAndTracingChangesNothing) {
     problem->generate(7);
     for (const auto& solver_name : SolverRegistry::instance().names()) {
       SCOPED_TRACE(problem_name + " x " + solver_name);
-      auto solver = instantiate<Solver>(parse_spec(solver_name), "solver");
+      auto solver = instantiate<Solver>(parse_spec(small_solver(solver_name)), "solver");
       if (!solver->supports(*problem)) continue;
       RunContext ctx(7);
       SolveResult plain = solver->solve(*problem, ctx, nullptr);
       SolveResult again = solver->solve(*problem, ctx, nullptr);
       EXPECT_EQ(plain.test_predictions, again.test_predictions);
       EXPECT_EQ(plain.epochs, again.epochs);
+      EXPECT_EQ(plain.curve, again.curve);
 
       std::uint64_t hashes[2];
       for (int t = 0; t < 2; ++t) {
@@ -84,6 +113,7 @@ TEST(ContractTest, SolversAreDeterministicAndTracingChangesNothing) {
         EXPECT_EQ(traced.epochs, plain.epochs);
         EXPECT_EQ(traced.secret, plain.secret);
         EXPECT_EQ(traced.status, plain.status);
+        EXPECT_EQ(traced.curve, plain.curve);
         EXPECT_GT(collector.trace().events.size(), 0u);
         hashes[t] = trace_hash(collector.trace());
       }
@@ -117,7 +147,7 @@ TEST(ContractTest, EveryRegisteredCellRunsThroughTheRunner) {
   for (const auto& problem_name : ProblemRegistry::instance().names())
     for (const auto& solver_name : SolverRegistry::instance().names()) {
       SCOPED_TRACE(problem_name + " x " + solver_name);
-      Job job{small_spec(problem_name), solver_name, metrics, 3};
+      Job job{small_spec(problem_name), small_solver(solver_name), metrics, 3};
       auto rows = run_job(job, 0, RunOptions{});
       ASSERT_FALSE(rows.empty());
       for (const auto& row : rows) EXPECT_NE(row.status, "error") << row.message;
