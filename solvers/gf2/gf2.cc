@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "solvers/gf2/predict_parity.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -143,24 +145,7 @@ SolveResult run(const BinaryDataset& data, Tracer& tracer) {
   if (!secret.empty()) tracer.write(secret_id, 0, secret.size());
   tracer.op_end();
 
-  // Predictions: the parity of the test row over S (the sign flips once per -1).
-  const std::int64_t n_test = data.n_test;
-  const BufferId x_test_id = tracer.buffer("x_test", 1, static_cast<std::uint64_t>(n_test * n));
-  const BufferId predictions_id =
-      tracer.buffer("predictions", 1, static_cast<std::uint64_t>(n_test));
-  result.test_predictions.resize(static_cast<std::size_t>(n_test));
-  for (std::int64_t t = 0; t < n_test; ++t) {
-    const std::int8_t* x = data.test_row(t);
-    int negatives = 0;
-    for (int i : secret) negatives += x[i] < 0;
-    result.test_predictions[static_cast<std::size_t>(t)] = (negatives & 1) ? -1 : 1;
-    if constexpr (Tracer::kEnabled) {
-      if (!secret.empty()) tracer.read(secret_id, 0, secret.size());
-      for (int i : secret) tracer.read(x_test_id, static_cast<std::uint64_t>(t * n + i), 1);
-      tracer.write(predictions_id, static_cast<std::uint64_t>(t), 1);
-      tracer.op_end();
-    }
-  }
+  result.test_predictions = predict_parity(data, secret, secret_id, tracer);
 
   if (first_inconsistent >= 0) {
     result.status = SolveStatus::kMaxIterations;
