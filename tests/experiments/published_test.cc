@@ -149,3 +149,30 @@ TEST(RenderReportTest, PutsPublishedFiguresBesideCubeValues) {
 
 }  // namespace
 }  // namespace cube
+
+namespace cube {
+namespace {
+
+// Every plan and report spec shipped in experiments/ loads and validates (names, keys, ranges),
+// so a renamed parameter cannot silently break a published sweep.
+TEST(ShippedExperimentsTest, EveryPlanAndReportSpecLoads) {
+  std::size_t plans = 0, reports = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::string(CUBE_SOURCE_DIR) + "/experiments")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    if (entry.path().filename() == "report.yaml") {
+      ReportSpec spec = load_report_spec(entry.path());
+      EXPECT_FALSE(spec.sections.empty());
+      ++reports;
+    } else {
+      EXPECT_FALSE(load_plan(entry.path(), {}).jobs.empty());
+      ++plans;
+    }
+  }
+  EXPECT_GE(plans, 15u);
+  EXPECT_EQ(reports, 2u);
+}
+
+}  // namespace
+}  // namespace cube
