@@ -91,7 +91,9 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
   };
 
   StackDistance stack;
-  stack.use_dense_ids(n);  // values are numbered 0..n-1: a direct array, no hashing
+  // Values are numbered 0..n-1: a direct array instead of hashing, up to 2^24 values (128 MiB);
+  // longer programs keep the hash, whose size follows the (small) live set instead.
+  if (n <= (std::uint64_t{1} << 24)) stack.use_dense_ids(n);
   ByteDmdResult out;
   auto push = [&](std::uint32_t v) {
     CUBE_CHECK(v < n && info[v].state == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");

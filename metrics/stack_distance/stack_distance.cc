@@ -72,6 +72,7 @@ StackDistance::StackDistance() {
   mask_ = slots_.size() - 1;
   group_shift_ = 64 - std::countr_zero(slots_.size() / 4);
   bits_.assign(kMinWords, 0);
+  id_at_.assign(kMinWords * 64, 0);
   fenwick_.assign(kMinWords + 1, 0);
 }
 
@@ -85,9 +86,10 @@ void StackDistance::clear() {
   now_ = 0;
 }
 
-std::uint64_t StackDistance::stamp() {
+std::uint64_t StackDistance::stamp(std::uint64_t id) {
   const std::uint64_t t = now_;
   bits_[t >> 6] |= std::uint64_t{1} << (t & 63);
+  id_at_[t] = id;
   ++now_;
   if ((now_ & 63) == 0) {
     // The word just filled is complete: from now on the Fenwick tree accounts for it.
@@ -106,7 +108,7 @@ void StackDistance::move_to_top(std::uint64_t id) {
     insert_new(id, now_);
     ++live_;
   }
-  stamp();
+  stamp(id);
 }
 
 std::uint64_t StackDistance::access(std::uint64_t id) {
@@ -114,14 +116,14 @@ std::uint64_t StackDistance::access(std::uint64_t id) {
   if (!time) {
     insert_new(id, now_);
     ++live_;
-    stamp();
+    stamp(id);
     return 0;
   }
   const std::uint64_t t = *time;
   const std::uint64_t d = depth_of_time(t);
   clear_mark(t);
   *time = now_;
-  stamp();
+  stamp(id);
   return d;
 }
 
@@ -183,25 +185,34 @@ void StackDistance::erase_slot(std::size_t hole) {
 
 void StackDistance::compact() {
   // Renumber the live marks 0..live-1 in time order: an id's new stamp is its mark's rank.
-  const std::size_t old_words = bits_.size();
-  std::vector<std::uint64_t> rank_before(old_words);
-  std::uint64_t running = 0;
-  for (std::size_t w = 0; w < old_words; ++w) {
-    rank_before[w] = running;
-    running += static_cast<std::uint64_t>(popcount(bits_[w]));
-  }
-  auto renumber = [&](std::uint64_t& time) {
-    const std::uint64_t w = time >> 6;
-    const std::uint64_t below = bits_[w] & ((std::uint64_t{1} << (time & 63)) - 1);
-    time = rank_before[w] + popcount(below);
-  };
-  for (Slot& s : slots_)
-    if (s.id != kReservedId) renumber(s.time);
-  for (std::uint64_t& time : dense_)
-    if (time != kAbsent) renumber(time);
   const std::uint64_t n = live_;
+  // Hashed ids: one sequential pass over the table, ranks from prefix popcounts.
+  std::vector<std::uint64_t> rank_before(bits_.size());
+  std::uint64_t running = 0;
+  for (std::size_t w = 0; w < bits_.size(); ++w) {
+    rank_before[w] = running;
+    running += popcount(bits_[w]);
+  }
+  for (Slot& s : slots_) {
+    if (s.id == kReservedId) continue;
+    const std::uint64_t w = s.time >> 6;
+    s.time = rank_before[w] + popcount(bits_[w] & ((std::uint64_t{1} << (s.time & 63)) - 1));
+  }
+  // Dense ids: through the time line and id_at_ (the id stamped at each time), so the cost is
+  // O(live ids), however large the dense range. id_at_ is rebuilt for the new time line.
   // At least n + 64 free stamps after the live ones, so the next compaction is n moves away.
   const std::size_t words = std::max<std::size_t>(kMinWords, std::bit_ceil((2 * n + 64) / 64 + 1));
+  std::vector<std::uint64_t> id_at(words * 64);
+  std::uint64_t rank = 0;
+  for (std::size_t w = 0; w < bits_.size(); ++w) {
+    for (std::uint64_t marks = bits_[w]; marks != 0; marks &= marks - 1) {
+      const std::uint64_t id = id_at_[w * 64 + static_cast<std::uint64_t>(std::countr_zero(marks))];
+      if (id < dense_.size()) dense_[id] = rank;
+      id_at[rank++] = id;
+    }
+  }
+  CUBE_CHECK(rank == n, "StackDistance: " << rank << " marks for " << n << " live ids");
+  id_at_.swap(id_at);
   bits_.assign(words, 0);
   for (std::uint64_t w = 0; w < n / 64; ++w) bits_[w] = ~std::uint64_t{0};
   if (n % 64) bits_[n / 64] = (std::uint64_t{1} << (n % 64)) - 1;

@@ -12,7 +12,8 @@
 // filled is kept out of the tree until it is complete, so appending costs O(1)). A depth whose
 // mark lies within a few words of the present is counted with popcounts alone.
 // When the time stamps run out, the live marks are renumbered 0..n-1 in order (compaction), so
-// the time line stays within 4·n + 8192 stamps and memory is O(n), n = size().
+// the time line stays within 4·n + 8192 stamps and memory is O(n), n = size(); compaction walks
+// the live marks through an id-per-stamp array, so it costs O(n) even with a large dense range.
 // Ids are kept in an open-addressing hash table (linear probing, backward-shift deletion);
 // groups of 4 consecutive ids share one cache line, so reading a buffer's elements in order
 // costs about one cache miss per 4 ids. When the caller knows its ids are dense (ByteDMD value
@@ -82,7 +83,7 @@ class StackDistance {
   };
   static constexpr std::size_t kNotFound = ~std::size_t{0};
   static constexpr std::uint64_t kAbsent = ~std::uint64_t{0};  // dense_ entry of an absent id
-  static constexpr std::size_t kMinWords = 64;  // smallest time line: 4096 stamps
+  static constexpr std::size_t kMinWords = 64;                 // smallest time line: 4096 stamps
   static constexpr std::uint64_t kNearWords = 4;
 
   std::size_t home(std::uint64_t id) const {
@@ -104,8 +105,8 @@ class StackDistance {
   std::uint64_t depth_of_time(std::uint64_t t) const;
   void fenwick_add(std::uint64_t word, std::int64_t delta);
   void clear_mark(std::uint64_t t);
-  // Sets the mark for time now_ and advances now_; returns the stamp used.
-  std::uint64_t stamp();
+  // Sets the mark for time now_ (recording `id` there) and advances now_; returns the stamp.
+  std::uint64_t stamp(std::uint64_t id);
   void compact();
   void grow_table();
   void insert_new(std::uint64_t id, std::uint64_t time);
@@ -115,9 +116,10 @@ class StackDistance {
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
   int group_shift_ = 64;
-  std::size_t live_ = 0;    // ids in the stack
-  std::size_t hashed_ = 0;  // of which in the hash table
+  std::size_t live_ = 0;               // ids in the stack
+  std::size_t hashed_ = 0;             // of which in the hash table
   std::vector<std::uint64_t> bits_;    // one bit per time stamp: set = a live id's last move
+  std::vector<std::uint64_t> id_at_;   // the id stamped at each time (valid where the bit is set)
   std::vector<std::int32_t> fenwick_;  // 1-based, over popcounts of complete words
   std::uint64_t now_ = 0;              // next time stamp
 };

@@ -45,8 +45,12 @@ TEST(StackDistanceTest, ArbitrarySixtyFourBitIds) {
 
 // Runs `ops` random operations over ids drawn from `range` values (spread over 64 bits or
 // dense), checking every answer and the size against the naive list.
-void check_against_naive(Rng& rng, std::uint64_t range, int ops, bool dense) {
+// With `dense_split` > 0, ids below it use the engine's direct array (use_dense_ids) and the
+// rest its hash table, so both stores and compaction across them are checked.
+void check_against_naive(Rng& rng, std::uint64_t range, int ops, bool dense,
+                         std::uint64_t dense_split = 0) {
   StackDistance fast;
+  if (dense_split) fast.use_dense_ids(dense_split);
   NaiveStackDistance slow;
   const std::uint64_t salt = rng.next();
   for (int i = 0; i < ops; ++i) {
@@ -79,7 +83,9 @@ TEST(StackDistanceTest, MatchesNaiveListOnTenThousandRandomTraces) {
     // Most traces are short; one in 40 runs past several compactions (4096 stamps each).
     const int ops = trace % 40 == 0 ? 10000 + static_cast<int>(rng.below(20000))
                                     : 1 + static_cast<int>(rng.below(300));
-    check_against_naive(rng, range, ops, trace % 2 == 0);
+    // Even traces use small ids; every fourth of them keeps the lower half in the dense array.
+    const bool dense = trace % 2 == 0;
+    check_against_naive(rng, range, ops, dense, dense && trace % 4 == 0 ? range / 2 + 1 : 0);
     if (HasFatalFailure()) return;
   }
 }
