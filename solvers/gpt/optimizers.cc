@@ -108,7 +108,7 @@ Optimizer::Optimizer(const std::vector<ParamTensor>& tensors, std::size_t n_para
 
 AdamW::AdamW(const AdamWConfig& config, const std::vector<ParamTensor>& tensors,
              std::size_t n_params)
-    : Optimizer(tensors, n_params), config_(config), m_(n_params, 0.0f), v_(n_params, 0.0f) {}
+    : TracedOptimizer(tensors, n_params), config_(config), m_(n_params, 0.0f), v_(n_params, 0.0f) {}
 
 template <class Tracer>
 void AdamW::run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
@@ -157,7 +157,7 @@ void AdamW::run(ParamRange range, std::span<float> params, std::span<const float
 
 SgdMomentum::SgdMomentum(const SgdConfig& config, const std::vector<ParamTensor>& tensors,
                          std::size_t n_params)
-    : Optimizer(tensors, n_params), config_(config), u_(n_params, 0.0f) {}
+    : TracedOptimizer(tensors, n_params), config_(config), u_(n_params, 0.0f) {}
 
 template <class Tracer>
 void SgdMomentum::run(ParamRange range, std::span<float> params, std::span<const float> grads,
@@ -181,7 +181,7 @@ void SgdMomentum::run(ParamRange range, std::span<float> params, std::span<const
 }
 
 Lion::Lion(const LionConfig& config, const std::vector<ParamTensor>& tensors, std::size_t n_params)
-    : Optimizer(tensors, n_params), config_(config), m_(n_params, 0.0f) {}
+    : TracedOptimizer(tensors, n_params), config_(config), m_(n_params, 0.0f) {}
 
 template <class Tracer>
 void Lion::run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,

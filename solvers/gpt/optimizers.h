@@ -76,6 +76,25 @@ class Optimizer {
   std::int64_t t_ = 0;
 };
 
+// The two tracer overloads of update(), written once: each rule implements one template
+// run<Tracer>(range, params, grads, lr, tracer) and befriends this base.
+template <class Rule>
+class TracedOptimizer : public Optimizer {
+ public:
+  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
+              NullTracer& tracer) override {
+    static_cast<Rule*>(this)->run(range, params, grads, lr, tracer);
+  }
+  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
+              RecordingTracer& tracer) override {
+    static_cast<Rule*>(this)->run(range, params, grads, lr, tracer);
+  }
+  using Optimizer::update;
+
+ protected:
+  using Optimizer::Optimizer;
+};
+
 struct AdamWConfig {
   float beta1 = 0.9f;
   float beta2 = 0.99f;  // nanoGPT shakespeare_char config
@@ -83,21 +102,13 @@ struct AdamWConfig {
   float weight_decay = 0.1f;
 };
 
-class AdamW : public Optimizer {
+class AdamW : public TracedOptimizer<AdamW> {
  public:
   AdamW(const AdamWConfig& config, const std::vector<ParamTensor>& tensors, std::size_t n_params);
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              NullTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              RecordingTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  using Optimizer::update;
   std::vector<std::span<float>> state() override { return {m_, v_}; }
 
  private:
+  friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
            Tracer& tracer);
@@ -110,22 +121,14 @@ struct SgdConfig {
   float weight_decay = 0.0f;
 };
 
-class SgdMomentum : public Optimizer {
+class SgdMomentum : public TracedOptimizer<SgdMomentum> {
  public:
   SgdMomentum(const SgdConfig& config, const std::vector<ParamTensor>& tensors,
               std::size_t n_params);
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              NullTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              RecordingTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  using Optimizer::update;
   std::vector<std::span<float>> state() override { return {u_}; }
 
  private:
+  friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
            Tracer& tracer);
@@ -139,21 +142,13 @@ struct LionConfig {
   float weight_decay = 0.1f;
 };
 
-class Lion : public Optimizer {
+class Lion : public TracedOptimizer<Lion> {
  public:
   Lion(const LionConfig& config, const std::vector<ParamTensor>& tensors, std::size_t n_params);
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              NullTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              RecordingTracer& tracer) override {
-    run(range, params, grads, lr, tracer);
-  }
-  using Optimizer::update;
   std::vector<std::span<float>> state() override { return {m_}; }
 
  private:
+  friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
            Tracer& tracer);
