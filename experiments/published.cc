@@ -31,8 +31,6 @@ bool spec_matches(const Spec& spec, const std::string& axis, const std::string& 
   return it != spec.params.end() && same_value(it->second.text, wanted);
 }
 
-std::string text_of(const Value& value) { return to_text(value); }
-
 // Column index by name in a summary table, or -1.
 int column(const Table& table, const std::string& name) {
   for (std::size_t i = 0; i < table.columns.size(); ++i)
@@ -73,17 +71,17 @@ std::string section_markdown(const ReportSection& section, const std::vector<Res
 
   const int problem_col = column(summary, "problem"), solver_col = column(summary, "solver");
   for (std::size_t r = 0; r < summary.rows.size(); ++r) {
-    const std::string problem = text_of(cell_at(summary, r, problem_col));
-    const std::string solver = text_of(cell_at(summary, r, solver_col));
+    const std::string problem = to_text(cell_at(summary, r, problem_col));
+    const std::string solver = to_text(cell_at(summary, r, solver_col));
     std::vector<const PublishedFigure*> figures;
     for (const auto& f : section.published)
       if (figure_matches(f, problem, solver)) figures.push_back(&f);
     std::vector<Value> row = {problem, solver, cell_at(summary, r, column(summary, "runs")),
                               cell_at(summary, r, column(summary, "status"))};
     for (const auto& name : names) {
-      std::string value = text_of(cell_at(summary, r, column(summary, name)));
+      std::string value = to_text(cell_at(summary, r, column(summary, name)));
       const int range = column(summary, name + " range");
-      if (range >= 0) value += " " + text_of(cell_at(summary, r, range));
+      if (range >= 0) value += " " + to_text(cell_at(summary, r, range));
       row.push_back(value);
       if (!has_published(name)) continue;
       std::string published;
@@ -111,8 +109,8 @@ std::string section_markdown(const ReportSection& section, const std::vector<Res
   for (const auto& f : section.published) {
     bool used = false;
     for (std::size_t r = 0; r < summary.rows.size() && !used; ++r)
-      used = figure_matches(f, text_of(cell_at(summary, r, problem_col)),
-                            text_of(cell_at(summary, r, solver_col)));
+      used = figure_matches(f, to_text(cell_at(summary, r, problem_col)),
+                            to_text(cell_at(summary, r, solver_col)));
     if (used) continue;
     unmatched << "- Published without a cube cell here: ";
     bool first = true;
