@@ -14,7 +14,7 @@ namespace {
 
 constexpr int kMr = 6;              // rows of C per micro-kernel call
 constexpr int kNr = 16;             // columns of C per micro-kernel call (two 8-float vectors)
-constexpr int kRowBlock = 8 * kMr;  // rows per parallel task: the B panel stays in L1 across them
+constexpr int kRowBlock = 8 * kMr;  // rows per block: the B panel stays in L1 across them
 constexpr int kKc = 256;            // depth of one K slice
 
 using Kernel = void (*)(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs,
@@ -133,10 +133,10 @@ const Kernels& kernels() {
   return k;
 }
 
-// Packs B (K x N) into ceil(N/16) panels of K x 16, zero padded on the right.
-void pack_b(int N, int K, ConstStrided b, float* packed) {
-  const int panels = (N + kNr - 1) / kNr;
-  for (int jp = 0; jp < panels; ++jp) {
+// Packs panels [jp0, jp1) of B (K x N), each K x 16 and zero padded on the right, into `packed`
+// (which holds all ceil(N/16) panels).
+void pack_b(int jp0, int jp1, int N, int K, ConstStrided b, float* packed) {
+  for (int jp = jp0; jp < jp1; ++jp) {
     const int j0 = jp * kNr;
     const int nc = std::min(kNr, N - j0);
     float* dst = packed + static_cast<std::ptrdiff_t>(jp) * K * kNr;
@@ -153,35 +153,39 @@ void pack_b(int N, int K, ConstStrided b, float* packed) {
   }
 }
 
-// Rows [i0, i1) of C against every packed panel.
-void row_block(int i0, int i1, int N, int K, ConstStrided a, const float* packed, float* c,
-               std::ptrdiff_t ldc, bool accumulate) {
-  const Kernels& k = kernels();
-  const int panels = (N + kNr - 1) / kNr;
-  // K is cut into slices of kKc so that a 16-column B slice (16 KB) stays in L1; each slice after
-  // the first adds its partial sums into C.
-  for (int p0 = 0; p0 < K; p0 += kKc) {
-    const int kc = std::min(kKc, K - p0);
-    const bool acc = accumulate || p0 > 0;
-    for (int jp = 0; jp < panels; ++jp) {
-      const int j0 = jp * kNr;
-      const int nc = std::min(kNr, N - j0);
-      const float* panel = packed + (static_cast<std::ptrdiff_t>(jp) * K + p0) * kNr;
-      for (int i = i0; i < i1; i += kMr) {
-        const int mr = std::min(kMr, i1 - i);
-        k.by_rows[mr](kc, a.data + i * a.rs + p0 * a.cs, a.rs, a.cs, panel, c + i * ldc + j0, ldc,
-                      nc, acc);
-      }
-    }
-  }
-}
-
+// 64-byte aligned scratch for the packed B, grown on demand, one per calling thread (the threads
+// of a parallel product share the caller's).
 float* pack_buffer(std::size_t n) {
-  // 64-byte aligned storage, grown on demand, one per thread.
   thread_local std::vector<float> storage;
   if (storage.size() < n + 16) storage.resize(n + 16);
   auto addr = reinterpret_cast<std::uintptr_t>(storage.data());
   return reinterpret_cast<float*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
+}
+
+// Rows [i0, i1) of C against every packed panel, in blocks of kRowBlock rows. K is cut into
+// slices of kKc so that a 16-column B slice (16 KB) stays in L1; each slice after the first adds
+// its partial sums into C, so every element of C sums over p in increasing order.
+void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed, float* c,
+               std::ptrdiff_t ldc, bool accumulate) {
+  const Kernels& k = kernels();
+  const int panels = (N + kNr - 1) / kNr;
+  for (int r0 = i0; r0 < i1; r0 += kRowBlock) {
+    const int r1 = std::min(i1, r0 + kRowBlock);
+    for (int p0 = 0; p0 < K; p0 += kKc) {
+      const int kc = std::min(kKc, K - p0);
+      const bool acc = accumulate || p0 > 0;
+      for (int jp = 0; jp < panels; ++jp) {
+        const int j0 = jp * kNr;
+        const int nc = std::min(kNr, N - j0);
+        const float* panel = packed + (static_cast<std::ptrdiff_t>(jp) * K + p0) * kNr;
+        for (int i = r0; i < r1; i += kMr) {
+          const int mr = std::min(kMr, r1 - i);
+          k.by_rows[mr](kc, a.data + i * a.rs + p0 * a.cs, a.rs, a.cs, panel, c + i * ldc + j0, ldc,
+                        nc, acc);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -199,18 +203,25 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
   }
   const int panels = (N + kNr - 1) / kNr;
   float* packed = pack_buffer(static_cast<std::size_t>(panels) * K * kNr);
-  pack_b(N, K, b, packed);
-  const int blocks = (M + kRowBlock - 1) / kRowBlock;
+  const int micro_rows = (M + kMr - 1) / kMr;
   // Small products run serially: an OpenMP region costs microseconds.
   const bool big = static_cast<double>(M) * N * K >= 2097152.0;
-  if (parallel && big && blocks > 1 && omp_get_max_threads() > 1) {
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static)
-    for (int blk = 0; blk < blocks; ++blk) {
-      row_block(blk * kRowBlock, std::min(M, (blk + 1) * kRowBlock), N, K, a, packed, c, ldc,
-                accumulate);
-    }
-  } else {
-    row_block(0, M, N, K, a, packed, c, ldc, accumulate);
+  if (!(parallel && big && micro_rows > 1 && omp_get_max_threads() > 1)) {
+    pack_b(0, panels, N, K, b, packed);
+    row_range(0, M, N, K, a, packed, c, ldc, accumulate);
+    return;
+  }
+  // Each thread packs its share of the B panels, then computes an equal share of the rows of C
+  // (in whole micro-kernel rows). The split changes which thread computes an element, never the
+  // order of its sum.
+#pragma omp parallel num_threads(omp_get_max_threads())
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    pack_b(panels * id / nt, panels * (id + 1) / nt, N, K, b, packed);
+#pragma omp barrier
+    const int i0 = kMr * (micro_rows * id / nt);
+    const int i1 = std::min(M, kMr * (micro_rows * (id + 1) / nt));
+    if (i0 < i1) row_range(i0, i1, N, K, a, packed, c, ldc, accumulate);
   }
 }
 
