@@ -90,6 +90,41 @@ void CharCorpus::sample_batch(Split split, Rng& rng, std::int64_t batch, std::in
   }
 }
 
+std::int64_t CharCorpus::longest_line() const {
+  std::int64_t longest = 0;
+  for (const auto* l : {&train_lines, &val_lines}) {
+    for (std::size_t k = 0; k + 1 < l->size(); ++k)
+      longest = std::max<std::int64_t>(longest, (*l)[k + 1] - (*l)[k] - 1);
+  }
+  return longest;
+}
+
+void CharCorpus::line_example(Split split, std::int64_t k, std::int64_t block, std::uint8_t* x,
+                              std::uint8_t* y) const {
+  const std::vector<std::uint32_t>& l = lines(split);
+  CUBE_CHECK(k >= 0 && k < num_lines(split),
+             "line_example: line " << k << " of a split of " << num_lines(split) << " lines");
+  const std::uint8_t* s = tokens(split).data() + l[k];  // the separator, the letters, a separator
+  const std::int64_t n = l[k + 1] - l[k] - 1;
+  CUBE_CHECK(n < block, "line_example: a line of " << n << " chars does not fit block " << block
+                                                   << " with its start token");
+  const auto sep = static_cast<std::uint8_t>(separator);
+  std::memcpy(x, s, static_cast<std::size_t>(n + 1));
+  std::memcpy(y, s + 1, static_cast<std::size_t>(n + 1));
+  std::fill(x + n + 1, x + block, sep);
+  std::fill(y + n + 1, y + block, kNoTarget);
+}
+
+void CharCorpus::sample_lines(Split split, Rng& rng, std::int64_t batch, std::int64_t block,
+                              std::uint8_t* x, std::uint8_t* y) const {
+  const std::int64_t n = num_lines(split);
+  CUBE_CHECK(batch >= 1 && n >= 1, "sample_lines: batch " << batch << " of " << n << " lines");
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto k = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
+    line_example(split, k, block, x + b * block, y + b * block);
+  }
+}
+
 std::vector<std::uint8_t> CharCorpus::encode(std::string_view text) const {
   for (std::size_t i = 0; i < text.size(); ++i)
     if (id_of[static_cast<unsigned char>(text[i])] < 0)
@@ -204,10 +239,15 @@ CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) 
     corpus.train = encode_known(corpus, train_text);
     corpus.val = encode_known(corpus, val_text);
     corpus.separator = corpus.id_of[static_cast<unsigned char>(kNamesSeparator)];
+    for (auto [stream, lines] : {std::pair{&corpus.train, &corpus.train_lines},
+                                 std::pair{&corpus.val, &corpus.val_lines}}) {
+      for (std::size_t i = 0; i < stream->size(); ++i)
+        if ((*stream)[i] == corpus.separator) lines->push_back(static_cast<std::uint32_t>(i));
+    }
   } else {
     char_lm_file_name(dataset);  // throws the unknown-data-set error
   }
-  if (corpus.train.empty() || corpus.val.empty() || corpus.vocab.size() > 256)
+  if (corpus.train.empty() || corpus.val.empty() || corpus.vocab.size() >= CharCorpus::kNoTarget)
     throw ConfigError("char_lm: the " + dataset + " text gives " +
                       std::to_string(corpus.train.size()) + " train and " +
                       std::to_string(corpus.val.size()) + " val tokens; both must be non-empty");
@@ -227,6 +267,15 @@ void CharLm::generate(std::uint64_t /*seed*/) {
   corpus_.batch_size = config_.batch_size;
   corpus_.eval_interval = config_.eval_interval;
   corpus_.eval_iters = config_.eval_iters;
+  corpus_.line_examples = config_.examples == "line";
+  if (corpus_.line_examples && corpus_.separator < 0)
+    throw ConfigError("problem.examples: 'line' needs a data set of lines (names); " +
+                      config_.dataset + " is one text; valid choices here: window");
+  if (corpus_.line_examples && config_.block_size <= corpus_.longest_line())
+    throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
+                      " cannot hold the longest name (" + std::to_string(corpus_.longest_line()) +
+                      " chars) with its start token; examples: line needs block_size >= " +
+                      std::to_string(corpus_.longest_line() + 1));
   if (config_.block_size >= static_cast<std::int64_t>(corpus_.val.size()))
     throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
                       " does not fit in the " + std::to_string(corpus_.val.size()) +

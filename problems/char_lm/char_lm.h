@@ -18,9 +18,18 @@
 //                vocab = '.' + a..z (27) and '.' has id 0, as in makemore; the longest name is 15
 //                chars, so makemore's block_size 16 holds the separator and a whole name.
 //
-// Both splits are token-id streams (uint8 ids into the vocab). sample_batch draws windows as
-// nanoGPT's get_batch: for each row b, i = rng.below(len - block) (uniform on [0, len - block)),
-// x[b] = s[i .. i+block), y[b] = s[i+1 .. i+block+1): y is x shifted left by one.
+// Both splits are token-id streams (uint8 ids into the vocab). Two kinds of training example
+// (parameter `examples`):
+//   window  nanoGPT's get_batch (the default): for each row b, i = rng.below(len - block)
+//           (uniform on [0, len - block)), x[b] = s[i .. i+block), y[b] = s[i+1 .. i+block+1):
+//           y is x shifted left by one. On names a window mixes the tail of one name with the
+//           next, so many predictions have no context of their own.
+//   line    makemore's CharDataset (names only): a row is one name c1..cn from its start token,
+//           x = [sep, c1, .., cn, sep, ..], y = [c1, .., cn, sep, none, ..]: the model predicts
+//           each letter and the end token, and the padding (y = CharCorpus::kNoTarget) is not
+//           scored. Training rows are names drawn uniformly with replacement (makemore's
+//           InfiniteDataLoader); the val loss is exact: every val name once, per scored token.
+//           Needs block_size >= longest name + 1 (16 for names.txt).
 //
 // Data directory (parameter data_dir): a path, or "auto" (the default): then $CUBE_DATA_DIR when
 // set, else the first "<d>/shared/data" holding the data file, for d the directory of the running
@@ -54,6 +63,11 @@ struct CharCorpus {
   std::vector<std::uint8_t> train;  // token ids of the train split, in text order
   std::vector<std::uint8_t> val;    // token ids of the val split
   std::int64_t separator = -1;      // id of the names start/stop token '.', -1 for shakespeare
+  // Offsets of each line's leading separator in its split's stream (names; empty for
+  // shakespeare): line k of a split is tokens[lines[k] + 1 .. lines[k + 1]) in the stream, which
+  // ends with a separator after the last line.
+  std::vector<std::uint32_t> train_lines, val_lines;
+  bool line_examples = false;  // the problem's `examples: line`
   // The problem's training-protocol parameters, copied here for solvers (see CharLmConfig).
   std::int64_t block_size = 0;
   std::int64_t batch_size = 0;
@@ -61,15 +75,36 @@ struct CharCorpus {
   std::int64_t eval_iters = 0;
   std::array<std::int16_t, 256> id_of{};  // id_of[unsigned char c] = token id, or -1
 
+  // The target of a `line` example's padding: never a token id (build_char_corpus keeps the
+  // vocabulary below 255 chars).
+  static constexpr std::uint8_t kNoTarget = 255;
+
   std::int64_t vocab_size() const { return static_cast<std::int64_t>(vocab.size()); }
   const std::vector<std::uint8_t>& tokens(Split split) const {
     return split == Split::kTrain ? train : val;
   }
+  const std::vector<std::uint32_t>& lines(Split split) const {
+    return split == Split::kTrain ? train_lines : val_lines;
+  }
+  std::int64_t num_lines(Split split) const {
+    return static_cast<std::int64_t>(lines(split).size()) - 1;
+  }
+  // Letters of the longest line (0 without lines).
+  std::int64_t longest_line() const;
 
   // Fills x and y (each batch * block ids, row-major) with `batch` windows of `block` tokens of
   // `split` drawn as documented above, consuming exactly `batch` rng.below() calls.
   // Preconditions: batch >= 1, 1 <= block < tokens(split).size() (checked: cube::Error).
   void sample_batch(Split split, Rng& rng, std::int64_t batch, std::int64_t block, std::uint8_t* x,
+                    std::uint8_t* y) const;
+
+  // Writes line k of `split` as a `line` example (block ids each into x and y, as documented
+  // above). Preconditions: 0 <= k < num_lines(split), block > the line's length (checked).
+  void line_example(Split split, std::int64_t k, std::int64_t block, std::uint8_t* x,
+                    std::uint8_t* y) const;
+  // Fills x and y with `batch` line examples of lines drawn uniformly with replacement, consuming
+  // exactly `batch` rng.below() calls. Preconditions: num_lines(split) >= 1.
+  void sample_lines(Split split, Rng& rng, std::int64_t batch, std::int64_t block, std::uint8_t* x,
                     std::uint8_t* y) const;
 
   // Token ids of `text`; throws ConfigError naming the first char not in the vocabulary.
@@ -84,6 +119,7 @@ struct CharLmConfig {
   std::int64_t batch_size = 12;
   std::int64_t eval_interval = 250;
   std::int64_t eval_iters = 20;
+  std::string examples = "window";
   std::string data_dir = "auto";
 
   template <class V>
@@ -94,6 +130,10 @@ struct CharLmConfig {
     v("batch_size", batch_size, "sequences per training batch").at_least(1);
     v("eval_interval", eval_interval, "training steps between loss evaluations").at_least(1);
     v("eval_iters", eval_iters, "batches averaged per split at each evaluation").at_least(1);
+    v("examples", examples,
+      "window: random block_size windows of the text (nanoGPT); line: one name per row from its "
+      "start token, padding unscored, val loss over every val name (makemore; names only)")
+        .one_of({"window", "line"});
     v("data_dir", data_dir,
       "directory holding the data files; auto: $CUBE_DATA_DIR, else shared/data/ found upward "
       "from the executable and the current directory");

@@ -164,22 +164,69 @@ void column_sums(const float* d, float* db, int M, int N) {
   }
 }
 
+// The row kernels below are compiled twice, for AVX2 and for the baseline ISA, and the loader
+// picks one (GCC target_clones): the build has no -march. Without FMA contraction (ISO C++ mode)
+// both clones give the same bits.
+#define CUBE_GPT_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+
+CUBE_GPT_AVX2_CLONES void layernorm_forward_row(const float* xi, float* oi, float* mean,
+                                                float* rstd, const float* w, const float* b,
+                                                int C) {
+  const float m = sum8(xi, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) oi[c] = (xi[c] - m) * (xi[c] - m);  // scratch for the variance
+  const float var = sum8(oi, C) / static_cast<float>(C);
+  const float s = 1.0f / std::sqrt(var + kLnEps);
+  for (int c = 0; c < C; ++c) {
+    const float n = (xi[c] - m) * s;
+    oi[c] = b != nullptr ? n * w[c] + b[c] : n * w[c];
+  }
+  *mean = m;
+  *rstd = s;
+}
+
 void layernorm_forward(const float* x, float* out, float* mean, float* rstd, const float* w,
                        const float* b, int M, int C) {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (int i = 0; i < M; ++i) {
+    layernorm_forward_row(x + static_cast<std::ptrdiff_t>(i) * C,
+                          out + static_cast<std::ptrdiff_t>(i) * C, mean + i, rstd + i, w, b, C);
+  }
+}
+
+float* thread_scratch(std::size_t n) {
+  thread_local std::vector<float> storage;
+  if (storage.size() < n) storage.resize(n);
+  return storage.data();
+}
+
+// dx_i += LN backward of row i; si: C floats of scratch.
+CUBE_GPT_AVX2_CLONES void layernorm_backward_row(float* dxi, float* si, const float* di,
+                                                 const float* xi, const float* w, float m, float s,
+                                                 int C) {
+  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c];
+  const float dnorm_mean = sum8(si, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c] * ((xi[c] - m) * s);
+  const float dnorm_norm_mean = sum8(si, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) {
+    const float norm = (xi[c] - m) * s;
+    dxi[c] += (di[c] * w[c] - dnorm_mean - norm * dnorm_norm_mean) * s;
+  }
+}
+
+// Columns [c0, c1) of dw (and db) summed over the M rows in order.
+CUBE_GPT_AVX2_CLONES void layernorm_param_grads(float* dw, float* db, const float* dout,
+                                                const float* x, const float* mean,
+                                                const float* rstd, int M, int C, int c0, int c1) {
+  std::fill(dw + c0, dw + c1, 0.0f);
+  if (db != nullptr) std::fill(db + c0, db + c1, 0.0f);
+  for (int i = 0; i < M; ++i) {
     const float* xi = x + static_cast<std::ptrdiff_t>(i) * C;
-    float* oi = out + static_cast<std::ptrdiff_t>(i) * C;
-    const float m = sum8(xi, C) / static_cast<float>(C);
-    for (int c = 0; c < C; ++c) oi[c] = (xi[c] - m) * (xi[c] - m);  // scratch for the variance
-    const float var = sum8(oi, C) / static_cast<float>(C);
-    const float s = 1.0f / std::sqrt(var + kLnEps);
-    for (int c = 0; c < C; ++c) {
-      const float n = (xi[c] - m) * s;
-      oi[c] = b != nullptr ? n * w[c] + b[c] : n * w[c];
+    const float* di = dout + static_cast<std::ptrdiff_t>(i) * C;
+    const float m = mean[i], s = rstd[i];
+    for (int c = c0; c < c1; ++c) dw[c] += di[c] * ((xi[c] - m) * s);
+    if (db != nullptr) {
+      for (int c = c0; c < c1; ++c) db[c] += di[c];
     }
-    mean[i] = m;
-    rstd[i] = s;
   }
 }
 
@@ -189,101 +236,81 @@ void layernorm_backward(float* dx, float* dw, float* db, const float* dout, cons
                         float* scratch) {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (int i = 0; i < M; ++i) {
-    const float* xi = x + static_cast<std::ptrdiff_t>(i) * C;
-    const float* di = dout + static_cast<std::ptrdiff_t>(i) * C;
-    float* dxi = dx + static_cast<std::ptrdiff_t>(i) * C;
-    float* si = scratch + static_cast<std::ptrdiff_t>(i) * C;
-    const float m = mean[i], s = rstd[i];
-    for (int c = 0; c < C; ++c) si[c] = di[c] * w[c];
-    const float dnorm_mean = sum8(si, C) / static_cast<float>(C);
-    for (int c = 0; c < C; ++c) si[c] = di[c] * w[c] * ((xi[c] - m) * s);
-    const float dnorm_norm_mean = sum8(si, C) / static_cast<float>(C);
-    for (int c = 0; c < C; ++c) {
-      const float norm = (xi[c] - m) * s;
-      dxi[c] += (di[c] * w[c] - dnorm_mean - norm * dnorm_norm_mean) * s;
-    }
+    const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
+    layernorm_backward_row(dx + o, scratch + o, dout + o, x + o, w, mean[i], rstd[i], C);
   }
 #pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
   {
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    const int c0 = C * id / nt, c1 = C * (id + 1) / nt;
-    std::fill(dw + c0, dw + c1, 0.0f);
-    if (db != nullptr) std::fill(db + c0, db + c1, 0.0f);
-    for (int i = 0; i < M; ++i) {
-      const float* xi = x + static_cast<std::ptrdiff_t>(i) * C;
-      const float* di = dout + static_cast<std::ptrdiff_t>(i) * C;
-      const float m = mean[i], s = rstd[i];
-      for (int c = c0; c < c1; ++c) dw[c] += di[c] * ((xi[c] - m) * s);
-      if (db != nullptr) {
-        for (int c = c0; c < c1; ++c) db[c] += di[c];
-      }
-    }
+    layernorm_param_grads(dw, db, dout, x, mean, rstd, M, C, C * id / nt, C * (id + 1) / nt);
   }
 }
 
-// GELU over a contiguous chunk. The bodies are inlined into an AVX2 clone and a portable clone
-// (chosen once at run time); without FMA contraction (ISO C++ mode) both give the same bits.
-[[gnu::always_inline]] inline void gelu_forward_body(const float* x, float* out, std::int64_t n) {
+// GELU over a contiguous chunk: out = x Phi(x).
+CUBE_GPT_AVX2_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     out[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
   }
 }
 // d *= gelu'(x) = Phi(x) + x phi(x).
-[[gnu::always_inline]] inline void gelu_backward_body(float* d, const float* x, std::int64_t n) {
+CUBE_GPT_AVX2_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float cdf = 0.5f * (1.0f + erf_approx(x[i] * kInvSqrt2));
     const float pdf = kInvSqrt2Pi * exp_approx(-0.5f * x[i] * x[i]);
     d[i] *= cdf + x[i] * pdf;
   }
 }
-__attribute__((target("avx2"))) void gelu_forward_avx2(const float* x, float* out, std::int64_t n) {
-  gelu_forward_body(x, out, n);
-}
-void gelu_forward_portable(const float* x, float* out, std::int64_t n) {
-  gelu_forward_body(x, out, n);
-}
-__attribute__((target("avx2"))) void gelu_backward_avx2(float* d, const float* x, std::int64_t n) {
-  gelu_backward_body(d, x, n);
-}
-void gelu_backward_portable(float* d, const float* x, std::int64_t n) {
-  gelu_backward_body(d, x, n);
-}
-
-bool cpu_has_avx2() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return yes;
-}
 
 constexpr std::int64_t kChunk = 4096;
 
 void gelu_forward(const float* x, float* out, std::size_t n) {
   const auto nn = static_cast<std::int64_t>(n);
-  const bool avx2 = cpu_has_avx2();
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (std::int64_t b = 0; b < nn; b += kChunk) {
-    const std::int64_t len = std::min(kChunk, nn - b);
-    avx2 ? gelu_forward_avx2(x + b, out + b, len) : gelu_forward_portable(x + b, out + b, len);
+    gelu_forward_chunk(x + b, out + b, std::min(kChunk, nn - b));
   }
 }
 
 void gelu_backward(float* d, const float* x, std::size_t n) {
   const auto nn = static_cast<std::int64_t>(n);
-  const bool avx2 = cpu_has_avx2();
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (std::int64_t b = 0; b < nn; b += kChunk) {
-    const std::int64_t len = std::min(kChunk, nn - b);
-    avx2 ? gelu_backward_avx2(d + b, x + b, len) : gelu_backward_portable(d + b, x + b, len);
+    gelu_backward_chunk(d + b, x + b, std::min(kChunk, nn - b));
   }
 }
 
-float* thread_scratch(std::size_t n) {
-  thread_local std::vector<float> storage;
-  if (storage.size() < n) storage.resize(n);
-  return storage.data();
+// Row t of the T x T scores p becomes softmax(scale * p[t, 0..t]), zero above the diagonal.
+CUBE_GPT_AVX2_CLONES void causal_softmax(float* p, int T, float scale) {
+  for (int t = 0; t < T; ++t) {
+    float* row = p + static_cast<std::ptrdiff_t>(t) * T;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int j = 0; j <= t; ++j) mx = std::max(mx, row[j] * scale);
+    // Exponentials first (a vectorizable loop), then the sum in sum8's fixed order.
+    for (int j = 0; j <= t; ++j) row[j] = exp_approx(row[j] * scale - mx);
+    const float inv = 1.0f / sum8(row, t + 1);
+    for (int j = 0; j <= t; ++j) row[j] *= inv;
+    for (int j = t + 1; j < T; ++j) row[j] = 0.0f;
+  }
 }
+
+// dp (d probabilities, read on and below the diagonal) becomes d scores: row t of
+// p * (dp - <p, dp>) * scale, zero above the diagonal.
+CUBE_GPT_AVX2_CLONES void causal_softmax_backward(const float* p, float* dp, int T, float scale) {
+  for (int t = 0; t < T; ++t) {
+    const float* pr = p + static_cast<std::ptrdiff_t>(t) * T;
+    float* dr = dp + static_cast<std::ptrdiff_t>(t) * T;
+    float dot = 0.0f;
+    for (int j = 0; j <= t; ++j) dot += pr[j] * dr[j];
+    for (int j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - dot) * scale;
+    for (int j = t + 1; j < T; ++j) dr[j] = 0.0f;
+  }
+}
+
+// The attention products run in strips of kCausalStrip query rows (a multiple of the GEMM's 6-row
+// micro-kernel): a strip of rows [i0, i1) reads keys j < i1 only, which skips most of the zero
+// upper triangle (for T = 64, 28 % of the work of each product). The skipped terms are exact
+// zeros, so the results are bitwise those of the full products.
+constexpr int kCausalStrip = 24;
 
 // Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
 // probabilities (zero above the diagonal); y: (B*T, C).
@@ -299,17 +326,11 @@ void attention_forward(const float* qkv, float* att, float* y, int B, int T, int
     const float* k = q + C;
     const float* v = q + 2 * C;
     float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
-    gemm(T, T, hs, {q, 3 * C, 1}, {k, 1, 3 * C}, p, T, false, false);
-    for (int t = 0; t < T; ++t) {
-      float* row = p + static_cast<std::ptrdiff_t>(t) * T;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j <= t; ++j) mx = std::max(mx, row[j] * scale);
-      // Exponentials first (a vectorizable loop), then the sum in sum8's fixed order.
-      for (int j = 0; j <= t; ++j) row[j] = exp_approx(row[j] * scale - mx);
-      const float inv = 1.0f / sum8(row, t + 1);
-      for (int j = 0; j <= t; ++j) row[j] *= inv;
-      for (int j = t + 1; j < T; ++j) row[j] = 0.0f;
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // S = Q Kᵀ on the strip's keys j < i1
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, i1, hs, {q + i0 * 3 * C, 3 * C, 1}, {k, 1, 3 * C}, p + i0 * T, T, false, false);
     }
+    causal_softmax(p, T, scale);
     const float* pd = p;
     if (drop.active) {
       float* s = thread_scratch(static_cast<std::size_t>(T) * T);
@@ -319,8 +340,11 @@ void attention_forward(const float* qkv, float* att, float* y, int B, int T, int
       }
       pd = s;
     }
-    gemm(T, hs, T, {pd, T, 1}, {v, 3 * C, 1}, y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs,
-         C, false, false);
+    float* yh = y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs;
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // Y = P V over j < i1
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, hs, i1, {pd + i0 * T, T, 1}, {v, 3 * C, 1}, yh + i0 * C, C, false, false);
+    }
   }
 }
 
@@ -353,23 +377,27 @@ void attention_backward(float* dqkv, const float* dy, const float* qkv, const fl
       }
       pd = s;
     }
-    gemm(T, T, hs, {dyh, C, 1}, {v, 1, 3 * C}, dp, T, false, false);   // dPd = dY Vᵀ
-    gemm(T, hs, T, {pd, 1, T}, {dyh, C, 1}, dv, 3 * C, false, false);  // dV = Pdᵀ dY
+    // Row strips as in the forward: dPd = dY Vᵀ on keys j < i1 (the rest of dp is never read),
+    // dV = Pdᵀ dY over queries i >= j0 (Pd is zero above the diagonal).
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, i1, hs, {dyh + i0 * C, C, 1}, {v, 1, 3 * C}, dp + i0 * T, T, false, false);
+      gemm(i1 - i0, hs, T - i0, {pd + i0 * T + i0, 1, T}, {dyh + i0 * C, C, 1}, dv + i0 * 3 * C,
+           3 * C, false, false);
+    }
     if (drop.active) {
       for (int i = 0; i < T * T; ++i) {
         dp[i] *= Dropout::factor(sk, base + i, drop.threshold, drop.scale);
       }
     }
-    for (int t = 0; t < T; ++t) {
-      const float* pr = p + static_cast<std::ptrdiff_t>(t) * T;
-      float* dr = dp + static_cast<std::ptrdiff_t>(t) * T;
-      float dot = 0.0f;
-      for (int j = 0; j <= t; ++j) dot += pr[j] * dr[j];
-      for (int j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - dot) * scale;
-      for (int j = t + 1; j < T; ++j) dr[j] = 0.0f;
+    causal_softmax_backward(p, dp, T, scale);
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // dQ = dS K and dK = dSᵀ Q, as above
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, hs, i1, {dp + i0 * T, T, 1}, {k, 3 * C, 1}, dq + i0 * 3 * C, 3 * C, false,
+           false);
+      gemm(i1 - i0, hs, T - i0, {dp + i0 * T + i0, 1, T}, {q + i0 * 3 * C, 3 * C, 1},
+           dk + i0 * 3 * C, 3 * C, false, false);
     }
-    gemm(T, hs, T, {dp, T, 1}, {k, 3 * C, 1}, dq, 3 * C, false, false);  // dQ = dS K
-    gemm(T, hs, T, {dp, 1, T}, {q, 3 * C, 1}, dk, 3 * C, false, false);  // dK = dSᵀ Q
   }
 }
 
@@ -572,11 +600,17 @@ void GptModel::check_batch(std::size_t n_inputs, std::size_t n_targets, int B, i
   forward_done_ = false;
 }
 
+int GptModel::scored_targets() const {
+  const int n = B_ * T_;
+  return static_cast<int>(n - std::count(targets_.begin(), targets_.begin() + n, kUnscored));
+}
+
 void GptModel::check_ids() const {
   const std::size_t n = static_cast<std::size_t>(B_) * T_;
   for (std::size_t i = 0; i < n; ++i) {
     if (inputs_[i] < 0 || inputs_[i] >= config_.vocab_size ||
-        (has_targets_ && (targets_[i] < 0 || targets_[i] >= config_.vocab_size))) {
+        (has_targets_ && targets_[i] != kUnscored &&
+         (targets_[i] < 0 || targets_[i] >= config_.vocab_size))) {
       throw ConfigError("gpt: token id outside [0, vocab_size)");
     }
   }
@@ -771,13 +805,16 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
     const float sum = sum8(pr, V);
     const float inv = 1.0f / sum;
     for (int v = 0; v < V; ++v) pr[v] *= inv;
-    if (targets) losses[i] = (mx - z[targets_[i]]) + std::log(sum);
+    if (targets) {
+      losses[i] = targets_[i] == kUnscored ? 0.0f : (mx - z[targets_[i]]) + std::log(sum);
+    }
   }
   float loss = std::numeric_limits<float>::quiet_NaN();
   if (targets) {
     double total = 0.0;
     for (int i = 0; i < BT; ++i) total += losses[i];
-    loss = static_cast<float>(total / BT);
+    const int scored = scored_targets();
+    loss = scored > 0 ? static_cast<float>(total / scored) : 0.0f;
   }
   per_tile(tr, BT, [&](int r0, int r1) {
     trace_rows(id.acts, logits_, V, r0, r1, false);
@@ -883,16 +920,22 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
     return d_tmp_;
   };
 
-  // Cross-entropy and softmax: d logits = (probs - onehot) / BT.
+  // Cross-entropy and softmax: d logits = (probs - onehot) / (scored targets), 0 on the rows
+  // of unscored targets.
   {
     ScopedKernelTimer timer(bslot(KernelProfile::kLoss));
     const float* probs = A + probs_;
     float* dl = D + d_logits_;
-    const float inv = 1.0f / static_cast<float>(BT);
+    const int scored = scored_targets();
+    const float inv = scored > 0 ? 1.0f / static_cast<float>(scored) : 0.0f;
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
     for (int i = 0; i < BT; ++i) {
       const float* pr = probs + static_cast<std::ptrdiff_t>(i) * V;
       float* d = dl + static_cast<std::ptrdiff_t>(i) * V;
+      if (targets_[i] == kUnscored) {
+        std::fill(d, d + V, 0.0f);
+        continue;
+      }
       for (int v = 0; v < V; ++v) d[v] = pr[v] * inv;
       d[targets_[i]] -= inv;
     }

@@ -4,7 +4,8 @@
 // Model (pre-LayerNorm transformer, lm_head tied to the token embedding):
 //   x0 = drop(wte[tok] + wpe[t]);  for each block l:
 //     x = x + drop(proj(attn(ln1(x))));  x = x + drop(fcproj(gelu(fc(ln2(x)))));
-//   logits = lnf(x) · wteᵀ;  loss = mean over (b,t) of -log softmax(logits)[target].
+//   logits = lnf(x) · wteᵀ;  loss = mean over the scored (b,t) of -log softmax(logits)[target]
+//   (every target is scored unless set_batch marks some unscored, as makemore's padding).
 // attn: causal multi-head self-attention, softmax(q kᵀ / sqrt(hs)) with attention dropout on the
 // probabilities, hs = n_embd / n_head. LayerNorm: eps 1e-5, biased variance (PyTorch).
 // GELU: the exact erf form 0.5 x (1 + erf(x / sqrt 2)) as nanoGPT's nn.GELU(), evaluated with
@@ -24,8 +25,8 @@
 // fc_proj_w ~ N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weights 1; drawn from
 // cube::Rng(seed) in buffer order (tensor by tensor, element by element).
 //
-// Work: forward ~ 2 N_mat BT + 2 L B H T^2 hs * 2 flops (N_mat = matrix parameters, the causal
-// half is computed and masked), backward twice that. Memory: parameters and gradients 4 N bytes
+// Work: forward ~ 2 N_mat BT + 2 L B H T^2 hs * 2 flops (N_mat = matrix parameters; attention
+// skips most of the zero upper triangle, in 24-row strips), backward twice that. Memory: parameters and gradients 4 N bytes
 // each; activations (act_elements()) for max_batch x block_size, allocated once at construction;
 // no allocation in forward or backward (the GEMM pack buffer and attention scratch are
 // thread-local and grow once).
@@ -48,6 +49,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -135,21 +137,27 @@ class GptModel {
   std::span<const float> grads() const { return grads_; }
 
   // Copies a batch of token ids (row-major B x T) into the model. targets may be empty (no loss).
+  // A target equal to `unscored` (when given) is not scored: it adds nothing to the loss or the
+  // gradient, and the mean runs over the scored targets only (PyTorch's ignore_index; makemore
+  // pads its names this way).
   // Preconditions: 1 <= B <= max_batch, 1 <= T <= block_size, ids < vocab_size.
   template <class Token>
-  void set_batch(std::span<const Token> inputs, std::span<const Token> targets, int B, int T) {
+  void set_batch(std::span<const Token> inputs, std::span<const Token> targets, int B, int T,
+                 std::optional<Token> unscored = std::nullopt) {
     check_batch(inputs.size(), targets.size(), B, T);
     for (std::size_t i = 0; i < inputs.size(); ++i)
       inputs_[i] = static_cast<std::int32_t>(inputs[i]);
     for (std::size_t i = 0; i < targets.size(); ++i)
-      targets_[i] = static_cast<std::int32_t>(targets[i]);
+      targets_[i] =
+          unscored && targets[i] == *unscored ? kUnscored : static_cast<std::int32_t>(targets[i]);
     has_targets_ = !targets.empty();
     check_ids();
   }
 
   // Forward over the batch set last. training = true applies dropout with `dropout_key`
-  // (different keys, different masks). Returns the mean cross-entropy loss (NaN without
-  // targets). Logits (B*T x V, row-major) stay readable through logits().
+  // (different keys, different masks). Returns the mean cross-entropy loss over the scored
+  // targets (NaN without targets, 0 when none is scored). Logits (B*T x V, row-major) stay readable
+  // through logits().
   template <class Tracer>
   float forward(Tracer& tracer, bool training = false, std::uint64_t dropout_key = 0);
 
@@ -176,6 +184,7 @@ class GptModel {
   };
 
   void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
+  int scored_targets() const;  // targets of the current batch not marked unscored
   void check_ids() const;
 
   GptConfig config_;
@@ -191,6 +200,7 @@ class GptModel {
   // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
   std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
   std::vector<float> dacts_;
+  static constexpr std::int32_t kUnscored = -1;  // a target that set_batch marked unscored
   std::vector<std::int32_t> inputs_, targets_;
   bool has_targets_ = false;
   int B_ = 0, T_ = 0;

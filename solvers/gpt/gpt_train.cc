@@ -212,8 +212,8 @@ class Trainer {
   template <class Tracer>
   float step(std::int64_t it, Tracer& tracer) {
     Rng rng(stream_seed(ctx_.seed(), it, kTrainBatch));
-    corpus_.sample_batch(Split::kTrain, rng, B_, T_, x_.data(), y_.data());
-    model_.set_batch(std::span<const std::uint8_t>(x_), std::span<const std::uint8_t>(y_), B_, T_);
+    sample(Split::kTrain, rng);
+    set_batch(B_);
     const float loss = model_.forward(tracer, /*training=*/true, static_cast<std::uint64_t>(it));
     const auto lr = static_cast<float>(learning_rate(it));
     auto params = model_.params();
@@ -237,14 +237,47 @@ class Trainer {
     return loss;
   }
 
+  void sample(Split split, Rng& rng) {
+    if (corpus_.line_examples) {
+      corpus_.sample_lines(split, rng, B_, T_, x_.data(), y_.data());
+    } else {
+      corpus_.sample_batch(split, rng, B_, T_, x_.data(), y_.data());
+    }
+  }
+
+  void set_batch(int rows) {
+    const auto n = static_cast<std::size_t>(rows) * T_;
+    model_.set_batch(std::span<const std::uint8_t>(x_.data(), n),
+                     std::span<const std::uint8_t>(y_.data(), n), rows, T_,
+                     std::optional<std::uint8_t>(CharCorpus::kNoTarget));
+  }
+
+  // nanoGPT's estimate_loss: the mean loss of eval_iters random batches. With line examples the
+  // val loss is instead exact, makemore's test loss: every val line once, averaged per scored
+  // token.
   double estimate_loss(Split split, std::int64_t it) {
-    Rng rng(stream_seed(ctx_.seed(), it, split == Split::kTrain ? kEvalTrain : kEvalVal));
     NullTracer off;
+    if (corpus_.line_examples && split == Split::kVal) {
+      const std::int64_t lines = corpus_.num_lines(split);
+      double sum = 0, scored = 0;
+      for (std::int64_t k0 = 0; k0 < lines; k0 += B_) {
+        const int rows = static_cast<int>(std::min<std::int64_t>(B_, lines - k0));
+        for (int r = 0; r < rows; ++r)
+          corpus_.line_example(split, k0 + r, T_, x_.data() + r * T_, y_.data() + r * T_);
+        set_batch(rows);
+        const auto n = static_cast<std::ptrdiff_t>(rows) * T_;
+        const double count =
+            static_cast<double>(n - std::count(y_.begin(), y_.begin() + n, CharCorpus::kNoTarget));
+        sum += static_cast<double>(model_.forward(off, /*training=*/false)) * count;
+        scored += count;
+      }
+      return sum / scored;
+    }
+    Rng rng(stream_seed(ctx_.seed(), it, split == Split::kTrain ? kEvalTrain : kEvalVal));
     double sum = 0;
     for (std::int64_t k = 0; k < corpus_.eval_iters; ++k) {
-      corpus_.sample_batch(split, rng, B_, T_, x_.data(), y_.data());
-      model_.set_batch(std::span<const std::uint8_t>(x_), std::span<const std::uint8_t>(y_), B_,
-                       T_);
+      sample(split, rng);
+      set_batch(B_);
       sum += model_.forward(off, /*training=*/false);
     }
     return sum / static_cast<double>(corpus_.eval_iters);

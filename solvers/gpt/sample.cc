@@ -24,7 +24,7 @@ std::string sample_text(const Checkpoint& ck, const SampleOptions& options) {
 
   std::vector<std::uint8_t> context;
   std::string prompt = options.prompt;
-  if (prompt.empty()) prompt = ck.vocab.find('\n') != std::string::npos ? "\n" : ".";
+  if (prompt.empty()) prompt.assign(1, ck.vocab.find('\n') != std::string::npos ? '\n' : '.');
   for (char c : prompt) {
     const auto id = ck.vocab.find(c);
     if (id == std::string::npos)

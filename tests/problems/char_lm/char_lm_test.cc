@@ -286,6 +286,67 @@ TEST(CharLmTest, AutoSearchWalksUpwardFromEachStart) {
   fs::remove_all(other);
 }
 
+// makemore's CharDataset.__getitem__: x = [0, c1..cn, 0...], y = [c1..cn, 0, -1...].
+TEST(CharLmTest, LineExamplesAreMakemoreSPaddedNames) {
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += std::string(1 + i % 4, static_cast<char>('a' + i)) + "\n";
+  const CharCorpus c = build_char_corpus("names", text);
+  ASSERT_EQ(c.num_lines(Split::kTrain), 18);
+  ASSERT_EQ(c.num_lines(Split::kVal), 2);
+  EXPECT_EQ(c.longest_line(), 4);
+  const auto sep = static_cast<std::uint8_t>(c.separator);
+  const std::string val = c.decode(c.val);
+  const std::vector<std::string> val_names = names_of(val);
+  for (int k = 0; k < 2; ++k) {
+    std::vector<std::uint8_t> x(6), y(6);
+    c.line_example(Split::kVal, k, 6, x.data(), y.data());
+    const std::string& name = val_names[k];
+    const std::size_t n = name.size();
+    EXPECT_EQ(x[0], sep);
+    EXPECT_EQ(c.decode(std::span(x).subspan(1, n)), name);
+    EXPECT_EQ(c.decode(std::span(y).first(n)), name);
+    EXPECT_EQ(y[n], sep);
+    for (std::size_t t = n + 1; t < 6; ++t) {
+      EXPECT_EQ(x[t], sep);
+      EXPECT_EQ(y[t], CharCorpus::kNoTarget);
+    }
+  }
+  std::vector<std::uint8_t> x(4), y(4);
+  EXPECT_THROW(c.line_example(Split::kVal, 2, 6, x.data(), y.data()), Error);
+
+  // sample_lines draws line rng.below(18) for each row, in order.
+  std::vector<std::uint8_t> xs(3 * 6), ys(3 * 6), xe(6), ye(6);
+  Rng rng(7), replay(7);
+  c.sample_lines(Split::kTrain, rng, 3, 6, xs.data(), ys.data());
+  for (int r = 0; r < 3; ++r) {
+    c.line_example(Split::kTrain, static_cast<std::int64_t>(replay.below(18)), 6, xe.data(),
+                   ye.data());
+    EXPECT_TRUE(std::equal(xe.begin(), xe.end(), xs.begin() + r * 6)) << r;
+    EXPECT_TRUE(std::equal(ye.begin(), ye.end(), ys.begin() + r * 6)) << r;
+  }
+}
+
+TEST(CharLmTest, LineExamplesNeedNamesAndABlockThatHoldsTheLongestName) {
+  auto on_names = make("char_lm(dataset=names,examples=line,block_size=16)");
+  on_names->generate(1);
+  EXPECT_TRUE(on_names->char_corpus()->line_examples);
+  EXPECT_EQ(on_names->char_corpus()->longest_line(), 15);
+  EXPECT_EQ(on_names->char_corpus()->num_lines(Split::kVal), 1000);
+  try {
+    make("char_lm(dataset=names,examples=line,block_size=15)")->generate(1);
+    ADD_FAILURE() << "block 15 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("block_size >= 16"), std::string::npos) << e.what();
+  }
+  try {
+    make("char_lm(dataset=shakespeare,examples=line)")->generate(1);
+    ADD_FAILURE() << "line examples accepted on shakespeare";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("problem.examples"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(make("char_lm(examples=name)"), ConfigError);
+}
+
 TEST(CharLmTest, BlockSizeMustFitTheValSplit) {
   auto problem = make("char_lm(dataset=names,block_size=100000)");
   EXPECT_THROW(problem->generate(1), ConfigError);

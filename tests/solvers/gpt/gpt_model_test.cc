@@ -129,15 +129,19 @@ double reference_loss(const GptModel& model, const std::vector<double>& P, const
   }
   const Mat lnf = layernorm(x, "lnf_w", "lnf_b");
   const Mat logits = linear(lnf, C, V, "wte", "");
+  // Mean over the scored targets; a negative target is unscored (ignore_index).
   double loss = 0;
+  int scored = 0;
   for (int i = 0; i < BT; ++i) {
+    if (batch.y[i] < 0) continue;
     double mx = -1e300, sum = 0;
     for (int v = 0; v < V; ++v) mx = std::max(mx, logits[i * V + v]);
     for (int v = 0; v < V; ++v) sum += std::exp(logits[i * V + v] - mx);
     loss += std::log(sum) + mx - logits[i * V + batch.y[i]];
+    ++scored;
   }
   if (logits_out) *logits_out = logits;
-  return loss / BT;
+  return loss / scored;
 }
 
 GptConfig tiny_config(bool bias, float dropout) {
@@ -162,7 +166,8 @@ Batch random_batch(int B, int T, int V, std::uint64_t seed) {
   return b;
 }
 
-void set(GptModel& m, const Batch& b) { m.set_batch<int>(b.x, b.y, b.B, b.T); }
+// Negative targets are passed as unscored.
+void set(GptModel& m, const Batch& b) { m.set_batch<int>(b.x, b.y, b.B, b.T, -1); }
 
 // Parameters far from the 0.02 init so that every nonlinearity is exercised.
 void randomize(GptModel& m, std::uint64_t seed) {
@@ -258,10 +263,12 @@ TEST(GptModel, RandomizedLossMatchesReference) {
 // truncation error ~h^2 and the rounding error ~1e-16/h are both below 1e-9). The model is
 // float32, so its gradients carry relative errors ~1e-6 of the largest entries; the tolerance
 // 1e-4 of the tensor's largest |gradient| (plus 1e-7 absolute) is 100x above that.
-void check_gradients(bool bias, float dropout) {
+// unscored: the targets of (b=0, t>=3) and (b=1, t=1) are unscored (makemore's padding).
+void check_gradients(bool bias, float dropout, bool unscored = false) {
   GptModel m(tiny_config(bias, dropout), 2, 11);
   randomize(m, 3);
-  const Batch b = random_batch(2, 5, 11, 4);
+  Batch b = random_batch(2, 5, 11, 4);
+  if (unscored) b.y[3] = b.y[4] = b.y[6] = -1;
   set(m, b);
   NullTracer tr;
   const std::uint64_t key = 99;
@@ -293,6 +300,40 @@ void check_gradients(bool bias, float dropout) {
 TEST(GptModel, GradientsMatchFiniteDifferencesWithBias) { check_gradients(true, 0.0f); }
 TEST(GptModel, GradientsMatchFiniteDifferencesWithoutBias) { check_gradients(false, 0.0f); }
 TEST(GptModel, GradientsMatchFiniteDifferencesWithDropout) { check_gradients(true, 0.3f); }
+TEST(GptModel, GradientsMatchFiniteDifferencesWithUnscoredTargets) {
+  check_gradients(false, 0.0f, /*unscored=*/true);
+}
+
+// An unscored target contributes nothing: the loss is the mean of the scored tokens' losses
+// computed from the model's own logits, and a batch with every target unscored has loss 0 and
+// zero gradients.
+TEST(GptModel, UnscoredTargetsAreLeftOutOfTheMean) {
+  GptModel m(tiny_config(false, 0.0f), 2, 11);
+  randomize(m, 5);
+  Batch b = random_batch(2, 5, 11, 6);
+  NullTracer tr;
+  set(m, b);
+  m.forward(tr);
+  const std::vector<float> logits(m.logits().begin(), m.logits().end());
+  std::vector<double> token_loss(10);
+  for (int i = 0; i < 10; ++i) {
+    double mx = -1e300, sum = 0;
+    for (int v = 0; v < 11; ++v) mx = std::max<double>(mx, logits[i * 11 + v]);
+    for (int v = 0; v < 11; ++v) sum += std::exp(logits[i * 11 + v] - mx);
+    token_loss[i] = std::log(sum) + mx - logits[i * 11 + b.y[i]];
+  }
+  b.y[0] = b.y[7] = b.y[9] = -1;
+  set(m, b);
+  const double expect = (token_loss[1] + token_loss[2] + token_loss[3] + token_loss[4] +
+                         token_loss[5] + token_loss[6] + token_loss[8]) /
+                        7.0;
+  EXPECT_NEAR(m.forward(tr), expect, 1e-5 * expect);
+  std::fill(b.y.begin(), b.y.end(), -1);
+  set(m, b);
+  EXPECT_EQ(m.forward(tr), 0.0f);
+  m.backward(tr);
+  for (float g : m.grads()) ASSERT_EQ(g, 0.0f);
+}
 
 TEST(GptModel, DropoutMasksAreSeededAndOffInEval) {
   GptModel m(tiny_config(false, 0.5f), 2, 1);

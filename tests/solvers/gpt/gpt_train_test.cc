@@ -6,12 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/spec.h"
 #include "problems/char_lm/char_lm.h"
 #include "solvers/gpt/checkpoint.h"
+#include "solvers/gpt/gpt_model.h"
 #include "solvers/gpt/sample.h"
 
 namespace cube {
@@ -25,15 +28,20 @@ const char* kTiny =
     "n_layer=2,n_head=2,n_embd=16,max_iters=60,warmup_iters=5,lr_decay_iters=60,"
     "lr=0.01,min_lr=0.001,threads=1,progress=false";
 
-std::unique_ptr<Problem> problem() {
-  auto p = instantiate<Problem>(parse_spec(kProblem), "problem");
+const char* kLineProblem =
+    "char_lm(dataset=names,block_size=16,batch_size=8,eval_interval=20,eval_iters=4,"
+    "examples=line)";
+
+std::unique_ptr<Problem> problem(const char* spec = kProblem) {
+  auto p = instantiate<Problem>(parse_spec(spec), "problem");
   p->generate(1);
   return p;
 }
 
 SolveResult train(const std::string& solver, const std::string& extra = "",
-                  RecordingTracer* tracer = nullptr, std::uint64_t seed = 7) {
-  auto p = problem();
+                  RecordingTracer* tracer = nullptr, std::uint64_t seed = 7,
+                  const char* problem_spec = kProblem) {
+  auto p = problem(problem_spec);
   // `extra` overrides the tiny defaults key by key.
   Spec spec = parse_spec(solver + "(" + kTiny + ")");
   if (!extra.empty())
@@ -66,6 +74,37 @@ TEST(GptTrainTest, EverySolverDrivesTheLossDownAndReportsItsMeasures) {
     EXPECT_EQ(r.curve.size(), 8u);  // train and val at steps 0, 20, 40, 60
     EXPECT_TRUE(r.test_predictions.empty());
   }
+}
+
+// makemore's protocol: the val loss is every val name once from its start token, per scored
+// token. At step 0 it must equal that sum computed name by name on a model built with the same
+// seed (the trainer's initialization), and training lowers it.
+TEST(GptTrainTest, LineExamplesScoreEveryValNameExactly) {
+  SolveResult r = train("adamw", "", nullptr, 7, kLineProblem);
+  EXPECT_EQ(r.status, SolveStatus::kSolved) << r.message;
+  auto p = problem(kLineProblem);
+  const CharCorpus& corpus = *p->char_corpus();
+  gpt::GptConfig g;
+  g.vocab_size = 27;
+  g.block_size = 16;
+  g.n_layer = 2;
+  g.n_head = 2;
+  g.n_embd = 16;
+  gpt::GptModel model(g, 8, 7);
+  NullTracer off;
+  double sum = 0, tokens = 0;
+  for (std::int64_t k = 0; k < corpus.num_lines(Split::kVal); ++k) {
+    std::vector<std::uint8_t> x(16), y(16);
+    corpus.line_example(Split::kVal, k, 16, x.data(), y.data());
+    const auto scored = static_cast<double>(16 - std::count(y.begin(), y.end(), 255));
+    model.set_batch(std::span<const std::uint8_t>(x), std::span<const std::uint8_t>(y), 1, 16,
+                    std::optional<std::uint8_t>(CharCorpus::kNoTarget));
+    sum += model.forward(off) * scored;
+    tokens += scored;
+  }
+  EXPECT_NEAR(value_at(r, "val_loss", 0), sum / tokens, 1e-5);
+  EXPECT_NEAR(value_at(r, "val_loss", 0), std::log(27.0), 0.15);
+  EXPECT_LT(r.measures.at("val_loss"), value_at(r, "val_loss", 0) - 0.3);
 }
 
 TEST(GptTrainTest, FlopsFollowNanoGptsFormula) {
