@@ -31,7 +31,7 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
 // without float compares or float-to-int conversions (GCC will not vectorize those under
 // trapping math): x is clamped at -87 by an unsigned compare of its bits (for x <= 0 a larger
 // magnitude is a larger unsigned pattern) and n is read from the mantissa of x*log2(e) + 1.5*2^23.
-inline float exp_approx(float x) {
+[[gnu::always_inline]] inline float exp_approx(float x) {
   const std::uint32_t limit = std::bit_cast<std::uint32_t>(-87.0f);
   x = std::bit_cast<float>(std::min(std::bit_cast<std::uint32_t>(x), limit));
   const float shifted = x * 1.44269504088896341f + 12582912.0f;
@@ -49,7 +49,7 @@ inline float exp_approx(float x) {
 }
 
 // Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
-inline float erf_approx(float x) {
+[[gnu::always_inline]] inline float erf_approx(float x) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float p = 1.061405429f;
@@ -66,7 +66,7 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
 // Sum of n floats with 8 interleaved partial sums (a fixed order that the compiler can keep in
 // one vector register).
-inline float sum8(const float* x, int n) {
+[[gnu::always_inline]] inline float sum8(const float* x, int n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int i = 0;
   for (; i + 8 <= n; i += 8) {
