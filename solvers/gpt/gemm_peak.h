@@ -9,4 +9,10 @@ namespace cube::gpt {
 // count in force before the call is restored. Takes about 0.3 s. Not deterministic (a timing).
 double measure_gemm_peak_gflops(int threads);
 
+// The float32 arithmetic ceiling under the GEMM: best-of-repeats GFLOP/s of twelve independent
+// chains of 8-wide fused multiply-adds (2 flops per lane) in registers on each of `threads`
+// OpenMP threads, i.e. cores x 2 FMA pipes x 16 flops x clock on a Zen 3 or Skylake core. No
+// memory traffic; 0 when the CPU lacks AVX2+FMA. Takes about 0.2 s. Not deterministic.
+double measure_fma_peak_gflops(int threads);
+
 }  // namespace cube::gpt

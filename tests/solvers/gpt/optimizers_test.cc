@@ -68,10 +68,17 @@ TEST(Gemm, MatchesNaiveProductForStridesTailsAndAccumulation) {
   }
 }
 
-TEST(Gemm, PeakMeasurementIsPositive) {
+TEST(Gemm, PeakMeasurementsArePositive) {
   const double g = measure_gemm_peak_gflops(1);
   EXPECT_GT(g, 0.1);
   EXPECT_TRUE(std::isfinite(g));
+  const double fma = measure_fma_peak_gflops(1);
+  if (gemm_uses_avx2()) {
+    EXPECT_GT(fma, 0.1);
+    EXPECT_TRUE(std::isfinite(fma));
+  } else {
+    EXPECT_EQ(fma, 0.0);
+  }
 }
 
 // A two-tensor layout: a 2 x 3 matrix (decayed) and a 3-vector (not decayed).
