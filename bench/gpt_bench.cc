@@ -157,22 +157,23 @@ void GptStepBreakdown(benchmark::State& state) {
 }
 BENCHMARK(GptStepBreakdown)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void GemmPeak(benchmark::State& state) {
+// The GEMM peak (the MFU denominator) and, above it, the register-only FMA ceiling (gemm_peak.h).
+void Peak(benchmark::State& state, double (*measure)(int threads)) {
   const int threads = static_cast<int>(state.range(0));
   double g = 0;
-  for (auto _ : state) g = measure_gemm_peak_gflops(threads);
+  for (auto _ : state) g = measure(threads);
   state.counters["GFLOPs"] = g;
 }
-BENCHMARK(GemmPeak)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond);
-
-// The arithmetic ceiling above the GEMM peak: register-only FMA chains (gemm_peak.h).
-void FmaPeak(benchmark::State& state) {
-  const int threads = static_cast<int>(state.range(0));
-  double g = 0;
-  for (auto _ : state) g = measure_fma_peak_gflops(threads);
-  state.counters["GFLOPs"] = g;
-}
-BENCHMARK(FmaPeak)->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Peak, gemm, measure_gemm_peak_gflops)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Peak, fma, measure_fma_peak_gflops)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
