@@ -254,7 +254,11 @@ CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) 
   return corpus;
 }
 
-CharLm::CharLm(CharLmConfig config) : config_(std::move(config)) {}
+CharLm::CharLm(CharLmConfig config) : config_(std::move(config)) {
+  if (config_.examples == "line" && config_.dataset != "names")
+    throw ConfigError("problem.examples: 'line' needs a data set of lines (names); " +
+                      config_.dataset + " is one text; valid choices here: window");
+}
 
 void CharLm::generate(std::uint64_t /*seed*/) {
   if (!loaded_) {
@@ -268,9 +272,6 @@ void CharLm::generate(std::uint64_t /*seed*/) {
   corpus_.eval_interval = config_.eval_interval;
   corpus_.eval_iters = config_.eval_iters;
   corpus_.line_examples = config_.examples == "line";
-  if (corpus_.line_examples && corpus_.separator < 0)
-    throw ConfigError("problem.examples: 'line' needs a data set of lines (names); " +
-                      config_.dataset + " is one text; valid choices here: window");
   if (corpus_.line_examples && config_.block_size <= corpus_.longest_line())
     throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
                       " cannot hold the longest name (" + std::to_string(corpus_.longest_line()) +

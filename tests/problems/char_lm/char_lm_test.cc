@@ -339,7 +339,7 @@ TEST(CharLmTest, LineExamplesNeedNamesAndABlockThatHoldsTheLongestName) {
     EXPECT_NE(std::string(e.what()).find("block_size >= 16"), std::string::npos) << e.what();
   }
   try {
-    make("char_lm(dataset=shakespeare,examples=line)")->generate(1);
+    make("char_lm(dataset=shakespeare,examples=line)");  // refused before any data is read
     ADD_FAILURE() << "line examples accepted on shakespeare";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("problem.examples"), std::string::npos) << e.what();
