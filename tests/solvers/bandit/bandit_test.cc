@@ -15,43 +15,10 @@
 #include "core/combinatorics.h"
 #include "core/rng.h"
 #include "core/spec.h"
+#include "tests/solvers/secret_dataset.h"
 
 namespace cube {
 namespace {
-
-struct Parity {
-  BinaryDataset data;
-  std::vector<int> secret;
-};
-
-// A local (n, k)-parity dataset: S by a partial Fisher-Yates, then uniform +-1 entries.
-Parity make_parity(int n, int k, std::int64_t n_train, std::int64_t n_test, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int> perm(static_cast<std::size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (int i = 0; i < k; ++i)
-    std::swap(perm[static_cast<std::size_t>(i)],
-              perm[static_cast<std::size_t>(
-                  i + static_cast<int>(rng.below(static_cast<std::uint64_t>(n - i))))]);
-  Parity p;
-  p.secret.assign(perm.begin(), perm.begin() + k);
-  std::sort(p.secret.begin(), p.secret.end());
-  BinaryDataset& d = p.data;
-  d.n_bits = n;
-  d.n_train = n_train;
-  d.n_test = n_test;
-  auto fill = [&](std::int64_t rows, std::vector<std::int8_t>& x, std::vector<std::int8_t>& y) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      int label = 1;
-      for (int i = 0; i < n; ++i) x.push_back((rng.next() & 1) ? -1 : 1);
-      for (int i : p.secret) label *= x[static_cast<std::size_t>(r * n + i)];
-      y.push_back(static_cast<std::int8_t>(label));
-    }
-  };
-  fill(n_train, d.x_train, d.y_train);
-  fill(n_test, d.x_test, d.y_test);
-  return p;
-}
 
 SolveResult solve(const BinaryDataset& d, const BanditConfig& config, std::uint64_t seed,
                   RecordingTracer* tracer = nullptr) {
@@ -159,7 +126,7 @@ TEST(BanditTest, FindsTheSecretAtEpisodeCnk) {
     const std::int64_t arms = n == 10 ? 120 : 1140;
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
       SCOPED_TRACE("n=" + std::to_string(n) + " seed=" + std::to_string(seed));
-      const Parity p = make_parity(n, 3, n == 10 ? 500 : 1000, 200, seed);
+      const SecretDataset p = make_parity(n, 3, n == 10 ? 500 : 1000, 200, seed);
       const SolveResult r = solve(p.data, BanditConfig{}, seed);
       ASSERT_EQ(r.status, SolveStatus::kSolved) << r.message;
       EXPECT_EQ(r.secret, p.secret);
@@ -177,7 +144,7 @@ TEST(BanditTest, MatchesTheSlowReference) {
   for (bool noisy : {true, false}) {
     for (std::uint64_t seed = 1; seed <= 8; ++seed) {
       SCOPED_TRACE("noisy=" + std::to_string(noisy) + " seed=" + std::to_string(seed));
-      Parity p = make_parity(8, 2, 120, 30, seed);
+      SecretDataset p = make_parity(8, 2, 120, 30, seed);
       Rng flip(seed + 1000);
       if (noisy)
         for (auto& y : p.data.y_train)
@@ -202,7 +169,7 @@ TEST(BanditTest, MatchesTheSlowReference) {
 }
 
 TEST(BanditTest, SamplesArmsWhenThereAreTooMany) {
-  const Parity p = make_parity(40, 3, 500, 50, 3);
+  const SecretDataset p = make_parity(40, 3, 500, 50, 3);
   BanditConfig config;
   config.max_arms = 9880;  // = C(40, 3): all arms
   config.episodes = 10000;
@@ -216,7 +183,7 @@ TEST(BanditTest, SamplesArmsWhenThereAreTooMany) {
   config.episodes = 500;
   int solved = 0;
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    const Parity q = make_parity(40, 3, 500, 50, seed);
+    const SecretDataset q = make_parity(40, 3, 500, 50, seed);
     const SolveResult sampled = solve(q.data, config, seed);
     EXPECT_EQ(sampled.measures.at("arms"), 300.0);
     if (sampled.status == SolveStatus::kSolved) {
@@ -233,7 +200,7 @@ TEST(BanditTest, SamplesArmsWhenThereAreTooMany) {
 }
 
 TEST(BanditTest, DeterministicAndTracingChangesNothing) {
-  const Parity p = make_parity(10, 3, 200, 40, 9);
+  const SecretDataset p = make_parity(10, 3, 200, 40, 9);
   BanditConfig config;
   config.min_pulls = 2;
   const SolveResult a = solve(p.data, config, 5);

@@ -14,66 +14,10 @@
 
 #include "core/rng.h"
 #include "core/spec.h"
+#include "tests/solvers/secret_dataset.h"
 
 namespace cube {
 namespace {
-
-enum class Rule { kSum, kMajority, kThreshold, kParity };
-
-struct Data {
-  BinaryDataset data;
-  std::vector<int> secret;
-};
-
-// A local dataset: S by a partial Fisher-Yates, uniform +-1 entries, labels by `rule` over S
-// (threshold t = k - 1; a majority tie maps to +1).
-Data make_data(Rule rule, int n, int k, std::int64_t n_train, std::int64_t n_test,
-               std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int> perm(static_cast<std::size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (int i = 0; i < k; ++i)
-    std::swap(perm[static_cast<std::size_t>(i)],
-              perm[static_cast<std::size_t>(
-                  i + static_cast<int>(rng.below(static_cast<std::uint64_t>(n - i))))]);
-  Data out;
-  out.secret.assign(perm.begin(), perm.begin() + k);
-  std::sort(out.secret.begin(), out.secret.end());
-  BinaryDataset& d = out.data;
-  d.label_kind = rule == Rule::kSum ? LabelKind::kInteger : LabelKind::kSign;
-  d.n_bits = n;
-  d.n_train = n_train;
-  d.n_test = n_test;
-  auto fill = [&](std::int64_t rows, std::vector<std::int8_t>& x, std::vector<std::int8_t>& y) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      for (int i = 0; i < n; ++i) x.push_back((rng.next() & 1) ? -1 : 1);
-      int sum = 0, product = 1;
-      for (int i : out.secret) {
-        sum += x[static_cast<std::size_t>(r * n + i)];
-        product *= x[static_cast<std::size_t>(r * n + i)];
-      }
-      int label = 0;
-      switch (rule) {
-        case Rule::kSum:
-          label = sum;
-          break;
-        case Rule::kMajority:
-          label = sum >= 0 ? 1 : -1;
-          break;
-        case Rule::kThreshold:
-          label = sum >= k - 1 ? 1 : -1;
-          break;
-        case Rule::kParity:
-          label = product;
-          break;
-      }
-      y.push_back(static_cast<std::int8_t>(label));
-    }
-  };
-  fill(n_train, d.x_train, d.y_train);
-  fill(n_test, d.x_test, d.y_test);
-  return out;
-}
 
 double accuracy(const BinaryDataset& d, const std::vector<std::int8_t>& predictions) {
   std::int64_t right = 0;
@@ -182,11 +126,11 @@ TEST(LinearTest, SupportsSignAndIntegerLabelsButNotBits) {
 }
 
 TEST(LinearTest, LeastSquaresSolvesSumAndMajority) {
-  for (Rule rule : {Rule::kSum, Rule::kMajority}) {
+  for (SecretRule rule : {SecretRule::kSum, SecretRule::kMajority}) {
     for (std::uint64_t seed = 1; seed <= 10; ++seed) {
       SCOPED_TRACE("rule=" + std::to_string(static_cast<int>(rule)) +
                    " seed=" + std::to_string(seed));
-      const Data d = make_data(rule, 20, 3, 1000, 200, seed);
+      const SecretDataset d = make_secret_dataset(rule, 20, 3, 1000, 200, seed);
       const SolveResult r =
           LeastSquaresSolver::solve_dataset(d.data, LeastSquaresConfig{}, nullptr);
       EXPECT_EQ(r.status, SolveStatus::kSolved) << r.message;
@@ -198,13 +142,14 @@ TEST(LinearTest, LeastSquaresSolvesSumAndMajority) {
 }
 
 TEST(LinearTest, LeastSquaresMatchesTheSlowReference) {
-  for (Rule rule : {Rule::kSum, Rule::kMajority, Rule::kThreshold, Rule::kParity}) {
+  for (SecretRule rule :
+       {SecretRule::kSum, SecretRule::kMajority, SecretRule::kThreshold, SecretRule::kParity}) {
     for (bool intercept : {true, false}) {
       for (std::int64_t n_train : {30, 200}) {
         SCOPED_TRACE("rule=" + std::to_string(static_cast<int>(rule)) + " intercept=" +
                      std::to_string(intercept) + " n_train=" + std::to_string(n_train));
-        const Data d =
-            make_data(rule, 20, 3, n_train, 10, 17 + static_cast<std::uint64_t>(n_train));
+        const SecretDataset d =
+            make_secret_dataset(rule, 20, 3, n_train, 10, 17 + static_cast<std::uint64_t>(n_train));
         LeastSquaresConfig config;
         config.intercept = intercept;
         std::vector<double> w;
@@ -219,11 +164,11 @@ TEST(LinearTest, LeastSquaresMatchesTheSlowReference) {
 }
 
 TEST(LinearTest, LinearSgdSolvesSumAndMajorityInFewEpochs) {
-  for (Rule rule : {Rule::kSum, Rule::kMajority}) {
+  for (SecretRule rule : {SecretRule::kSum, SecretRule::kMajority}) {
     for (std::uint64_t seed = 1; seed <= 10; ++seed) {
       SCOPED_TRACE("rule=" + std::to_string(static_cast<int>(rule)) +
                    " seed=" + std::to_string(seed));
-      const Data d = make_data(rule, 20, 3, 1000, 200, seed);
+      const SecretDataset d = make_secret_dataset(rule, 20, 3, 1000, 200, seed);
       const SolveResult r =
           LinearSgdSolver::solve_dataset(d.data, LinearSgdConfig{}, RunContext(seed), nullptr);
       EXPECT_EQ(r.status, SolveStatus::kSolved) << r.message;
@@ -237,7 +182,7 @@ TEST(LinearTest, LinearSgdSolvesSumAndMajorityInFewEpochs) {
 
 TEST(LinearTest, LinearSgdMatchesTheSlowReference) {
   // Parity never reaches 100 % training accuracy, so all max_epochs epochs run.
-  const Data d = make_data(Rule::kParity, 16, 3, 250, 20, 5);
+  const SecretDataset d = make_secret_dataset(SecretRule::kParity, 16, 3, 250, 20, 5);
   LinearSgdConfig config;
   config.max_epochs = 4;
   config.batch = 24;
@@ -251,7 +196,7 @@ TEST(LinearTest, LinearSgdMatchesTheSlowReference) {
 }
 
 TEST(LinearTest, ParityIsOutOfReach) {
-  const Data d = make_data(Rule::kParity, 20, 3, 1000, 400, 3);
+  const SecretDataset d = make_secret_dataset(SecretRule::kParity, 20, 3, 1000, 400, 3);
   const SolveResult ols = LeastSquaresSolver::solve_dataset(d.data, LeastSquaresConfig{}, nullptr);
   LinearSgdConfig config;
   config.max_epochs = 20;
@@ -265,7 +210,7 @@ TEST(LinearTest, ParityIsOutOfReach) {
 TEST(LinearTest, ThresholdWithoutBiasStaysNearTheFirstOrderCeiling) {
   // y = +1 iff all three bits are +1; sign(w.x) with w_S ~ 0.25 says +1 whenever the sum is
   // positive: right with probability 1/8 + 1/2 = 62.5 % (the group measured 63.5 %).
-  const Data d = make_data(Rule::kThreshold, 20, 3, 1000, 2000, 8);
+  const SecretDataset d = make_secret_dataset(SecretRule::kThreshold, 20, 3, 1000, 2000, 8);
   LinearSgdConfig config;
   config.max_epochs = 30;
   const SolveResult r = LinearSgdSolver::solve_dataset(d.data, config, RunContext(8), nullptr);
@@ -274,7 +219,7 @@ TEST(LinearTest, ThresholdWithoutBiasStaysNearTheFirstOrderCeiling) {
 }
 
 TEST(LinearTest, TracingChangesNothingAndStaysInBounds) {
-  const Data d = make_data(Rule::kSum, 12, 3, 100, 20, 4);
+  const SecretDataset d = make_secret_dataset(SecretRule::kSum, 12, 3, 100, 20, 4);
   for (int solver = 0; solver < 2; ++solver) {
     auto run = [&](RecordingTracer* t) {
       return solver == 0

@@ -14,44 +14,10 @@
 #include "core/combinatorics.h"
 #include "core/rng.h"
 #include "core/spec.h"
+#include "tests/solvers/secret_dataset.h"
 
 namespace cube {
 namespace {
-
-// A local (n, k)-parity dataset: S by a partial Fisher-Yates, then uniform +-1 entries.
-struct Parity {
-  BinaryDataset data;
-  std::vector<int> secret;
-};
-
-Parity make_parity(int n, int k, std::int64_t n_train, std::int64_t n_test, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int> perm(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = i;
-  for (int i = 0; i < k; ++i)
-    std::swap(perm[static_cast<std::size_t>(i)],
-              perm[static_cast<std::size_t>(
-                  i + static_cast<int>(rng.below(static_cast<std::uint64_t>(n - i))))]);
-  Parity p;
-  p.secret.assign(perm.begin(), perm.begin() + k);
-  std::sort(p.secret.begin(), p.secret.end());
-  BinaryDataset& d = p.data;
-  d.label_kind = LabelKind::kSign;
-  d.n_bits = n;
-  d.n_train = n_train;
-  d.n_test = n_test;
-  auto fill = [&](std::int64_t rows, std::vector<std::int8_t>& x, std::vector<std::int8_t>& y) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      int label = 1;
-      for (int i = 0; i < n; ++i) x.push_back((rng.next() & 1) ? -1 : 1);
-      for (int i : p.secret) label *= x[static_cast<std::size_t>(r * n + i)];
-      y.push_back(static_cast<std::int8_t>(label));
-    }
-  };
-  fill(n_train, d.x_train, d.y_train);
-  fill(n_test, d.x_test, d.y_test);
-  return p;
-}
 
 bool tuple_matches(const BinaryDataset& d, const std::vector<int>& t, std::int64_t from,
                    std::int64_t to) {
@@ -144,7 +110,7 @@ TEST(SmtTest, RecoversTheSecretAcrossSeedsAndSizes) {
     for (std::uint64_t seed = 1; seed <= 40; ++seed) {
       SCOPED_TRACE("n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
                    " seed=" + std::to_string(seed));
-      const Parity p = make_parity(s.n, s.k, 500, 100, seed);
+      const SecretDataset p = make_parity(s.n, s.k, 500, 100, seed);
       SmtConfig config;
       config.k = s.k;
       const SolveResult r = solve(p.data, config);
@@ -169,7 +135,8 @@ TEST(SmtTest, AgreesWithBruteForceIncludingFalsePositives) {
             SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) +
                          " samples=" + std::to_string(samples) +
                          " verify=" + std::to_string(verify) + " seed=" + std::to_string(seed));
-            const Parity p = make_parity(n, k, 80, 10, seed * 31 + static_cast<std::uint64_t>(n));
+            const SecretDataset p =
+                make_parity(n, k, 80, 10, seed * 31 + static_cast<std::uint64_t>(n));
             const Reference ref = brute_force(p.data, k, samples, verify);
             SmtConfig config;
             config.k = k;
@@ -192,7 +159,7 @@ TEST(SmtTest, AgreesWithBruteForceIncludingFalsePositives) {
 }
 
 TEST(SmtTest, RandomLabelsHaveNoAnswer) {
-  Parity p = make_parity(14, 3, 200, 20, 5);
+  SecretDataset p = make_parity(14, 3, 200, 20, 5);
   Rng rng(99);
   for (auto& y : p.data.y_train) y = (rng.next() & 1) ? -1 : 1;
   SmtConfig config;
@@ -209,7 +176,7 @@ TEST(SmtTest, RandomLabelsHaveNoAnswer) {
 
 TEST(SmtTest, MultiWordColumnsAndAllRows) {
   for (std::int64_t samples : {63, 64, 65, 130, 1000}) {
-    const Parity p = make_parity(40, 4, 300, 50, static_cast<std::uint64_t>(samples));
+    const SecretDataset p = make_parity(40, 4, 300, 50, static_cast<std::uint64_t>(samples));
     SmtConfig config;
     config.k = 4;
     config.samples = samples;
@@ -221,7 +188,7 @@ TEST(SmtTest, MultiWordColumnsAndAllRows) {
 }
 
 TEST(SmtTest, TraceStaysInBoundsAndChangesNothing) {
-  const Parity p = make_parity(20, 3, 100, 30, 42);
+  const SecretDataset p = make_parity(20, 3, 100, 30, 42);
   SmtConfig config;
   const SolveResult plain = solve(p.data, config);
   RecordingTracer tracer;
