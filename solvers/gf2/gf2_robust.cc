@@ -1,16 +1,17 @@
 // cube/solvers/gf2/gf2_robust.cc: majority vote over GF(2) solutions of random subsystems, for
-// parity with label noise (see gf2_robust.h). gf2.cc's plain solver is separate and unchanged.
+// parity with label noise (see gf2_robust.h). Each subsystem is reduced with gf2_basis.h, as gf2
+// does.
 
 #include "solvers/gf2/gf2_robust.h"
 
 #include <algorithm>
-#include <bit>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "core/combinatorics.h"
 #include "core/rng.h"
+#include "solvers/gf2/gf2_basis.h"
 #include "solvers/gf2/predict_parity.h"
 
 namespace cube {
@@ -35,9 +36,6 @@ SolveResult run(const BinaryDataset& data, const Gf2RobustConfig& config, std::u
   const std::int64_t total = data.n_train;
   const std::int64_t e = std::min(n, total);
   const std::int64_t words = (n + 1 + 63) / 64;
-  const std::int64_t label_word = n >> 6;
-  const int label_shift = static_cast<int>(n & 63);
-  const std::uint64_t column_mask_last = (std::uint64_t{1} << (n & 63)) - 1;
 
   const bool enumerate = capped_binomial(total, e, config.subsets) <= config.subsets;
   std::vector<std::vector<int>> all;
@@ -64,14 +62,6 @@ SolveResult run(const BinaryDataset& data, const Gf2RobustConfig& config, std::u
   std::vector<std::int64_t> counts;
   std::int64_t consistent = 0;
 
-  auto lowest_column = [&](const std::uint64_t* row, std::int64_t from) -> std::int64_t {
-    for (std::int64_t w = from; w <= label_word; ++w) {
-      const std::uint64_t bits = w == label_word ? row[w] & column_mask_last : row[w];
-      if (bits) return w * 64 + std::countr_zero(bits);
-    }
-    return -1;
-  };
-
   for (std::int64_t sub = 0; sub < count; ++sub) {
     const int* rows = enumerate ? all[static_cast<std::size_t>(sub)].data() : perm.data();
     if (enumerate) {
@@ -89,65 +79,23 @@ SolveResult run(const BinaryDataset& data, const Gf2RobustConfig& config, std::u
         tracer.write(rows_id, static_cast<std::uint64_t>(r), 1);
       }
       std::uint64_t* row = a.data() + rank * words;
-      std::fill(row, row + words, 0);
       const int src = rows[r];
-      const std::int8_t* x = data.train_row(src);
-      for (std::int64_t j = 0; j < n; ++j)
-        row[j >> 6] |= static_cast<std::uint64_t>(x[j] < 0) << (j & 63);
-      row[label_word] |= static_cast<std::uint64_t>(data.y_train[static_cast<std::size_t>(src)] < 0)
-                         << label_shift;
+      gf2::pack_row(data.train_row(src), n, data.y_train[static_cast<std::size_t>(src)], row,
+                    words);
       tracer.read(rows_id, static_cast<std::uint64_t>(r), 1);
       tracer.read(x_train_id, static_cast<std::uint64_t>(src * n), static_cast<std::uint64_t>(n));
       tracer.read(y_train_id, static_cast<std::uint64_t>(src), 1);
       tracer.write(a_id, static_cast<std::uint64_t>(rank * words),
                    static_cast<std::uint64_t>(words));
       tracer.op_end();
-      std::int64_t c = lowest_column(row, 0);
-      while (c >= 0) {
-        const std::int64_t from = c >> 6;
-        const std::int32_t p = pivot[static_cast<std::size_t>(c)];
-        tracer.read(pivot_id, static_cast<std::uint64_t>(c), 1);
-        if (p < 0) {
-          pivot[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(rank);
-          tracer.write(pivot_id, static_cast<std::uint64_t>(c), 1);
-          tracer.op_end();
-          ++rank;
-          break;
-        }
-        const std::uint64_t* pivot_row = a.data() + p * words;
-        for (std::int64_t w = from; w < words; ++w) row[w] ^= pivot_row[w];
-        tracer.read(a_id, static_cast<std::uint64_t>(p * words + from),
-                    static_cast<std::uint64_t>(words - from));
-        tracer.read(a_id, static_cast<std::uint64_t>(rank * words + from),
-                    static_cast<std::uint64_t>(words - from));
-        tracer.write(a_id, static_cast<std::uint64_t>(rank * words + from),
-                     static_cast<std::uint64_t>(words - from));
-        tracer.op_end();
-        c = lowest_column(row, from);
-      }
-      if (c < 0 && ((row[label_word] >> label_shift) & 1)) inconsistent = true;
+      if (!gf2::reduce_into_basis(a.data(), words, n, pivot, rank, a_id, pivot_id, tracer) &&
+          gf2::label_bit(row, n))
+        inconsistent = true;
     }
     if (inconsistent) continue;
 
     std::fill(s.begin(), s.end(), 0);
-    for (std::int64_t c = n - 1; c >= 0; --c) {
-      const std::int32_t p = pivot[static_cast<std::size_t>(c)];
-      tracer.read(pivot_id, static_cast<std::uint64_t>(c), 1);
-      if (p >= 0) {
-        const std::uint64_t* row = a.data() + p * words;
-        const std::int64_t from = c >> 6;
-        std::uint64_t acc = 0;
-        for (std::int64_t w = from; w < words; ++w) acc ^= row[w] & s[static_cast<std::size_t>(w)];
-        const std::uint64_t bit = ((row[label_word] >> label_shift) & 1) ^ (std::popcount(acc) & 1);
-        s[static_cast<std::size_t>(from)] |= bit << (c & 63);
-        tracer.read(a_id, static_cast<std::uint64_t>(p * words + from),
-                    static_cast<std::uint64_t>(words - from));
-        tracer.read(s_id, static_cast<std::uint64_t>(from),
-                    static_cast<std::uint64_t>(words - from));
-        tracer.write(s_id, static_cast<std::uint64_t>(from), 1);
-      }
-      tracer.op_end();
-    }
+    gf2::back_substitute(a.data(), words, n, pivot, s.data(), a_id, pivot_id, s_id, tracer);
 
     ++consistent;
     const auto distinct = static_cast<std::int64_t>(counts.size());
