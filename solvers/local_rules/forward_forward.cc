@@ -104,26 +104,36 @@ SolveResult run(const ForwardForwardConfig& cfg, const BinaryDataset& data, cons
     t.write(buf.zin, 0, u(m));
     t.op_end();
   };
+  // One layer: out = relu(W in + b) and its goodness (into goodness[slot]), then the local step
+  // when `learn` = +1 (positive) or -1 (negative) asks for one and the goodness is on the wrong
+  // side of theta.
+  auto layer_pass = [&](std::vector<double>& W, std::vector<double>& b, const double* in,
+                        BufferId in_id, I64 cols, BufferId W_id, BufferId b_id, double* out,
+                        BufferId out_id, I64 rows, std::uint64_t slot, int learn) {
+    const double g = layer(W, b, in, rows, cols, out);
+    t.read(in_id, 0, u(cols));
+    t.read(W_id, 0, u(rows * cols));
+    t.read(b_id, 0, u(rows));
+    t.write(out_id, 0, u(rows));
+    t.write(buf.goodness, slot, 1);
+    t.op_end();
+    if ((learn > 0 && g < cfg.theta) || (learn < 0 && g > cfg.theta)) {
+      local_step(W, b, in, out, rows, cols, learn * cfg.lr);
+      t.read(W_id, 0, u(rows * cols));
+      t.read(b_id, 0, u(rows));
+      t.read(out_id, 0, u(rows));
+      t.read(in_id, 0, u(cols));
+      t.write(W_id, 0, u(rows * cols));
+      t.write(b_id, 0, u(rows));
+      t.op_end();
+    }
+    return g;
+  };
   // Forward through both layers; `learn` = +1 (positive), -1 (negative) or 0 (no update).
   // Returns G1 + G2.
   auto pass = [&](int learn) {
-    const double g1 = layer(W1, b1, zin.data(), H1, m, h1.data());
-    t.read(buf.zin, 0, u(m));
-    t.read(buf.W1, 0, u(H1 * m));
-    t.read(buf.b1, 0, u(H1));
-    t.write(buf.h1, 0, u(H1));
-    t.write(buf.goodness, 0, 1);
-    t.op_end();
-    if ((learn > 0 && g1 < cfg.theta) || (learn < 0 && g1 > cfg.theta)) {
-      local_step(W1, b1, zin.data(), h1.data(), H1, m, learn * cfg.lr);
-      t.read(buf.W1, 0, u(H1 * m));
-      t.read(buf.b1, 0, u(H1));
-      t.read(buf.h1, 0, u(H1));
-      t.read(buf.zin, 0, u(m));
-      t.write(buf.W1, 0, u(H1 * m));
-      t.write(buf.b1, 0, u(H1));
-      t.op_end();
-    }
+    const double g1 =
+        layer_pass(W1, b1, zin.data(), buf.zin, m, buf.W1, buf.b1, h1.data(), buf.h1, H1, 0, learn);
     double norm = 0;
     for (I64 j = 0; j < H1; ++j) norm += h1[z(j)] * h1[z(j)];
     norm = std::max(std::sqrt(norm), 1e-12);
@@ -131,23 +141,8 @@ SolveResult run(const ForwardForwardConfig& cfg, const BinaryDataset& data, cons
     t.read(buf.h1, 0, u(H1));
     t.write(buf.un, 0, u(H1));
     t.op_end();
-    const double g2 = layer(W2, b2, un.data(), H2, H1, h2.data());
-    t.read(buf.un, 0, u(H1));
-    t.read(buf.W2, 0, u(H2 * H1));
-    t.read(buf.b2, 0, u(H2));
-    t.write(buf.h2, 0, u(H2));
-    t.write(buf.goodness, 1, 1);
-    t.op_end();
-    if ((learn > 0 && g2 < cfg.theta) || (learn < 0 && g2 > cfg.theta)) {
-      local_step(W2, b2, un.data(), h2.data(), H2, H1, learn * cfg.lr);
-      t.read(buf.W2, 0, u(H2 * H1));
-      t.read(buf.b2, 0, u(H2));
-      t.read(buf.h2, 0, u(H2));
-      t.read(buf.un, 0, u(H1));
-      t.write(buf.W2, 0, u(H2 * H1));
-      t.write(buf.b2, 0, u(H2));
-      t.op_end();
-    }
+    const double g2 =
+        layer_pass(W2, b2, un.data(), buf.un, H1, buf.W2, buf.b2, h2.data(), buf.h2, H2, 1, learn);
     return g1 + g2;
   };
   // Predicted label of x: the label with the larger total goodness (ties: 0, kBit: 0).
