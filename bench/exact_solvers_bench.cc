@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/spec.h"
@@ -59,6 +60,15 @@ void run(benchmark::State& state, const std::string& problem_spec, const std::st
   state.SetLabel(label);
 }
 
+// The published sizes: (n, k) = (20, 3), (50, 3), (100, 3), (20, 5); fourier adds (200, 3).
+void sizes(benchmark::internal::Benchmark* b) {
+  for (auto [n, k] : {std::pair{20, 3}, {50, 3}, {100, 3}, {20, 5}}) b->Args({n, k});
+}
+void sizes_with_n200(benchmark::internal::Benchmark* b) {
+  sizes(b);
+  b->Args({200, 3});
+}
+
 // km with the group's exp_km settings (m = 200 query pairs per bit, 100 verification queries):
 // n20k3 0.006 s, n50k3 0.003 s, n100k3 0.009 s, n20k5 0.001 s (§2.3 #46).
 void BM_Km(benchmark::State& state) {
@@ -67,8 +77,7 @@ void BM_Km(benchmark::State& state) {
   run(state, "sparse_parity_oracle(" + nk(n, k) + ")",
       "km(k=" + std::to_string(k) + ",m=200,verify=100)", published, "exp_km m=200");
 }
-BENCHMARK(BM_Km)->Args({20, 3})->Args({50, 3})->Args({100, 3})->Args({20, 5})->Unit(
-    benchmark::kMicrosecond);
+BENCHMARK(BM_Km)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 
 // km at the harness setting m = 5 (300 queries at n20k3; the harness figure 0.001 s is §3.1's
 // "KM 0.001 s" and §3.2's n20k5; no harness figure at n = 50 or 100).
@@ -77,12 +86,7 @@ void BM_KmHarness(benchmark::State& state) {
   run(state, "sparse_parity_oracle(" + nk(n, k) + ")", "km(k=" + std::to_string(k) + ")",
       n == 20 ? 0.001 : 0, "harness m=5");
 }
-BENCHMARK(BM_KmHarness)
-    ->Args({20, 3})
-    ->Args({50, 3})
-    ->Args({100, 3})
-    ->Args({20, 5})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KmHarness)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 
 // km_min: the group's only timing is n20k3, 0.5 ms for the ByteDMD-traced pure-Python version
 // (§2.3 #52; the README's 0.050 s is under DMD-LRU tracking).
@@ -91,45 +95,27 @@ void BM_KmMin(benchmark::State& state) {
   run(state, "sparse_parity_oracle(" + nk(n, k) + ")", "km_min(k=" + std::to_string(k) + ")",
       n == 20 && k == 3 ? 0.0005 : 0, n == 20 && k == 3 ? "floor-gap survey" : "none published");
 }
-BENCHMARK(BM_KmMin)->Args({20, 3})->Args({50, 3})->Args({100, 3})->Args({20, 5})->Unit(
-    benchmark::kMicrosecond);
+BENCHMARK(BM_KmMin)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 
 // fourier on 500 training samples (exp_fourier): n20k3 0.009 s, n50k3 0.16 s, n20k5 0.14 s,
 // n100k3 1.3 s, n200k3 10.8 s (§2.3 #38). On clean parity the search stops at S (the answer
-// of the full enumeration, see fourier.h); BM_FourierNoisy scores every subset.
+// of the full enumeration, see fourier.h); BM_Fourier/noisy scores every subset.
 double fourier_published(std::int64_t n, std::int64_t k) {
   if (k == 5) return 0.14;
   return n == 20 ? 0.009 : n == 50 ? 0.16 : n == 100 ? 1.3 : 10.8;
 }
-void BM_Fourier(benchmark::State& state) {
+// noisy = true: the same sizes with 10 % label noise. No subset is then perfect, so all C(n, k)
+// are scored, which is the work the published figures did.
+void BM_Fourier(benchmark::State& state, bool noisy) {
   const std::int64_t n = state.range(0), k = state.range(1);
-  run(state, "sparse_parity(" + nk(n, k) + ",n_train=500)",
+  run(state,
+      noisy ? "noisy_parity(" + nk(n, k) + ",n_train=500,p=0.1)"
+            : "sparse_parity(" + nk(n, k) + ",n_train=500)",
       "fourier(k=" + std::to_string(k) + ",rule=parity)", fourier_published(n, k),
-      "exp_fourier ntr 500, early stop");
+      noisy ? "all C(n,k) subsets" : "exp_fourier ntr 500, early stop");
 }
-BENCHMARK(BM_Fourier)
-    ->Args({20, 3})
-    ->Args({50, 3})
-    ->Args({100, 3})
-    ->Args({20, 5})
-    ->Args({200, 3})
-    ->Unit(benchmark::kMicrosecond);
-
-// The same sizes with 10 % label noise: no subset is perfect, so all C(n, k) are scored, which
-// is the work the published figures did.
-void BM_FourierNoisy(benchmark::State& state) {
-  const std::int64_t n = state.range(0), k = state.range(1);
-  run(state, "noisy_parity(" + nk(n, k) + ",n_train=500,p=0.1)",
-      "fourier(k=" + std::to_string(k) + ",rule=parity)", fourier_published(n, k),
-      "all C(n,k) subsets");
-}
-BENCHMARK(BM_FourierNoisy)
-    ->Args({20, 3})
-    ->Args({50, 3})
-    ->Args({100, 3})
-    ->Args({20, 5})
-    ->Args({200, 3})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Fourier, clean, false)->Apply(sizes_with_n200)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Fourier, noisy, true)->Apply(sizes_with_n200)->Unit(benchmark::kMicrosecond);
 
 // gf2_robust on noisy parity with 5 n training samples (100 at n = 20, the group's setting):
 // ~0.01 s at n20k3, p = 0.1 (§2.3 #45); no figure at other sizes. At n = 50 and 100 the noise is
@@ -141,12 +127,7 @@ void BM_Gf2Robust(benchmark::State& state) {
       "gf2_robust", n == 20 && k == 3 ? 0.01 : 0,
       (n == 20 && k == 3 ? "exp_gf2_noise 100 samples, p=" : "none published, p=") + p);
 }
-BENCHMARK(BM_Gf2Robust)
-    ->Args({20, 3})
-    ->Args({50, 3})
-    ->Args({100, 3})
-    ->Args({20, 5})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Gf2Robust)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace cube
