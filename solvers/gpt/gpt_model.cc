@@ -600,11 +600,6 @@ void GptModel::check_batch(std::size_t n_inputs, std::size_t n_targets, int B, i
   forward_done_ = false;
 }
 
-int GptModel::scored_targets() const {
-  const int n = B_ * T_;
-  return static_cast<int>(n - std::count(targets_.begin(), targets_.begin() + n, kUnscored));
-}
-
 void GptModel::check_ids() const {
   const std::size_t n = static_cast<std::size_t>(B_) * T_;
   for (std::size_t i = 0; i < n; ++i) {

@@ -26,13 +26,12 @@
 // cube::Rng(seed) in buffer order (tensor by tensor, element by element).
 //
 // Work: forward ~ 2 N_mat BT + 2 L B H T^2 hs * 2 flops (N_mat = matrix parameters; attention
-// skips most of the zero upper triangle, in 24-row strips), backward twice that. Memory: parameters and gradients 4 N bytes
-// each; activations (act_elements()) for max_batch x block_size, allocated once at construction;
-// no allocation in forward or backward (the GEMM pack buffer and attention scratch are
-// thread-local and grow once).
-// Threads: OpenMP over rows, columns or (batch, head); every reduction has a fixed order, so
-// the loss and gradients are bitwise identical for any thread count on one machine (gemm.h says
-// why AVX2 and portable builds differ).
+// skips most of the zero upper triangle, in 24-row strips), backward twice that. Memory: parameters
+// and gradients 4 N bytes each; activations (act_elements()) for max_batch x block_size, allocated
+// once at construction; no allocation in forward or backward (the GEMM pack buffer and attention
+// scratch are thread-local and grow once). Threads: OpenMP over rows, columns or (batch, head);
+// every reduction has a fixed order, so the loss and gradients are bitwise identical for any thread
+// count on one machine (gemm.h says why AVX2 and portable builds differ).
 //
 // Trace (when the tracer is enabled): buffers "gpt.params", "gpt.grads", "gpt.acts" (all forward
 // activations in one buffer: embedding sum; per block ln1, its mean and rstd, qkv, attention
@@ -147,12 +146,18 @@ class GptModel {
     check_batch(inputs.size(), targets.size(), B, T);
     for (std::size_t i = 0; i < inputs.size(); ++i)
       inputs_[i] = static_cast<std::int32_t>(inputs[i]);
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      targets_[i] =
-          unscored && targets[i] == *unscored ? kUnscored : static_cast<std::int32_t>(targets[i]);
+    scored_ = 0;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const bool scored = !(unscored && targets[i] == *unscored);
+      targets_[i] = scored ? static_cast<std::int32_t>(targets[i]) : kUnscored;
+      scored_ += scored;
+    }
     has_targets_ = !targets.empty();
     check_ids();
   }
+
+  // Targets of the batch set last that are scored (0 without targets): the loss's denominator.
+  int scored_targets() const { return scored_; }
 
   // Forward over the batch set last. training = true applies dropout with `dropout_key`
   // (different keys, different masks). Returns the mean cross-entropy loss over the scored
@@ -184,7 +189,6 @@ class GptModel {
   };
 
   void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
-  int scored_targets() const;  // targets of the current batch not marked unscored
   void check_ids() const;
 
   GptConfig config_;
@@ -203,6 +207,7 @@ class GptModel {
   static constexpr std::int32_t kUnscored = -1;  // a target that set_batch marked unscored
   std::vector<std::int32_t> inputs_, targets_;
   bool has_targets_ = false;
+  int scored_ = 0;  // see scored_targets()
   int B_ = 0, T_ = 0;
   bool training_ = false;
   std::uint64_t dropout_key_ = 0;

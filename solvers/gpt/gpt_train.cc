@@ -265,9 +265,7 @@ class Trainer {
         for (int r = 0; r < rows; ++r)
           corpus_.line_example(split, k0 + r, T_, x_.data() + r * T_, y_.data() + r * T_);
         set_batch(rows);
-        const auto n = static_cast<std::ptrdiff_t>(rows) * T_;
-        const double count =
-            static_cast<double>(n - std::count(y_.begin(), y_.begin() + n, CharCorpus::kNoTarget));
+        const auto count = static_cast<double>(model_.scored_targets());
         sum += static_cast<double>(model_.forward(off, /*training=*/false)) * count;
         scored += count;
       }
