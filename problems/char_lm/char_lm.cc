@@ -247,10 +247,15 @@ CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) 
   } else {
     char_lm_file_name(dataset);  // throws the unknown-data-set error
   }
-  if (corpus.train.empty() || corpus.val.empty() || corpus.vocab.size() >= CharCorpus::kNoTarget)
+  if (corpus.train.empty() || corpus.val.empty())
     throw ConfigError("char_lm: the " + dataset + " text gives " +
                       std::to_string(corpus.train.size()) + " train and " +
                       std::to_string(corpus.val.size()) + " val tokens; both must be non-empty");
+  if (corpus.vocab.size() >= CharCorpus::kNoTarget)
+    throw ConfigError("char_lm: the " + dataset + " text has " +
+                      std::to_string(corpus.vocab.size()) + " distinct chars; at most " +
+                      std::to_string(CharCorpus::kNoTarget - 1) +
+                      " fit the uint8 token ids beside the unscored-target marker");
   return corpus;
 }
 
@@ -272,11 +277,14 @@ void CharLm::generate(std::uint64_t /*seed*/) {
   corpus_.eval_interval = config_.eval_interval;
   corpus_.eval_iters = config_.eval_iters;
   corpus_.line_examples = config_.examples == "line";
-  if (corpus_.line_examples && config_.block_size <= corpus_.longest_line())
-    throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
-                      " cannot hold the longest name (" + std::to_string(corpus_.longest_line()) +
-                      " chars) with its start token; examples: line needs block_size >= " +
-                      std::to_string(corpus_.longest_line() + 1));
+  if (corpus_.line_examples) {
+    const std::int64_t longest = corpus_.longest_line();
+    if (config_.block_size <= longest)
+      throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
+                        " cannot hold the longest name (" + std::to_string(longest) +
+                        " chars) with its start token; examples: line needs block_size >= " +
+                        std::to_string(longest + 1));
+  }
   if (config_.block_size >= static_cast<std::int64_t>(corpus_.val.size()))
     throw ConfigError("problem.block_size: " + std::to_string(config_.block_size) +
                       " does not fit in the " + std::to_string(corpus_.val.size()) +

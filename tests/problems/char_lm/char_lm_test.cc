@@ -326,6 +326,20 @@ TEST(CharLmTest, LineExamplesAreMakemoreSPaddedNames) {
   }
 }
 
+// Token ids are uint8 and 255 marks an unscored target, so a text may have at most 254 chars.
+TEST(CharLmTest, AVocabularyThatCollidesWithTheUnscoredMarkerIsRefused) {
+  std::string text;
+  for (int c = 1; c < 255; ++c) text += static_cast<char>(c);  // 254 distinct chars
+  EXPECT_EQ(build_char_corpus("shakespeare", text + text).vocab.size(), 254u);
+  text += static_cast<char>(255);
+  try {
+    build_char_corpus("shakespeare", text + text);
+    ADD_FAILURE() << "255 distinct chars accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("255 distinct chars"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CharLmTest, LineExamplesNeedNamesAndABlockThatHoldsTheLongestName) {
   auto on_names = make("char_lm(dataset=names,examples=line,block_size=16)");
   on_names->generate(1);
