@@ -22,9 +22,9 @@
 
 #include "core/rng.h"
 #include "core/trace.h"
-#include "solvers/gpt/gemm_peak.h"
-#include "solvers/gpt/gpt_model.h"
-#include "solvers/gpt/optimizers.h"
+#include "models/gemm/gemm_peak.h"
+#include "models/gpt/gpt_model.h"
+#include "models/optim/optimizers.h"
 
 namespace {
 

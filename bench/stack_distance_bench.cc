@@ -21,8 +21,8 @@
 #include "metrics/bytedmd/bytedmd.h"
 #include "metrics/lru/lru_dmd.h"
 #include "metrics/stack_distance/stack_distance.h"
-#include "solvers/dally_ir/baselines.h"
-#include "solvers/dally_ir/interpreter.h"
+#include "models/dally_ir/baselines.h"
+#include "models/dally_ir/interpreter.h"
 
 namespace cube {
 namespace {

@@ -1,4 +1,4 @@
-# Helpers shared by the folders: warnings, module libraries, tests, include rules.
+# Helpers shared by the folders: warnings, module libraries, tests.
 
 function(cube_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
@@ -54,15 +54,4 @@ function(cube_add_test)
     CUBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CUBE_BINARY="$<TARGET_FILE:cube>")
   cube_warnings(${T_NAME})
   gtest_discover_tests(${T_NAME} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
-endfunction()
-
-# Fails the configure step if a source under `dir` includes a header matching `regex`.
-function(cube_forbid_includes dir regex)
-  file(GLOB_RECURSE sources "${PROJECT_SOURCE_DIR}/${dir}/*.h" "${PROJECT_SOURCE_DIR}/${dir}/*.cc")
-  foreach(source ${sources})
-    file(STRINGS ${source} includes REGEX "^#include [<\"](${regex})")
-    if(includes)
-      message(FATAL_ERROR "${source}: ${dir}/ may not include ${includes} (see docs/architecture.md)")
-    endif()
-  endforeach()
 endfunction()

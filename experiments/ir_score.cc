@@ -1,15 +1,17 @@
 // cube/experiments/ir_score.cc: the `cube ir score` table (see the header). Not here: the CLI
-// wiring (main.cc) and the interpreter (solvers/dally_ir/).
+// wiring (main.cc), the interpreter (models/dally_ir/) and running it on cases (the ir_file
+// solver, reached through the registry).
 
 #include "experiments/ir_score.h"
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/spec.h"
-#include "problems/dally/dally_problems.h"
-#include "solvers/dally_ir/ir_solvers.h"
+#include "metrics/dally/dally_cost.h"
+#include "problems/problem.h"
+#include "solvers/solver.h"
 
 namespace cube {
 
@@ -26,28 +28,35 @@ Table ir_score(const std::filesystem::path& ir_file, const std::string& problem_
   }
   auto problem = instantiate<Problem>(spec, "problem");
   problem->generate(seed);
-  const DallyTask* task = problem->dally_task();
-  if (task == nullptr)
+  if (problem->dally_task() == nullptr)
     throw ConfigError("--problem: '" + problem->spec() +
                       "' is not a Dally IR task (dally_matmul, dally_sparse_parity, "
                       "dally_symmetry)");
 
-  std::ifstream in(ir_file, std::ios::binary);
-  if (!in) throw ConfigError("cannot read IR file '" + ir_file.string() + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const DallyProgram program =
-      parse_dally_program(text.str(), ir_file.string(), dally_version_of(*task));
-  const DallyScore score = score_dally_program(program, *task, nullptr);
+  if (!std::ifstream(ir_file, std::ios::binary))
+    throw ConfigError("cannot read IR file '" + ir_file.string() + "'");
+
+  // The program is scored as a cell would score it: the registered ir_file solver runs it on every
+  // case, and the dally metric prices the trace of case 0 (every case costs the same).
+  Spec solver_spec{"ir_file", {{"path", ParamInput{ir_file.string(), SourceLocation{}}}}, {}};
+  auto solver = instantiate<Solver>(solver_spec, "solver");
+  DallyCostMetric dally{NoParams{}};
+  RecordingTracer tracer;
+  tracer.add_sink(&dally);
+  const SolveResult result = solver->solve(*problem, RunContext(seed), &tracer);
+  tracer.finish();
+  const std::vector<MetricValue> priced = dally.finish(RunOutcome{});
+  const auto passed = static_cast<std::int64_t>(
+      std::count(result.test_predictions.begin(), result.test_predictions.end(), 1));
+  const auto cases = static_cast<std::int64_t>(result.test_predictions.size());
 
   Table table;
   table.title = "ir score: " + ir_file.string();
   table.columns = {"problem", "correctness", "cost", "reads", "cases", "passed"};
-  table.rows.push_back({problem->spec(), score.correctness, static_cast<std::int64_t>(score.cost),
-                        static_cast<std::int64_t>(score.reads),
-                        static_cast<std::int64_t>(score.cases),
-                        static_cast<std::int64_t>(score.passed)});
-  if (!score.first_failure.empty()) table.notes.push_back(score.first_failure);
+  table.rows.push_back({problem->spec(), problem->accuracy(result.test_predictions),
+                        static_cast<std::int64_t>(*priced[0].value),
+                        static_cast<std::int64_t>(*priced[1].value), cases, passed});
+  if (result.status != SolveStatus::kSolved) table.notes.push_back(result.message);
   return table;
 }
 

@@ -3,8 +3,8 @@
 //
 // What: instantiates `problem_spec` (e.g. "dally_matmul" or "dally_matmul(n=16)") with the
 // overrides applied, generates it from `seed`, parses the file under the problem's instruction
-// set, runs it on every case (solvers/dally_ir/ir_solvers.h score_dally_program) and returns a
-// one-row table: problem (canonical spec), correctness (passing cases / cases, 1 = accepted),
+// set and runs it on every case with the registered `ir_file` solver, the `dally` metric pricing
+// its trace; returns a one-row table: problem (canonical spec), correctness (passing cases / cases, 1 = accepted),
 // cost (Σ ceil(sqrt(addr)) over priced reads, exact, dally-ir.md §1.3), reads, cases, passed;
 // a note names the first failing case when there is one.
 // Overrides are "problem.KEY=VALUE" (the `--set` form of plans); a later one wins.

@@ -34,8 +34,8 @@
 #include "metrics/dally/dally_cost.h"
 #include "metrics/metric.h"
 #include "problems/problem.h"
-#include "solvers/gpt/checkpoint.h"
-#include "solvers/gpt/sample.h"
+#include "models/gpt/checkpoint.h"
+#include "models/gpt/sample.h"
 #include "solvers/solver.h"
 
 namespace po = boost::program_options;

@@ -39,7 +39,7 @@ struct BinaryDataset {
 
 struct DallyTask;     // problems/dally/dally_problems.h: explicit-address IR tasks
 struct QueryOracle;   // problems/oracle/query_oracle.h: membership queries (KM)
-struct CharCorpus;    // problems/char_lm/char_lm.h: character language-model data
+struct CharCorpus;    // problems/char_corpus.h: character language-model data (char_lm)
 
 class Problem : public Module {
  public:

@@ -57,13 +57,6 @@ void set_vocab(CharCorpus& corpus, std::string_view text) {
     }
 }
 
-std::vector<std::uint8_t> encode_known(const CharCorpus& corpus, std::string_view text) {
-  std::vector<std::uint8_t> ids(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i)
-    ids[i] = static_cast<std::uint8_t>(corpus.id_of[static_cast<unsigned char>(text[i])]);
-  return ids;
-}
-
 // ".a.b.c." for names a, b, c.
 std::string names_stream(const std::vector<std::string_view>& names) {
   std::string out(1, kNamesSeparator);
@@ -75,74 +68,6 @@ std::string names_stream(const std::vector<std::string_view>& names) {
 }
 
 }  // namespace
-
-void CharCorpus::sample_batch(Split split, Rng& rng, std::int64_t batch, std::int64_t block,
-                              std::uint8_t* x, std::uint8_t* y) const {
-  const std::vector<std::uint8_t>& s = tokens(split);
-  const auto n = static_cast<std::int64_t>(s.size());
-  CUBE_CHECK(batch >= 1 && block >= 1 && block < n,
-             "sample_batch: batch " << batch << ", block " << block << " on a split of " << n
-                                    << " tokens (need 1 <= block < tokens)");
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const auto i = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n - block)));
-    std::memcpy(x + b * block, s.data() + i, static_cast<std::size_t>(block));
-    std::memcpy(y + b * block, s.data() + i + 1, static_cast<std::size_t>(block));
-  }
-}
-
-std::int64_t CharCorpus::longest_line() const {
-  std::int64_t longest = 0;
-  for (const auto* l : {&train_lines, &val_lines}) {
-    for (std::size_t k = 0; k + 1 < l->size(); ++k)
-      longest = std::max<std::int64_t>(longest, (*l)[k + 1] - (*l)[k] - 1);
-  }
-  return longest;
-}
-
-void CharCorpus::line_example(Split split, std::int64_t k, std::int64_t block, std::uint8_t* x,
-                              std::uint8_t* y) const {
-  const std::vector<std::uint32_t>& l = lines(split);
-  CUBE_CHECK(k >= 0 && k < num_lines(split),
-             "line_example: line " << k << " of a split of " << num_lines(split) << " lines");
-  const std::uint8_t* s = tokens(split).data() + l[k];  // the separator, the letters, a separator
-  const std::int64_t n = l[k + 1] - l[k] - 1;
-  CUBE_CHECK(n < block, "line_example: a line of " << n << " chars does not fit block " << block
-                                                   << " with its start token");
-  const auto sep = static_cast<std::uint8_t>(separator);
-  std::memcpy(x, s, static_cast<std::size_t>(n + 1));
-  std::memcpy(y, s + 1, static_cast<std::size_t>(n + 1));
-  std::fill(x + n + 1, x + block, sep);
-  std::fill(y + n + 1, y + block, kNoTarget);
-}
-
-void CharCorpus::sample_lines(Split split, Rng& rng, std::int64_t batch, std::int64_t block,
-                              std::uint8_t* x, std::uint8_t* y) const {
-  const std::int64_t n = num_lines(split);
-  CUBE_CHECK(batch >= 1 && n >= 1, "sample_lines: batch " << batch << " of " << n << " lines");
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const auto k = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
-    line_example(split, k, block, x + b * block, y + b * block);
-  }
-}
-
-std::vector<std::uint8_t> CharCorpus::encode(std::string_view text) const {
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (id_of[static_cast<unsigned char>(text[i])] < 0)
-      throw ConfigError("char_lm: character code " +
-                        std::to_string(static_cast<unsigned char>(text[i])) + " at position " +
-                        std::to_string(i) + " is not in the " + dataset + " vocabulary");
-  return encode_known(*this, text);
-}
-
-std::string CharCorpus::decode(std::span<const std::uint8_t> ids) const {
-  std::string out(ids.size(), '\0');
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    CUBE_CHECK(ids[i] < vocab.size(),
-               "decode: id " << int{ids[i]} << " outside a vocabulary of " << vocab.size());
-    out[i] = vocab[ids[i]];
-  }
-  return out;
-}
 
 std::string char_lm_file_name(const std::string& dataset) {
   if (dataset == "shakespeare") return "tinyshakespeare.txt";
@@ -205,8 +130,8 @@ CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) 
     set_vocab(corpus, text);
     // prepare.py: n = len(data); train = data[:int(n*0.9)]; exact in integers for any n < 2^53.
     const std::size_t n_train = text.size() * 9 / 10;
-    corpus.train = encode_known(corpus, text.substr(0, n_train));
-    corpus.val = encode_known(corpus, text.substr(n_train));
+    corpus.train = corpus.encode(text.substr(0, n_train));
+    corpus.val = corpus.encode(text.substr(n_train));
   } else if (dataset == "names") {
     // makemore.py: words = [w.strip() for w in lines]; words = [w for w in words if w].
     std::vector<std::string_view> names;
@@ -236,8 +161,8 @@ CharCorpus build_char_corpus(const std::string& dataset, std::string_view text) 
     const std::string train_text = names_stream(train_names);
     const std::string val_text = names_stream(val_names);
     set_vocab(corpus, train_text + val_text);
-    corpus.train = encode_known(corpus, train_text);
-    corpus.val = encode_known(corpus, val_text);
+    corpus.train = corpus.encode(train_text);
+    corpus.val = corpus.encode(val_text);
     corpus.separator = corpus.id_of[static_cast<unsigned char>(kNamesSeparator)];
     for (auto [stream, lines] : {std::pair{&corpus.train, &corpus.train_lines},
                                  std::pair{&corpus.val, &corpus.val_lines}}) {

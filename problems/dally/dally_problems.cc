@@ -1,5 +1,5 @@
 // cube/problems/dally/dally_problems.cc: case generators of the Dally IR tasks documented in the
-// header (matmul, sparse parity, symmetry). Not here: running programs (solvers/dally_ir/).
+// header (matmul, sparse parity, symmetry). Not here: running programs (models/dally_ir/, solvers/dally_ir/).
 
 #include "problems/dally/dally_problems.h"
 

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "solvers/dally_ir/baselines.h"
+#include "models/dally_ir/baselines.h"
 
 namespace cube {
 namespace {

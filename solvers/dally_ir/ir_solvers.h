@@ -21,7 +21,7 @@
 #include <string>
 
 #include "problems/dally/dally_problems.h"
-#include "solvers/dally_ir/interpreter.h"
+#include "models/dally_ir/interpreter.h"
 #include "solvers/solver.h"
 
 namespace cube {

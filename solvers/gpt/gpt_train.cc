@@ -18,10 +18,10 @@
 
 #include "core/energy_meter.h"
 #include "core/rng.h"
-#include "problems/char_lm/char_lm.h"
-#include "solvers/gpt/checkpoint.h"
-#include "solvers/gpt/gemm_peak.h"
-#include "solvers/gpt/optimizers.h"
+#include "problems/char_corpus.h"
+#include "models/gpt/checkpoint.h"
+#include "models/gemm/gemm_peak.h"
+#include "models/optim/optimizers.h"
 
 namespace cube::gpt {
 namespace {

@@ -51,7 +51,7 @@
 #include <string>
 
 #include "core/params.h"
-#include "solvers/gpt/gpt_model.h"
+#include "models/gpt/gpt_model.h"
 #include "solvers/solver.h"
 
 namespace cube::gpt {

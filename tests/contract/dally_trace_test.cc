@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "metrics/metric.h"
-#include "solvers/dally_ir/interpreter.h"
+#include "models/dally_ir/interpreter.h"
 
 namespace cube {
 namespace {

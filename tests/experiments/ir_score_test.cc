@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "experiments/runner.h"
-#include "solvers/dally_ir/baselines.h"
+#include "models/dally_ir/baselines.h"
 
 namespace cube {
 namespace {

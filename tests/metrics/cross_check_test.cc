@@ -8,7 +8,7 @@
 
 #include "core/trace_text.h"
 #include "metrics/metric.h"
-#include "sgd_step_trace.h"
+#include "tests/metrics/sgd_step_trace.h"
 
 namespace cube {
 namespace {

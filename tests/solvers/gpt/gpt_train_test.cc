@@ -13,9 +13,9 @@
 #include "core/error.h"
 #include "core/spec.h"
 #include "problems/char_lm/char_lm.h"
-#include "solvers/gpt/checkpoint.h"
-#include "solvers/gpt/gpt_model.h"
-#include "solvers/gpt/sample.h"
+#include "models/gpt/checkpoint.h"
+#include "models/gpt/gpt_model.h"
+#include "models/gpt/sample.h"
 
 namespace cube {
 namespace {

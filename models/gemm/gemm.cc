@@ -1,0 +1,228 @@
+// cube/models/gemm/gemm.cc: packed-panel float32 GEMM with a 6x16 AVX2+FMA micro-kernel and a
+// portable fallback (see gemm.h). Not a general BLAS: no alpha/beta, no complex, no transposed C.
+#include "models/gemm/gemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace cube::gpt {
+namespace {
+
+constexpr int kMr = 6;              // rows of C per micro-kernel call
+constexpr int kNr = 16;             // columns of C per micro-kernel call (two 8-float vectors)
+constexpr int kRowBlock = 8 * kMr;  // rows per block: the B panel stays in L1 across them
+constexpr int kKc = 256;            // depth of one K slice
+
+using Kernel = void (*)(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs,
+                        const float* bp, float* c, std::ptrdiff_t ldc, int nc, bool accumulate);
+
+// Writes the MR x 16 tile `acc` (row-major, 16 per row) to C, keeping nc < 16 columns at the
+// right edge; adds to C when accumulating.
+template <int MR>
+inline void store_tile(const float* acc, float* c, std::ptrdiff_t ldc, int nc, bool accumulate) {
+  for (int r = 0; r < MR; ++r) {
+    float* row = c + r * ldc;
+    if (accumulate) {
+      for (int j = 0; j < nc; ++j) row[j] += acc[r * kNr + j];
+    } else {
+      for (int j = 0; j < nc; ++j) row[j] = acc[r * kNr + j];
+    }
+  }
+}
+
+// Twelve named accumulators rather than arrays: GCC keeps arrays of __m256 on the stack.
+#define CUBE_GPT_ROW(r)                                 \
+  if constexpr (MR > r) {                               \
+    const __m256 av = _mm256_broadcast_ss(ap + r * rs); \
+    lo##r = _mm256_fmadd_ps(av, b0, lo##r);             \
+    hi##r = _mm256_fmadd_ps(av, b1, hi##r);             \
+  }
+#define CUBE_GPT_SAVE(r)                        \
+  if constexpr (MR > r) {                       \
+    _mm256_store_ps(tile + r * kNr, lo##r);     \
+    _mm256_store_ps(tile + r * kNr + 8, hi##r); \
+  }
+#define CUBE_GPT_STORE(r)                                     \
+  if constexpr (MR > r) {                                     \
+    float* row = c + r * ldc;                                 \
+    if (accumulate) {                                         \
+      lo##r = _mm256_add_ps(_mm256_loadu_ps(row), lo##r);     \
+      hi##r = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi##r); \
+    }                                                         \
+    _mm256_storeu_ps(row, lo##r);                             \
+    _mm256_storeu_ps(row + 8, hi##r);                         \
+  }
+
+template <int MR>
+__attribute__((target("avx2,fma"))) void kernel_avx2(int K, const float* a, std::ptrdiff_t rs,
+                                                     std::ptrdiff_t cs, const float* bp, float* c,
+                                                     std::ptrdiff_t ldc, int nc, bool accumulate) {
+  __m256 lo0 = _mm256_setzero_ps(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0;
+  __m256 lo3 = lo0, hi3 = lo0, lo4 = lo0, hi4 = lo0, lo5 = lo0, hi5 = lo0;
+  for (int p = 0; p < K; ++p) {
+    const __m256 b0 = _mm256_load_ps(bp + p * kNr);
+    const __m256 b1 = _mm256_load_ps(bp + p * kNr + 8);
+    const float* ap = a + p * cs;
+    CUBE_GPT_ROW(0)
+    CUBE_GPT_ROW(1)
+    CUBE_GPT_ROW(2)
+    CUBE_GPT_ROW(3)
+    CUBE_GPT_ROW(4)
+    CUBE_GPT_ROW(5)
+  }
+  if (nc == kNr) {
+    CUBE_GPT_STORE(0)
+    CUBE_GPT_STORE(1)
+    CUBE_GPT_STORE(2)
+    CUBE_GPT_STORE(3)
+    CUBE_GPT_STORE(4)
+    CUBE_GPT_STORE(5)
+    return;
+  }
+  alignas(32) float tile[MR * kNr];
+  CUBE_GPT_SAVE(0)
+  CUBE_GPT_SAVE(1)
+  CUBE_GPT_SAVE(2)
+  CUBE_GPT_SAVE(3)
+  CUBE_GPT_SAVE(4)
+  CUBE_GPT_SAVE(5)
+  store_tile<MR>(tile, c, ldc, nc, accumulate);
+}
+#undef CUBE_GPT_ROW
+#undef CUBE_GPT_SAVE
+#undef CUBE_GPT_STORE
+
+template <int MR>
+void kernel_portable(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs, const float* bp,
+                     float* c, std::ptrdiff_t ldc, int nc, bool accumulate) {
+  alignas(32) float acc[MR * kNr] = {};
+  for (int p = 0; p < K; ++p) {
+    const float* b = bp + p * kNr;
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[r * rs + p * cs];
+      for (int j = 0; j < kNr; ++j) acc[r * kNr + j] += av * b[j];
+    }
+  }
+  store_tile<MR>(acc, c, ldc, nc, accumulate);
+}
+
+struct Kernels {
+  Kernel by_rows[kMr + 1];
+  bool avx2;
+};
+
+Kernels select_kernels() {
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) {
+    return {{nullptr, kernel_avx2<1>, kernel_avx2<2>, kernel_avx2<3>, kernel_avx2<4>,
+             kernel_avx2<5>, kernel_avx2<6>},
+            true};
+  }
+  return {{nullptr, kernel_portable<1>, kernel_portable<2>, kernel_portable<3>, kernel_portable<4>,
+           kernel_portable<5>, kernel_portable<6>},
+          false};
+}
+
+const Kernels& kernels() {
+  static const Kernels k = select_kernels();
+  return k;
+}
+
+// Packs panels [jp0, jp1) of B (K x N), each K x 16 and zero padded on the right, into `packed`
+// (which holds all ceil(N/16) panels).
+void pack_b(int jp0, int jp1, int N, int K, ConstStrided b, float* packed) {
+  for (int jp = jp0; jp < jp1; ++jp) {
+    const int j0 = jp * kNr;
+    const int nc = std::min(kNr, N - j0);
+    float* dst = packed + static_cast<std::ptrdiff_t>(jp) * K * kNr;
+    for (int p = 0; p < K; ++p) {
+      const float* src = b.data + p * b.rs + j0 * b.cs;
+      float* d = dst + p * kNr;
+      if (b.cs == 1) {
+        for (int j = 0; j < nc; ++j) d[j] = src[j];
+      } else {
+        for (int j = 0; j < nc; ++j) d[j] = src[j * b.cs];
+      }
+      for (int j = nc; j < kNr; ++j) d[j] = 0.0f;
+    }
+  }
+}
+
+// 64-byte aligned scratch for the packed B, grown on demand, one per calling thread (the threads
+// of a parallel product share the caller's).
+float* pack_buffer(std::size_t n) {
+  thread_local std::vector<float> storage;
+  if (storage.size() < n + 16) storage.resize(n + 16);
+  auto addr = reinterpret_cast<std::uintptr_t>(storage.data());
+  return reinterpret_cast<float*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
+}
+
+// Rows [i0, i1) of C against every packed panel, in blocks of kRowBlock rows. K is cut into
+// slices of kKc so that a 16-column B slice (16 KB) stays in L1; each slice after the first adds
+// its partial sums into C, so every element of C sums over p in increasing order.
+void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed, float* c,
+               std::ptrdiff_t ldc, bool accumulate) {
+  const Kernels& k = kernels();
+  const int panels = (N + kNr - 1) / kNr;
+  for (int r0 = i0; r0 < i1; r0 += kRowBlock) {
+    const int r1 = std::min(i1, r0 + kRowBlock);
+    for (int p0 = 0; p0 < K; p0 += kKc) {
+      const int kc = std::min(kKc, K - p0);
+      const bool acc = accumulate || p0 > 0;
+      for (int jp = 0; jp < panels; ++jp) {
+        const int j0 = jp * kNr;
+        const int nc = std::min(kNr, N - j0);
+        const float* panel = packed + (static_cast<std::ptrdiff_t>(jp) * K + p0) * kNr;
+        for (int i = r0; i < r1; i += kMr) {
+          const int mr = std::min(kMr, r1 - i);
+          k.by_rows[mr](kc, a.data + i * a.rs + p0 * a.cs, a.rs, a.cs, panel, c + i * ldc + j0, ldc,
+                        nc, acc);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool gemm_uses_avx2() { return kernels().avx2; }
+
+void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
+          bool accumulate, bool parallel) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) {
+      for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    }
+    return;
+  }
+  const int panels = (N + kNr - 1) / kNr;
+  float* packed = pack_buffer(static_cast<std::size_t>(panels) * K * kNr);
+  const int micro_rows = (M + kMr - 1) / kMr;
+  // Small products run serially: an OpenMP region costs microseconds.
+  const bool big = static_cast<double>(M) * N * K >= 2097152.0;
+  if (!(parallel && big && micro_rows > 1 && omp_get_max_threads() > 1)) {
+    pack_b(0, panels, N, K, b, packed);
+    row_range(0, M, N, K, a, packed, c, ldc, accumulate);
+    return;
+  }
+  // Each thread packs its share of the B panels, then computes an equal share of the rows of C
+  // (in whole micro-kernel rows). The split changes which thread computes an element, never the
+  // order of its sum.
+#pragma omp parallel num_threads(omp_get_max_threads())
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    pack_b(panels * id / nt, panels * (id + 1) / nt, N, K, b, packed);
+#pragma omp barrier
+    const int i0 = kMr * (micro_rows * id / nt);
+    const int i1 = std::min(M, kMr * (micro_rows * (id + 1) / nt));
+    if (i0 < i1) row_range(i0, i1, N, K, a, packed, c, ldc, accumulate);
+  }
+}
+
+}  // namespace cube::gpt

@@ -1,0 +1,56 @@
+// cube/models/gemm/gemm.h: the float32 matrix product behind the GPT model (one kernel for every
+// product of forward, backward and attention), with an AVX2+FMA path and a portable path.
+//
+// gemm computes C[i,j] (+)= sum_p A(i,p) * B(p,j) for i < M, j < N, p < K, with A and B given by
+// element strides (A(i,p) = a[i*a_rs + p*a_cs], B(p,j) = b[p*b_rs + j*b_cs]) so that A·B, A·Bᵀ,
+// Aᵀ·B and strided head slices all use it without copies of A. C is row-major with leading
+// dimension ldc. B is packed into panels of 16 columns (K x 16, zero padded); a 6 x 16
+// register-blocked micro-kernel (Goto & van de Geijn, "Anatomy of high-performance matrix
+// multiplication", TOMS 2008) sums over p in increasing order, in slices of 256 whose partial
+// sums are added to C in order.
+//
+// Determinism: every C element is computed by one thread, in the same order, whatever the thread
+// count, so results are bitwise identical for 1 or 2 threads. The AVX2 path (chosen at run time
+// when the CPU has AVX2 and FMA) fuses multiply-add, the portable path does not: bits differ
+// between the two paths, never between runs on one machine.
+// Cost: 2*M*N*K flops; packing reads K*N elements of B. Memory: a thread-local pack buffer.
+#pragma once
+
+#include <cstddef>
+
+namespace cube::gpt {
+
+// Strided view of a read-only matrix operand: element (r, c) at data[r*rs + c*cs].
+struct ConstStrided {
+  const float* data;
+  std::ptrdiff_t rs;
+  std::ptrdiff_t cs;
+};
+
+// C (+)= A·B as above. accumulate=false overwrites C. parallel=true splits the rows of C over the
+// OpenMP threads (call it outside parallel regions); false runs on the calling thread only.
+// Preconditions: M, N, K >= 0; C does not alias A or B.
+void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
+          bool accumulate, bool parallel);
+
+// Row-major conveniences (llm.c / PyTorch Linear layouts):
+// out[M,N] (+)= in[M,K] · W[N,K]ᵀ
+inline void gemm_nt(int M, int N, int K, const float* in, const float* w, float* out,
+                    bool accumulate, bool parallel = true) {
+  gemm(M, N, K, {in, K, 1}, {w, 1, K}, out, N, accumulate, parallel);
+}
+// out[M,N] (+)= in[M,K] · W[K,N]
+inline void gemm_nn(int M, int N, int K, const float* in, const float* w, float* out,
+                    bool accumulate, bool parallel = true) {
+  gemm(M, N, K, {in, K, 1}, {w, N, 1}, out, N, accumulate, parallel);
+}
+// out[M,N] (+)= A[K,M]ᵀ · B[K,N]
+inline void gemm_tn(int M, int N, int K, const float* a, const float* b, float* out,
+                    bool accumulate, bool parallel = true) {
+  gemm(M, N, K, {a, 1, M}, {b, N, 1}, out, N, accumulate, parallel);
+}
+
+// True when the AVX2+FMA kernel is in use on this CPU.
+bool gemm_uses_avx2();
+
+}  // namespace cube::gpt

@@ -1,0 +1,1034 @@
+// cube/models/gpt/gpt_model.cc: forward and backward kernels of the GPT model (gpt_model.h),
+// templated over the tracer. Not a training loop: optimizers.h and the char_lm solvers drive it.
+#include "models/gpt/gpt_model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/trace.h"
+#include "models/gemm/gemm.h"
+
+namespace cube::gpt {
+namespace {
+
+constexpr float kLnEps = 1e-5f;
+
+// Whether the kernels of the current forward/backward open OpenMP regions: below ~16K
+// activation elements a region costs more than it saves (and far more on a loaded machine).
+// Set at the start of forward and backward; results do not depend on it.
+thread_local bool g_parallel = true;
+bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >= 16384; }
+
+// exp(x) for x <= 0 (every use here: softmax z - max, -x^2 terms), after Cephes expf: Cody-Waite
+// reduction to r in [-ln2/2, ln2/2], degree-6 polynomial, 2^n by the exponent bits. Written
+// without float compares or float-to-int conversions (GCC will not vectorize those under
+// trapping math): x is clamped at -87 by an unsigned compare of its bits (for x <= 0 a larger
+// magnitude is a larger unsigned pattern) and n is read from the mantissa of x*log2(e) + 1.5*2^23.
+[[gnu::always_inline]] inline float exp_approx(float x) {
+  const std::uint32_t limit = std::bit_cast<std::uint32_t>(-87.0f);
+  x = std::bit_cast<float>(std::min(std::bit_cast<std::uint32_t>(x), limit));
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float n = shifted - 12582912.0f;  // x*log2(e) rounded to the nearest integer
+  const std::int32_t ni = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  return p * std::bit_cast<float>((ni + 127) << 23);
+}
+
+// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
+[[gnu::always_inline]] inline float erf_approx(float x) {
+  const float ax = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * exp_approx(-ax * ax);
+  return std::copysign(y, x);
+}
+
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+// Sum of n floats with 8 interleaved partial sums (a fixed order that the compiler can keep in
+// one vector register).
+[[gnu::always_inline]] inline float sum8(const float* x, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
+// --- dropout masks from a counter-based hash (splitmix64 finalizer) --------------------------
+
+inline std::uint64_t mix64(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+struct Dropout {
+  bool active = false;
+  std::uint32_t threshold = 0;  // keep when the 32-bit hash >= threshold
+  float scale = 1.0f;           // 1 / (1 - p)
+  std::uint64_t key = 0;
+
+  // The stream of one site (embedding, a block's attention probabilities, ...).
+  std::uint64_t site_key(std::uint64_t site) const {
+    return mix64(key ^ (site * 0x632be59bd9b4e019ULL));
+  }
+  static float factor(std::uint64_t site_key, std::uint64_t i, std::uint32_t threshold,
+                      float scale) {
+    const auto h = static_cast<std::uint32_t>(mix64(site_key + i) >> 32);
+    return h >= threshold ? scale : 0.0f;
+  }
+};
+
+std::uint32_t dropout_threshold(float p) {
+  return static_cast<std::uint32_t>(std::min(4294967295.0, static_cast<double>(p) * 4294967296.0));
+}
+
+// Site ids: 0 embedding; per block 1 + 3l attention probabilities, 2 + 3l attention output,
+// 3 + 3l MLP output.
+inline std::uint64_t site_att(int l) { return 1 + 3 * static_cast<std::uint64_t>(l); }
+inline std::uint64_t site_attout(int l) { return 2 + 3 * static_cast<std::uint64_t>(l); }
+inline std::uint64_t site_mlpout(int l) { return 3 + 3 * static_cast<std::uint64_t>(l); }
+
+// In place: x[i] *= mask factor of element i of the site.
+void apply_dropout(float* x, std::size_t n, const Dropout& d, std::uint64_t site) {
+  const std::uint64_t sk = d.site_key(site);
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t i = 0; i < nn; ++i) x[i] *= Dropout::factor(sk, i, d.threshold, d.scale);
+}
+
+// --- tracing ------------------------------------------------------------------------------
+
+struct Ids {
+  BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0;
+};
+
+// Calls f(r0, r1) then op_end() for each tile of kTraceRows rows of [0, M).
+template <class Tracer, class F>
+void per_tile(Tracer& tr, int M, F&& f) {
+  if constexpr (Tracer::kEnabled) {
+    for (int r0 = 0; r0 < M; r0 += GptModel::kTraceRows) {
+      f(r0, std::min(M, r0 + GptModel::kTraceRows));
+      tr.op_end();
+    }
+  }
+}
+
+// --- kernels ------------------------------------------------------------------------------
+
+// out[M,N] = in[M,K] · W[N,K]ᵀ + b (b may be null).
+void matmul_forward(const float* in, const float* w, const float* b, float* out, int M, int N,
+                    int K) {
+  if (b != nullptr) {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+    for (int i = 0; i < M; ++i) std::copy(b, b + N, out + static_cast<std::ptrdiff_t>(i) * N);
+  }
+  gemm_nt(M, N, K, in, w, out, b != nullptr);
+}
+
+// Column sums of d[M,N] into db (overwritten); each thread owns a column range, rows in order.
+void column_sums(const float* d, float* db, int M, int N) {
+#pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int c0 = N * id / nt, c1 = N * (id + 1) / nt;
+    std::fill(db + c0, db + c1, 0.0f);
+    for (int i = 0; i < M; ++i) {
+      const float* row = d + static_cast<std::ptrdiff_t>(i) * N;
+      for (int c = c0; c < c1; ++c) db[c] += row[c];
+    }
+  }
+}
+
+// The row kernels below are compiled twice, for AVX2 and for the baseline ISA, and the loader
+// picks one (GCC target_clones): the build has no -march. Without FMA contraction (ISO C++ mode)
+// both clones give the same bits.
+#define CUBE_GPT_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+
+CUBE_GPT_AVX2_CLONES void layernorm_forward_row(const float* xi, float* oi, float* mean,
+                                                float* rstd, const float* w, const float* b,
+                                                int C) {
+  const float m = sum8(xi, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) oi[c] = (xi[c] - m) * (xi[c] - m);  // scratch for the variance
+  const float var = sum8(oi, C) / static_cast<float>(C);
+  const float s = 1.0f / std::sqrt(var + kLnEps);
+  for (int c = 0; c < C; ++c) {
+    const float n = (xi[c] - m) * s;
+    oi[c] = b != nullptr ? n * w[c] + b[c] : n * w[c];
+  }
+  *mean = m;
+  *rstd = s;
+}
+
+void layernorm_forward(const float* x, float* out, float* mean, float* rstd, const float* w,
+                       const float* b, int M, int C) {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int i = 0; i < M; ++i) {
+    layernorm_forward_row(x + static_cast<std::ptrdiff_t>(i) * C,
+                          out + static_cast<std::ptrdiff_t>(i) * C, mean + i, rstd + i, w, b, C);
+  }
+}
+
+float* thread_scratch(std::size_t n) {
+  thread_local std::vector<float> storage;
+  if (storage.size() < n) storage.resize(n);
+  return storage.data();
+}
+
+// dx_i += LN backward of row i; si: C floats of scratch.
+CUBE_GPT_AVX2_CLONES void layernorm_backward_row(float* dxi, float* si, const float* di,
+                                                 const float* xi, const float* w, float m, float s,
+                                                 int C) {
+  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c];
+  const float dnorm_mean = sum8(si, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c] * ((xi[c] - m) * s);
+  const float dnorm_norm_mean = sum8(si, C) / static_cast<float>(C);
+  for (int c = 0; c < C; ++c) {
+    const float norm = (xi[c] - m) * s;
+    dxi[c] += (di[c] * w[c] - dnorm_mean - norm * dnorm_norm_mean) * s;
+  }
+}
+
+// Columns [c0, c1) of dw (and db) summed over the M rows in order.
+CUBE_GPT_AVX2_CLONES void layernorm_param_grads(float* dw, float* db, const float* dout,
+                                                const float* x, const float* mean,
+                                                const float* rstd, int M, int C, int c0, int c1) {
+  std::fill(dw + c0, dw + c1, 0.0f);
+  if (db != nullptr) std::fill(db + c0, db + c1, 0.0f);
+  for (int i = 0; i < M; ++i) {
+    const float* xi = x + static_cast<std::ptrdiff_t>(i) * C;
+    const float* di = dout + static_cast<std::ptrdiff_t>(i) * C;
+    const float m = mean[i], s = rstd[i];
+    for (int c = c0; c < c1; ++c) dw[c] += di[c] * ((xi[c] - m) * s);
+    if (db != nullptr) {
+      for (int c = c0; c < c1; ++c) db[c] += di[c];
+    }
+  }
+}
+
+// dx += LN backward; dw (and db when non-null) overwritten. scratch: M*C floats.
+void layernorm_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
+                        const float* w, const float* mean, const float* rstd, int M, int C,
+                        float* scratch) {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int i = 0; i < M; ++i) {
+    const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
+    layernorm_backward_row(dx + o, scratch + o, dout + o, x + o, w, mean[i], rstd[i], C);
+  }
+#pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    layernorm_param_grads(dw, db, dout, x, mean, rstd, M, C, C * id / nt, C * (id + 1) / nt);
+  }
+}
+
+// GELU over a contiguous chunk: out = x Phi(x).
+CUBE_GPT_AVX2_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
+  }
+}
+// d *= gelu'(x) = Phi(x) + x phi(x).
+CUBE_GPT_AVX2_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float cdf = 0.5f * (1.0f + erf_approx(x[i] * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * exp_approx(-0.5f * x[i] * x[i]);
+    d[i] *= cdf + x[i] * pdf;
+  }
+}
+
+constexpr std::int64_t kChunk = 4096;
+
+void gelu_forward(const float* x, float* out, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    gelu_forward_chunk(x + b, out + b, std::min(kChunk, nn - b));
+  }
+}
+
+void gelu_backward(float* d, const float* x, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    gelu_backward_chunk(d + b, x + b, std::min(kChunk, nn - b));
+  }
+}
+
+// Row t of the T x T scores p becomes softmax(scale * p[t, 0..t]), zero above the diagonal.
+CUBE_GPT_AVX2_CLONES void causal_softmax(float* p, int T, float scale) {
+  for (int t = 0; t < T; ++t) {
+    float* row = p + static_cast<std::ptrdiff_t>(t) * T;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int j = 0; j <= t; ++j) mx = std::max(mx, row[j] * scale);
+    // Exponentials first (a vectorizable loop), then the sum in sum8's fixed order.
+    for (int j = 0; j <= t; ++j) row[j] = exp_approx(row[j] * scale - mx);
+    const float inv = 1.0f / sum8(row, t + 1);
+    for (int j = 0; j <= t; ++j) row[j] *= inv;
+    for (int j = t + 1; j < T; ++j) row[j] = 0.0f;
+  }
+}
+
+// dp (d probabilities, read on and below the diagonal) becomes d scores: row t of
+// p * (dp - <p, dp>) * scale, zero above the diagonal.
+CUBE_GPT_AVX2_CLONES void causal_softmax_backward(const float* p, float* dp, int T, float scale) {
+  for (int t = 0; t < T; ++t) {
+    const float* pr = p + static_cast<std::ptrdiff_t>(t) * T;
+    float* dr = dp + static_cast<std::ptrdiff_t>(t) * T;
+    float dot = 0.0f;
+    for (int j = 0; j <= t; ++j) dot += pr[j] * dr[j];
+    for (int j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - dot) * scale;
+    for (int j = t + 1; j < T; ++j) dr[j] = 0.0f;
+  }
+}
+
+// The attention products run in strips of kCausalStrip query rows (a multiple of the GEMM's 6-row
+// micro-kernel): a strip of rows [i0, i1) reads keys j < i1 only, which skips most of the zero
+// upper triangle (for T = 64, 28 % of the work of each product). The skipped terms are exact
+// zeros, so the results are bitwise those of the full products.
+constexpr int kCausalStrip = 24;
+
+// Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
+// probabilities (zero above the diagonal); y: (B*T, C).
+void attention_forward(const float* qkv, float* att, float* y, int B, int T, int C, int NH,
+                       const Dropout& drop, std::uint64_t site) {
+  const int hs = C / NH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const std::uint64_t sk = drop.site_key(site);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    const float* q = qkv + static_cast<std::ptrdiff_t>(b) * T * 3 * C + h * hs;
+    const float* k = q + C;
+    const float* v = q + 2 * C;
+    float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // S = Q Kᵀ on the strip's keys j < i1
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, i1, hs, {q + i0 * 3 * C, 3 * C, 1}, {k, 1, 3 * C}, p + i0 * T, T, false, false);
+    }
+    causal_softmax(p, T, scale);
+    const float* pd = p;
+    if (drop.active) {
+      float* s = thread_scratch(static_cast<std::size_t>(T) * T);
+      const std::uint64_t base = static_cast<std::uint64_t>(bh) * T * T;
+      for (int i = 0; i < T * T; ++i) {
+        s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+      }
+      pd = s;
+    }
+    float* yh = y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs;
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // Y = P V over j < i1
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, hs, i1, {pd + i0 * T, T, 1}, {v, 3 * C, 1}, yh + i0 * C, C, false, false);
+    }
+  }
+}
+
+// dqkv (overwritten) from dy (B*T, C), the stored probabilities and qkv.
+void attention_backward(float* dqkv, const float* dy, const float* qkv, const float* att, int B,
+                        int T, int C, int NH, const Dropout& drop, std::uint64_t site) {
+  const int hs = C / NH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const std::uint64_t sk = drop.site_key(site);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
+    const float* q = qkv + row0 * 3 * C + h * hs;
+    const float* k = q + C;
+    const float* v = q + 2 * C;
+    float* dq = dqkv + row0 * 3 * C + h * hs;
+    float* dk = dq + C;
+    float* dv = dq + 2 * C;
+    const float* dyh = dy + row0 * C + h * hs;
+    const float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
+    float* scratch = thread_scratch(2 * static_cast<std::size_t>(T) * T);
+    float* dp = scratch;
+    const float* pd = p;
+    const std::uint64_t base = static_cast<std::uint64_t>(bh) * T * T;
+    if (drop.active) {
+      float* s = scratch + static_cast<std::ptrdiff_t>(T) * T;
+      for (int i = 0; i < T * T; ++i) {
+        s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+      }
+      pd = s;
+    }
+    // Row strips as in the forward: dPd = dY Vᵀ on keys j < i1 (the rest of dp is never read),
+    // dV = Pdᵀ dY over queries i >= j0 (Pd is zero above the diagonal).
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, i1, hs, {dyh + i0 * C, C, 1}, {v, 1, 3 * C}, dp + i0 * T, T, false, false);
+      gemm(i1 - i0, hs, T - i0, {pd + i0 * T + i0, 1, T}, {dyh + i0 * C, C, 1}, dv + i0 * 3 * C,
+           3 * C, false, false);
+    }
+    if (drop.active) {
+      for (int i = 0; i < T * T; ++i) {
+        dp[i] *= Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+      }
+    }
+    causal_softmax_backward(p, dp, T, scale);
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // dQ = dS K and dK = dSᵀ Q, as above
+      const int i1 = std::min(T, i0 + kCausalStrip);
+      gemm(i1 - i0, hs, i1, {dp + i0 * T, T, 1}, {k, 3 * C, 1}, dq + i0 * 3 * C, 3 * C, false,
+           false);
+      gemm(i1 - i0, hs, T - i0, {dp + i0 * T + i0, 1, T}, {q + i0 * 3 * C, 3 * C, 1},
+           dk + i0 * 3 * C, 3 * C, false, false);
+    }
+  }
+}
+
+}  // namespace
+
+float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index, float p) {
+  Dropout d;
+  d.key = key;
+  d.threshold = dropout_threshold(p);
+  d.scale = 1.0f / (1.0f - p);
+  return Dropout::factor(d.site_key(site), index, d.threshold, d.scale);
+}
+
+const char* KernelProfile::name(int kind) {
+  static const char* const names[kKinds] = {"embedding", "layernorm", "qkv", "attention",
+                                            "attn_proj", "residual",  "fc",  "gelu",
+                                            "fc_proj",   "lm_head",   "loss"};
+  return kind >= 0 && kind < kKinds ? names[kind] : "?";
+}
+
+namespace {
+
+// Adds the time since construction to a profile slot at scope exit (nothing when slot is null).
+class ScopedKernelTimer {
+ public:
+  explicit ScopedKernelTimer(double* slot) : slot_(slot) {
+    if (slot_ != nullptr) start_ = std::chrono::steady_clock::now();
+  }
+  ~ScopedKernelTimer() {
+    if (slot_ != nullptr) {
+      *slot_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+  }
+  ScopedKernelTimer(const ScopedKernelTimer&) = delete;
+  ScopedKernelTimer& operator=(const ScopedKernelTimer&) = delete;
+
+ private:
+  double* slot_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+// --- construction --------------------------------------------------------------------------
+
+GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
+    : config_(config), max_batch_(max_batch) {
+  const GptConfig& c = config_;
+  if (c.vocab_size < 1 || c.block_size < 1 || c.n_layer < 1 || c.n_head < 1 || c.n_embd < 1 ||
+      max_batch < 1) {
+    throw ConfigError(
+        "gpt: vocab_size, block_size, n_layer, n_head, n_embd and batch must be >= 1");
+  }
+  if (c.n_embd % c.n_head != 0) throw ConfigError("gpt: n_embd must be a multiple of n_head");
+  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ConfigError("gpt: dropout must be in [0, 1)");
+  const std::size_t C = c.n_embd, V = c.vocab_size, Tm = c.block_size;
+  const std::size_t nb = c.bias ? 1 : 0;
+  std::size_t next = 0;
+  auto add = [&](std::string name, int rows, int cols, int layer) {
+    ParamTensor t;
+    t.name = std::move(name);
+    t.offset = next;
+    t.rows = rows;
+    t.cols = cols;
+    t.size = static_cast<std::size_t>(rows) * cols;
+    t.layer = layer;
+    t.decay = rows > 1 && cols > 1;
+    next += t.size;
+    tensors_.push_back(t);
+    return t.offset;
+  };
+  const int Ci = c.n_embd;
+  const int bias_len = static_cast<int>(nb);
+  wte_ = add("wte", c.vocab_size, Ci, -1);
+  wpe_ = add("wpe", c.block_size, Ci, -1);
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    LayerParams lp;
+    lp.ln1_w = add(p + "ln1_w", 1, Ci, l);
+    lp.ln1_b = add(p + "ln1_b", bias_len, Ci, l);
+    lp.attn_w = add(p + "attn_w", 3 * Ci, Ci, l);
+    lp.attn_b = add(p + "attn_b", bias_len, 3 * Ci, l);
+    lp.proj_w = add(p + "attn_proj_w", Ci, Ci, l);
+    lp.proj_b = add(p + "attn_proj_b", bias_len, Ci, l);
+    lp.ln2_w = add(p + "ln2_w", 1, Ci, l);
+    lp.ln2_b = add(p + "ln2_b", bias_len, Ci, l);
+    lp.fc_w = add(p + "fc_w", 4 * Ci, Ci, l);
+    lp.fc_b = add(p + "fc_b", bias_len, 4 * Ci, l);
+    lp.fcproj_w = add(p + "fc_proj_w", Ci, 4 * Ci, l);
+    lp.fcproj_b = add(p + "fc_proj_b", bias_len, Ci, l);
+    lp_.push_back(lp);
+  }
+  lnf_w_ = add("lnf_w", 1, Ci, -1);
+  lnf_b_ = add("lnf_b", bias_len, Ci, -1);
+  if (!c.bias) {
+    std::erase_if(tensors_, [](const ParamTensor& t) { return t.size == 0; });
+  }
+  params_.assign(next, 0.0f);
+  grads_.assign(next, 0.0f);
+
+  Rng rng(seed);
+  const double proj_std = 0.02 / std::sqrt(2.0 * c.n_layer);
+  for (const ParamTensor& t : tensors_) {
+    float* p = params_.data() + t.offset;
+    const bool is_ln_weight =
+        t.name.ends_with("ln1_w") || t.name.ends_with("ln2_w") || t.name == "lnf_w";
+    if (is_ln_weight) {
+      std::fill(p, p + t.size, 1.0f);
+    } else if (t.rows > 1) {  // a weight matrix or embedding (biases are 1 x n)
+      const bool residual = t.name.ends_with("attn_proj_w") || t.name.ends_with("fc_proj_w");
+      const double sd = residual ? proj_std : 0.02;
+      for (std::size_t i = 0; i < t.size; ++i) p[i] = static_cast<float>(sd * rng.normal());
+    }
+  }
+
+  // Activations, dense for max_batch x block_size.
+  const std::size_t BT = static_cast<std::size_t>(max_batch) * Tm;
+  const std::size_t NH = c.n_head;
+  next = 0;
+  auto act = [&](std::size_t n) {
+    const std::size_t o = next;
+    next += n;
+    return o;
+  };
+  encoded_ = act(BT * C);
+  for (int l = 0; l < c.n_layer; ++l) {
+    LayerActs a;
+    a.ln1 = act(BT * C);
+    a.ln1_mean = act(BT);
+    a.ln1_rstd = act(BT);
+    a.qkv = act(BT * 3 * C);
+    a.att = act(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
+    a.atty = act(BT * C);
+    a.attproj = act(BT * C);
+    a.res2 = act(BT * C);
+    a.ln2 = act(BT * C);
+    a.ln2_mean = act(BT);
+    a.ln2_rstd = act(BT);
+    a.fch = act(BT * 4 * C);
+    a.fch_gelu = act(BT * 4 * C);
+    a.fcproj = act(BT * C);
+    a.res3 = act(BT * C);
+    la_.push_back(a);
+  }
+  lnf_ = act(BT * C);
+  lnf_mean_ = act(BT);
+  lnf_rstd_ = act(BT);
+  logits_ = act(BT * V);
+  probs_ = act(BT * V);
+  losses_ = act(BT);
+  acts_.assign(next, 0.0f);
+
+  next = 0;
+  d_res_ = act(BT * C);
+  d_tmp_ = act(BT * C);
+  d_ln_ = act(BT * C);
+  d_atty_ = act(BT * C);
+  d_qkv_ = act(BT * 3 * C);
+  d_big_ = act(BT * 4 * C);
+  d_logits_ = act(BT * V);
+  dacts_.assign(next, 0.0f);
+  inputs_.assign(BT, 0);
+  targets_.assign(BT, 0);
+}
+
+const ParamTensor& GptModel::tensor(const std::string& name) const {
+  for (const ParamTensor& t : tensors_) {
+    if (t.name == name) return t;
+  }
+  throw Error("gpt: no parameter tensor named " + name);
+}
+
+ParamRange GptModel::block_range(int layer) const {
+  if (layer < 0 || layer >= config_.n_layer) throw Error("gpt: block index out of range");
+  const std::size_t begin = lp_[layer].ln1_w;
+  const std::size_t end = layer + 1 < config_.n_layer ? lp_[layer + 1].ln1_w : lnf_w_;
+  return {begin, end - begin};
+}
+
+ParamRange GptModel::embedding_range() const { return {0, lp_[0].ln1_w}; }
+
+ParamRange GptModel::final_range() const { return {lnf_w_, params_.size() - lnf_w_}; }
+
+std::span<const float> GptModel::logits() const {
+  return {acts_.data() + logits_, static_cast<std::size_t>(B_) * T_ * config_.vocab_size};
+}
+
+void GptModel::check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T) {
+  if (B < 1 || B > max_batch_ || T < 1 || T > config_.block_size) {
+    throw ConfigError("gpt: batch " + std::to_string(B) + " x " + std::to_string(T) +
+                      " exceeds the model's " + std::to_string(max_batch_) + " x " +
+                      std::to_string(config_.block_size));
+  }
+  const auto n = static_cast<std::size_t>(B) * T;
+  if (n_inputs != n || (n_targets != 0 && n_targets != n)) {
+    throw ConfigError("gpt: inputs and targets must hold B*T ids");
+  }
+  B_ = B;
+  T_ = T;
+  forward_done_ = false;
+}
+
+void GptModel::check_ids() const {
+  const std::size_t n = static_cast<std::size_t>(B_) * T_;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (inputs_[i] < 0 || inputs_[i] >= config_.vocab_size ||
+        (has_targets_ && targets_[i] != kUnscored &&
+         (targets_[i] < 0 || targets_[i] >= config_.vocab_size))) {
+      throw ConfigError("gpt: token id outside [0, vocab_size)");
+    }
+  }
+}
+
+// --- forward -------------------------------------------------------------------------------
+
+namespace {
+
+template <class Tracer>
+Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt) {
+  Ids ids;
+  if constexpr (Tracer::kEnabled) {
+    ids.params = tr.buffer("gpt.params", 4, np);
+    ids.grads = tr.buffer("gpt.grads", 4, np);
+    ids.acts = tr.buffer("gpt.acts", 4, na);
+    ids.dacts = tr.buffer("gpt.dacts", 4, nd);
+    ids.tokens = tr.buffer("gpt.tokens", 4, nt);
+    ids.targets = tr.buffer("gpt.targets", 4, nt);
+  }
+  return ids;
+}
+
+}  // namespace
+
+template <class Tracer>
+float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
+  if (B_ == 0) throw Error("gpt: forward before set_batch");
+  const int B = B_, T = T_, C = config_.n_embd, V = config_.vocab_size, NH = config_.n_head;
+  const int BT = B * T;
+  const bool bias = config_.bias;
+  float* P = params_.data();
+  float* A = acts_.data();
+  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
+  Dropout drop;
+  drop.active = training && config_.dropout > 0.0f;
+  drop.threshold = dropout_threshold(config_.dropout);
+  drop.scale = 1.0f / (1.0f - config_.dropout);
+  drop.key = dropout_key;
+  training_ = training;
+  dropout_key_ = dropout_key;
+  g_parallel = worth_parallel(BT, C);
+
+  // Trace helpers: one op per row tile of a (rows x width) activation.
+  auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
+    if constexpr (Tracer::kEnabled) {
+      const std::size_t off = base + static_cast<std::size_t>(r0) * width;
+      const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
+      write ? tr.write(buf, off, n) : tr.read(buf, off, n);
+    }
+  };
+  auto trace_param = [&](std::size_t off, std::size_t n) {
+    if constexpr (Tracer::kEnabled) {
+      if (n > 0) tr.read(id.params, off, n);
+    }
+  };
+  auto fslot = [&](int kind) { return profile_ != nullptr ? &profile_->forward[kind] : nullptr; };
+  auto matmul = [&](int kind, std::size_t in, std::size_t w, std::size_t b, std::size_t out, int N,
+                    int K) {
+    ScopedKernelTimer timer(fslot(kind));
+    matmul_forward(A + in, P + w, bias ? P + b : nullptr, A + out, BT, N, K);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, in, K, r0, r1, false);
+      trace_param(w, static_cast<std::size_t>(N) * K);
+      if (bias) trace_param(b, N);
+      trace_rows(id.acts, out, N, r0, r1, true);
+    });
+  };
+  auto layernorm = [&](std::size_t in, std::size_t out, std::size_t mean, std::size_t rstd,
+                       std::size_t w, std::size_t b) {
+    ScopedKernelTimer timer(fslot(KernelProfile::kLayerNorm));
+    layernorm_forward(A + in, A + out, A + mean, A + rstd, P + w, bias ? P + b : nullptr, BT, C);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, in, C, r0, r1, false);
+      trace_param(w, C);
+      if (bias) trace_param(b, C);
+      trace_rows(id.acts, out, C, r0, r1, true);
+      trace_rows(id.acts, mean, 1, r0, r1, true);
+      trace_rows(id.acts, rstd, 1, r0, r1, true);
+    });
+  };
+  // out = x + drop(y), elementwise over BT x C.
+  auto residual = [&](std::size_t x, std::size_t y, std::size_t out, std::uint64_t site) {
+    ScopedKernelTimer timer(fslot(KernelProfile::kResidual));
+    const float* xp = A + x;
+    const float* yp = A + y;
+    float* op = A + out;
+    const std::int64_t n = static_cast<std::int64_t>(BT) * C;
+    if (drop.active) {
+      const std::uint64_t sk = drop.site_key(site);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+      for (std::int64_t i = 0; i < n; ++i) {
+        op[i] = xp[i] + yp[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
+      }
+    } else {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+      for (std::int64_t i = 0; i < n; ++i) op[i] = xp[i] + yp[i];
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, x, C, r0, r1, false);
+      trace_rows(id.acts, y, C, r0, r1, false);
+      trace_rows(id.acts, out, C, r0, r1, true);
+    });
+  };
+
+  // Embedding.
+  {
+    ScopedKernelTimer timer(fslot(KernelProfile::kEmbedding));
+    float* x0 = A + encoded_;
+    const float* wte = P + wte_;
+    const float* wpe = P + wpe_;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+    for (int i = 0; i < BT; ++i) {
+      const float* te = wte + static_cast<std::ptrdiff_t>(inputs_[i]) * C;
+      const float* pe = wpe + static_cast<std::ptrdiff_t>(i % T) * C;
+      float* o = x0 + static_cast<std::ptrdiff_t>(i) * C;
+      for (int c = 0; c < C; ++c) o[c] = te[c] + pe[c];
+    }
+    if (drop.active) apply_dropout(x0, static_cast<std::size_t>(BT) * C, drop, 0);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      if constexpr (Tracer::kEnabled) {
+        tr.read(id.tokens, r0, r1 - r0);
+        trace_param(wte_, static_cast<std::size_t>(V) * C);
+        trace_param(wpe_, static_cast<std::size_t>(T) * C);
+      }
+      trace_rows(id.acts, encoded_, C, r0, r1, true);
+    });
+  }
+
+  for (int l = 0; l < config_.n_layer; ++l) {
+    const LayerActs& a = la_[l];
+    const LayerParams& p = lp_[l];
+    const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
+    layernorm(xin, a.ln1, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+    matmul(KernelProfile::kQkv, a.ln1, p.attn_w, p.attn_b, a.qkv, 3 * C, C);
+    {
+      ScopedKernelTimer timer(fslot(KernelProfile::kAttention));
+      attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
+    }
+    if constexpr (Tracer::kEnabled) {
+      for (int b = 0; b < B; ++b) {
+        for (int h = 0; h < NH; ++h) {
+          trace_rows(id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
+          tr.write(id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
+                   static_cast<std::size_t>(T) * T);
+          trace_rows(id.acts, a.atty, C, b * T, (b + 1) * T, true);
+          tr.op_end();
+        }
+      }
+    }
+    matmul(KernelProfile::kAttnProj, a.atty, p.proj_w, p.proj_b, a.attproj, C, C);
+    residual(xin, a.attproj, a.res2, site_attout(l));
+    layernorm(a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+    matmul(KernelProfile::kFc, a.ln2, p.fc_w, p.fc_b, a.fch, 4 * C, C);
+    {
+      ScopedKernelTimer timer(fslot(KernelProfile::kGelu));
+      gelu_forward(A + a.fch, A + a.fch_gelu, static_cast<std::size_t>(BT) * 4 * C);
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, a.fch, 4 * C, r0, r1, false);
+      trace_rows(id.acts, a.fch_gelu, 4 * C, r0, r1, true);
+    });
+    matmul(KernelProfile::kFcProj, a.fch_gelu, p.fcproj_w, p.fcproj_b, a.fcproj, C, 4 * C);
+    residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
+  }
+  const std::size_t xlast = la_[config_.n_layer - 1].res3;
+  layernorm(xlast, lnf_, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+  // lm_head, tied: logits = lnf · wteᵀ.
+  {
+    ScopedKernelTimer timer(fslot(KernelProfile::kLmHead));
+    matmul_forward(A + lnf_, P + wte_, nullptr, A + logits_, BT, V, C);
+  }
+  per_tile(tr, BT, [&](int r0, int r1) {
+    trace_rows(id.acts, lnf_, C, r0, r1, false);
+    trace_param(wte_, static_cast<std::size_t>(V) * C);
+    trace_rows(id.acts, logits_, V, r0, r1, true);
+  });
+
+  // Softmax and cross-entropy.
+  float* logits = A + logits_;
+  float* probs = A + probs_;
+  float* losses = A + losses_;
+  const bool targets = has_targets_;
+  ScopedKernelTimer loss_timer(fslot(KernelProfile::kLoss));
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int i = 0; i < BT; ++i) {
+    const float* z = logits + static_cast<std::ptrdiff_t>(i) * V;
+    float* pr = probs + static_cast<std::ptrdiff_t>(i) * V;
+    float mx = z[0];
+    for (int v = 1; v < V; ++v) mx = std::max(mx, z[v]);
+    for (int v = 0; v < V; ++v) pr[v] = exp_approx(z[v] - mx);
+    const float sum = sum8(pr, V);
+    const float inv = 1.0f / sum;
+    for (int v = 0; v < V; ++v) pr[v] *= inv;
+    if (targets) {
+      losses[i] = targets_[i] == kUnscored ? 0.0f : (mx - z[targets_[i]]) + std::log(sum);
+    }
+  }
+  float loss = std::numeric_limits<float>::quiet_NaN();
+  if (targets) {
+    double total = 0.0;
+    for (int i = 0; i < BT; ++i) total += losses[i];
+    const int scored = scored_targets();
+    loss = scored > 0 ? static_cast<float>(total / scored) : 0.0f;
+  }
+  per_tile(tr, BT, [&](int r0, int r1) {
+    trace_rows(id.acts, logits_, V, r0, r1, false);
+    if constexpr (Tracer::kEnabled) {
+      if (targets) tr.read(id.targets, r0, r1 - r0);
+    }
+    trace_rows(id.acts, probs_, V, r0, r1, true);
+    if (targets) trace_rows(id.acts, losses_, 1, r0, r1, true);
+  });
+  forward_done_ = true;
+  return loss;
+}
+
+// --- backward ------------------------------------------------------------------------------
+
+template <class Tracer>
+void GptModel::backward(Tracer& tr, const BlockHook& hook) {
+  if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
+  const int B = B_, T = T_, C = config_.n_embd, V = config_.vocab_size, NH = config_.n_head;
+  const int BT = B * T;
+  const bool bias = config_.bias;
+  const float* P = params_.data();
+  float* G = grads_.data();
+  const float* A = acts_.data();
+  float* D = dacts_.data();
+  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
+  Dropout drop;
+  drop.active = training_ && config_.dropout > 0.0f;
+  drop.threshold = dropout_threshold(config_.dropout);
+  drop.scale = 1.0f / (1.0f - config_.dropout);
+  drop.key = dropout_key_;
+  g_parallel = worth_parallel(BT, C);
+
+  auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
+    if constexpr (Tracer::kEnabled) {
+      const std::size_t off = base + static_cast<std::size_t>(r0) * width;
+      const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
+      write ? tr.write(buf, off, n) : tr.read(buf, off, n);
+    }
+  };
+  auto trace_tensor = [&](BufferId buf, std::size_t off, std::size_t n, bool write) {
+    if constexpr (Tracer::kEnabled) {
+      if (n > 0) write ? tr.write(buf, off, n) : tr.read(buf, off, n);
+    }
+  };
+  // Backward of out = in · Wᵀ + b given d_out (in dacts): dW, db overwritten; d_in (in dacts)
+  // overwritten.
+  constexpr std::size_t kNoBias = static_cast<std::size_t>(-1);
+  auto bslot = [&](int kind) { return profile_ != nullptr ? &profile_->backward[kind] : nullptr; };
+  auto matmul_back = [&](int kind, std::size_t d_out, std::size_t in, std::size_t w, std::size_t b,
+                         std::size_t d_in, int N, int K) {
+    ScopedKernelTimer timer(bslot(kind));
+    const bool has_bias = bias && b != kNoBias;
+    gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
+    if (has_bias) column_sums(D + d_out, G + b, BT, N);
+    gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.dacts, d_out, N, r0, r1, false);
+      trace_rows(id.acts, in, K, r0, r1, false);
+      trace_tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
+      trace_tensor(id.grads, w, static_cast<std::size_t>(N) * K, false);
+      trace_tensor(id.grads, w, static_cast<std::size_t>(N) * K, true);
+      if (has_bias) {
+        trace_tensor(id.grads, b, N, false);
+        trace_tensor(id.grads, b, N, true);
+      }
+      trace_rows(id.dacts, d_in, K, r0, r1, true);
+    });
+  };
+  auto layernorm_back = [&](std::size_t d_out, std::size_t in, std::size_t mean, std::size_t rstd,
+                            std::size_t w, std::size_t b) {
+    ScopedKernelTimer timer(bslot(KernelProfile::kLayerNorm));
+    layernorm_backward(D + d_res_, G + w, bias ? G + b : nullptr, D + d_out, A + in, P + w,
+                       A + mean, A + rstd, BT, C, D + d_tmp_);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.dacts, d_out, C, r0, r1, false);
+      trace_rows(id.acts, in, C, r0, r1, false);
+      trace_rows(id.acts, mean, 1, r0, r1, false);
+      trace_rows(id.acts, rstd, 1, r0, r1, false);
+      trace_tensor(id.params, w, C, false);
+      trace_rows(id.dacts, d_res_, C, r0, r1, false);
+      trace_rows(id.dacts, d_res_, C, r0, r1, true);
+      trace_tensor(id.grads, w, C, true);
+      if (bias) trace_tensor(id.grads, b, C, true);
+    });
+  };
+  // d_tmp = drop_backward(d_res) when dropout is active; returns the buffer holding d(branch).
+  auto branch_grad = [&](std::uint64_t site) -> std::size_t {
+    if (!drop.active) return d_res_;
+    ScopedKernelTimer timer(bslot(KernelProfile::kResidual));
+    const std::uint64_t sk = drop.site_key(site);
+    const std::int64_t n = static_cast<std::int64_t>(BT) * C;
+    const float* src = D + d_res_;
+    float* dst = D + d_tmp_;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+    for (std::int64_t i = 0; i < n; ++i) {
+      dst[i] = src[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.dacts, d_res_, C, r0, r1, false);
+      trace_rows(id.dacts, d_tmp_, C, r0, r1, true);
+    });
+    return d_tmp_;
+  };
+
+  // Cross-entropy and softmax: d logits = (probs - onehot) / (scored targets), 0 on the rows
+  // of unscored targets.
+  {
+    ScopedKernelTimer timer(bslot(KernelProfile::kLoss));
+    const float* probs = A + probs_;
+    float* dl = D + d_logits_;
+    const int scored = scored_targets();
+    const float inv = scored > 0 ? 1.0f / static_cast<float>(scored) : 0.0f;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+    for (int i = 0; i < BT; ++i) {
+      const float* pr = probs + static_cast<std::ptrdiff_t>(i) * V;
+      float* d = dl + static_cast<std::ptrdiff_t>(i) * V;
+      if (targets_[i] == kUnscored) {
+        std::fill(d, d + V, 0.0f);
+        continue;
+      }
+      for (int v = 0; v < V; ++v) d[v] = pr[v] * inv;
+      d[targets_[i]] -= inv;
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, probs_, V, r0, r1, false);
+      if constexpr (Tracer::kEnabled) tr.read(id.targets, r0, r1 - r0);
+      trace_rows(id.dacts, d_logits_, V, r0, r1, true);
+    });
+  }
+  // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
+  matmul_back(KernelProfile::kLmHead, d_logits_, lnf_, wte_, kNoBias, d_ln_, V, C);
+  std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
+  const std::size_t xlast = la_[config_.n_layer - 1].res3;
+  layernorm_back(d_ln_, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+
+  for (int l = config_.n_layer - 1; l >= 0; --l) {
+    const LayerActs& a = la_[l];
+    const LayerParams& p = lp_[l];
+    const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
+    // MLP branch: d fcproj = drop_back(d res3).
+    const std::size_t d_mlp = branch_grad(site_mlpout(l));
+    matmul_back(KernelProfile::kFcProj, d_mlp, a.fch_gelu, p.fcproj_w, p.fcproj_b, d_big_, C,
+                4 * C);
+    {
+      ScopedKernelTimer timer(bslot(KernelProfile::kGelu));
+      gelu_backward(D + d_big_, A + a.fch, static_cast<std::size_t>(BT) * 4 * C);
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      trace_rows(id.acts, a.fch, 4 * C, r0, r1, false);
+      trace_rows(id.dacts, d_big_, 4 * C, r0, r1, false);
+      trace_rows(id.dacts, d_big_, 4 * C, r0, r1, true);
+    });
+    matmul_back(KernelProfile::kFc, d_big_, a.ln2, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
+    layernorm_back(d_ln_, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+    // Attention branch.
+    const std::size_t d_att = branch_grad(site_attout(l));
+    matmul_back(KernelProfile::kAttnProj, d_att, a.atty, p.proj_w, p.proj_b, d_atty_, C, C);
+    {
+      ScopedKernelTimer timer(bslot(KernelProfile::kAttention));
+      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
+                         site_att(l));
+    }
+    if constexpr (Tracer::kEnabled) {
+      for (int b = 0; b < B; ++b) {
+        for (int h = 0; h < NH; ++h) {
+          trace_rows(id.dacts, d_atty_, C, b * T, (b + 1) * T, false);
+          trace_rows(id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
+          tr.read(id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
+                  static_cast<std::size_t>(T) * T);
+          trace_rows(id.dacts, d_qkv_, 3 * C, b * T, (b + 1) * T, true);
+          tr.op_end();
+        }
+      }
+    }
+    matmul_back(KernelProfile::kQkv, d_qkv_, a.ln1, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
+    layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+    if (hook) hook(l);
+  }
+
+  // Embedding: d x0 = drop_back(d res); d wte[tok] += , d wpe[t] = sum over the batch.
+  {
+    const std::size_t dx = branch_grad(0);
+    ScopedKernelTimer timer(bslot(KernelProfile::kEmbedding));
+    const float* d = D + dx;
+    float* gwte = G + wte_;
+    float* gwpe = G + wpe_;
+    const int* tok = inputs_.data();
+#pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
+    {
+      const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const int c0 = C * tid / nt, c1 = C * (tid + 1) / nt;
+      for (int t = 0; t < config_.block_size; ++t) {
+        std::fill(gwpe + static_cast<std::ptrdiff_t>(t) * C + c0,
+                  gwpe + static_cast<std::ptrdiff_t>(t) * C + c1, 0.0f);
+      }
+      for (int i = 0; i < BT; ++i) {
+        const float* di = d + static_cast<std::ptrdiff_t>(i) * C;
+        float* we = gwte + static_cast<std::ptrdiff_t>(tok[i]) * C;
+        float* pe = gwpe + static_cast<std::ptrdiff_t>(i % T) * C;
+        for (int c = c0; c < c1; ++c) {
+          we[c] += di[c];
+          pe[c] += di[c];
+        }
+      }
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      if constexpr (Tracer::kEnabled) tr.read(id.tokens, r0, r1 - r0);
+      trace_rows(id.dacts, dx, C, r0, r1, false);
+      trace_tensor(id.grads, wte_, static_cast<std::size_t>(V) * C, false);
+      trace_tensor(id.grads, wte_, static_cast<std::size_t>(V) * C, true);
+      trace_tensor(id.grads, wpe_, static_cast<std::size_t>(T) * C, true);
+    });
+  }
+}
+
+template float GptModel::forward<NullTracer>(NullTracer&, bool, std::uint64_t);
+template float GptModel::forward<RecordingTracer>(RecordingTracer&, bool, std::uint64_t);
+template void GptModel::backward<NullTracer>(NullTracer&, const BlockHook&);
+template void GptModel::backward<RecordingTracer>(RecordingTracer&, const BlockHook&);
+
+}  // namespace cube::gpt

@@ -1,0 +1,218 @@
+// cube/models/gpt/gpt_model.h: a nanoGPT-style GPT (Karpathy, nanoGPT `model.py`; kernels in the
+// style of llm.c `train_gpt2.c`) in float32 with a hand-written backward pass, for CPU training.
+//
+// Model (pre-LayerNorm transformer, lm_head tied to the token embedding):
+//   x0 = drop(wte[tok] + wpe[t]);  for each block l:
+//     x = x + drop(proj(attn(ln1(x))));  x = x + drop(fcproj(gelu(fc(ln2(x)))));
+//   logits = lnf(x) · wteᵀ;  loss = mean over the scored (b,t) of -log softmax(logits)[target]
+//   (every target is scored unless set_batch marks some unscored, as makemore's padding).
+// attn: causal multi-head self-attention, softmax(q kᵀ / sqrt(hs)) with attention dropout on the
+// probabilities, hs = n_embd / n_head. LayerNorm: eps 1e-5, biased variance (PyTorch).
+// GELU: the exact erf form 0.5 x (1 + erf(x / sqrt 2)) as nanoGPT's nn.GELU(), evaluated with
+// Abramowitz & Stegun 7.1.26 (|erf error| <= 1.5e-7, below float resolution near 1) and a
+// polynomial exp (relative error ~2e-7); the attention and loss softmax use the same exp.
+// Dropout (p = config.dropout, only when training): inverted dropout, keep with probability 1-p,
+// mask bit = hash(dropout_key, site, element) from a counter-based generator, so backward
+// recomputes the mask and the same key gives the same mask on any thread count.
+//
+// Parameters live in ONE contiguous float32 buffer, in this order (sizes with C = n_embd,
+// V = vocab_size, Tm = block_size; biases have size 0 when bias = false, as nanoGPT bias=False):
+//   wte V*C, wpe Tm*C, then per block l: ln1_w C, ln1_b C, attn_w 3C*C, attn_b 3C,
+//   attn_proj_w C*C, attn_proj_b C, ln2_w C, ln2_b C, fc_w 4C*C, fc_b 4C, fc_proj_w C*4C,
+//   fc_proj_b C; then lnf_w C, lnf_b C. Matrices are row-major (out_features x in_features).
+// So block l is one contiguous range (block_range(l)); gradients use the same layout.
+// Init (nanoGPT _init_weights): Linear and Embedding weights ~ N(0, 0.02), attn_proj_w and
+// fc_proj_w ~ N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weights 1; drawn from
+// cube::Rng(seed) in buffer order (tensor by tensor, element by element).
+//
+// Work: forward ~ 2 N_mat BT + 2 L B H T^2 hs * 2 flops (N_mat = matrix parameters; attention
+// skips most of the zero upper triangle, in 24-row strips), backward twice that. Memory: parameters
+// and gradients 4 N bytes each; activations (act_elements()) for max_batch x block_size, allocated
+// once at construction; no allocation in forward or backward (the GEMM pack buffer and attention
+// scratch are thread-local and grow once). Threads: OpenMP over rows, columns or (batch, head);
+// every reduction has a fixed order, so the loss and gradients are bitwise identical for any thread
+// count on one machine (gemm.h says why AVX2 and portable builds differ).
+//
+// Trace (when the tracer is enabled): buffers "gpt.params", "gpt.grads", "gpt.acts" (all forward
+// activations in one buffer: embedding sum; per block ln1, its mean and rstd, qkv, attention
+// probabilities, attention output, projection, residual, ln2 (+ stats), fc, gelu, fc_proj,
+// residual; then lnf (+ stats), logits, probs, losses), "gpt.dacts" (backward scratch),
+// "gpt.tokens", "gpt.targets" (4-byte ids). Each kernel reports, per tile of kTraceRows = 64 rows
+// of its (B*T)-row operands, the read of the input rows, the read of every parameter tensor it uses
+// (whole tensor per tile), the write of the output rows, then op_end(). Attention reports per
+// (batch, head): the read of that sequence's qkv rows, the write of its T x T probabilities and
+// of its output rows (whole rows: head slices are not separated). Weight-gradient products report
+// per tile the reads of both operand tiles and a read+write of the gradient tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cube::gpt {
+
+struct GptConfig {
+  int vocab_size = 65;
+  int block_size = 64;  // maximum sequence length T
+  int n_layer = 4;
+  int n_head = 4;
+  int n_embd = 128;
+  bool bias = false;
+  float dropout = 0.0f;
+};
+
+// One named parameter tensor: elements [offset, offset + size) of the parameter buffer.
+struct ParamTensor {
+  std::string name;  // e.g. "wte", "h.2.fc_w", "lnf_w"
+  std::size_t offset = 0;
+  std::size_t size = 0;
+  int rows = 0;        // out_features (or rows of an embedding); 1 for vectors
+  int cols = 0;        // in_features
+  int layer = -1;      // block index, -1 for wte, wpe, lnf
+  bool decay = false;  // 2-D tensor: weight decay applies (nanoGPT: dim >= 2)
+};
+
+// A contiguous element range of the parameter (and gradient) buffer.
+struct ParamRange {
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
+// Wall-clock seconds per kernel kind, accumulated by forward() and backward() while attached to a
+// model with set_profile() (a timing aid for bench/; hooks are not counted).
+struct KernelProfile {
+  enum Kind {
+    kEmbedding,
+    kLayerNorm,
+    kQkv,        // the qkv Linear
+    kAttention,  // softmax(q kᵀ) v, causal
+    kAttnProj,   // the attention output Linear
+    kResidual,   // residual adds and dropout
+    kFc,         // the MLP's first Linear
+    kGelu,
+    kFcProj,  // the MLP's output Linear
+    kLmHead,  // logits = lnf · wteᵀ
+    kLoss,    // softmax and cross-entropy
+    kKinds
+  };
+  static const char* name(int kind);
+  double forward[kKinds] = {};
+  double backward[kKinds] = {};
+};
+
+// Called by backward() right after block `layer`'s backward is complete: its gradients
+// (block_range(layer)) are final and the block's parameters are no longer read by this backward.
+using BlockHook = std::function<void(int layer)>;
+
+// The dropout mask factor (0 or 1/(1-p)) of element `index` of dropout site `site` for
+// dropout_key `key`, as forward() applies it: keep when the top 32 bits of a splitmix64 hash of
+// (key, site, index) are >= p * 2^32. Sites: 0 the embedding sum (index row*C + c, row = b*T+t);
+// 1+3l block l's attention probabilities (index ((b*n_head + h)*T + t)*T + j); 2+3l the
+// attention output projection and 3+3l the MLP output (index row*C + c).
+float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index, float p);
+
+class GptModel {
+ public:
+  static constexpr int kTraceRows = 64;
+
+  // Throws ConfigError on non-positive sizes, n_embd % n_head != 0 or dropout outside [0, 1).
+  GptModel(const GptConfig& config, int max_batch, std::uint64_t seed);
+
+  const GptConfig& config() const { return config_; }
+  int max_batch() const { return max_batch_; }
+  std::size_t num_parameters() const { return params_.size(); }
+  const std::vector<ParamTensor>& tensors() const { return tensors_; }
+  const ParamTensor& tensor(const std::string& name) const;  // throws Error when absent
+  ParamRange block_range(int layer) const;
+  ParamRange embedding_range() const;  // wte and wpe
+  ParamRange final_range() const;      // lnf_w, lnf_b
+  std::span<float> params() { return params_; }
+  std::span<const float> params() const { return params_; }
+  std::span<float> grads() { return grads_; }
+  std::span<const float> grads() const { return grads_; }
+
+  // Copies a batch of token ids (row-major B x T) into the model. targets may be empty (no loss).
+  // A target equal to `unscored` (when given) is not scored: it adds nothing to the loss or the
+  // gradient, and the mean runs over the scored targets only (PyTorch's ignore_index; makemore
+  // pads its names this way).
+  // Preconditions: 1 <= B <= max_batch, 1 <= T <= block_size, ids < vocab_size.
+  template <class Token>
+  void set_batch(std::span<const Token> inputs, std::span<const Token> targets, int B, int T,
+                 std::optional<Token> unscored = std::nullopt) {
+    check_batch(inputs.size(), targets.size(), B, T);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      inputs_[i] = static_cast<std::int32_t>(inputs[i]);
+    scored_ = 0;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const bool scored = !(unscored && targets[i] == *unscored);
+      targets_[i] = scored ? static_cast<std::int32_t>(targets[i]) : kUnscored;
+      scored_ += scored;
+    }
+    has_targets_ = !targets.empty();
+    check_ids();
+  }
+
+  // Targets of the batch set last that are scored (0 without targets): the loss's denominator.
+  int scored_targets() const { return scored_; }
+
+  // Forward over the batch set last. training = true applies dropout with `dropout_key`
+  // (different keys, different masks). Returns the mean cross-entropy loss over the scored
+  // targets (NaN without targets, 0 when none is scored). Logits (B*T x V, row-major) stay readable
+  // through logits().
+  template <class Tracer>
+  float forward(Tracer& tracer, bool training = false, std::uint64_t dropout_key = 0);
+
+  // Backward of the last forward (which must have had targets): grads() = d loss / d params,
+  // overwritten (not accumulated). hook (may be empty) runs after each block, l = L-1 .. 0.
+  template <class Tracer>
+  void backward(Tracer& tracer, const BlockHook& hook = {});
+
+  std::span<const float> logits() const;
+  // Attaches a profile (nullptr detaches). Timing costs two clock reads per kernel.
+  void set_profile(KernelProfile* profile) { profile_ = profile; }
+  int batch() const { return B_; }
+  int seq_len() const { return T_; }
+  std::size_t act_elements() const { return acts_.size(); }
+
+ private:
+  struct LayerActs {
+    std::size_t ln1, ln1_mean, ln1_rstd, qkv, att, atty, attproj, res2, ln2, ln2_mean, ln2_rstd,
+        fch, fch_gelu, fcproj, res3;
+  };
+  struct LayerParams {
+    std::size_t ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fcproj_w,
+        fcproj_b;
+  };
+
+  void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
+  void check_ids() const;
+
+  GptConfig config_;
+  int max_batch_ = 0;
+  std::vector<ParamTensor> tensors_;
+  std::vector<LayerParams> lp_;
+  std::size_t wte_ = 0, wpe_ = 0, lnf_w_ = 0, lnf_b_ = 0;
+  std::vector<float> params_, grads_;
+  std::vector<LayerActs> la_;
+  std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
+              losses_ = 0;
+  std::vector<float> acts_;
+  // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
+  std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
+  std::vector<float> dacts_;
+  static constexpr std::int32_t kUnscored = -1;  // a target that set_batch marked unscored
+  std::vector<std::int32_t> inputs_, targets_;
+  bool has_targets_ = false;
+  int scored_ = 0;  // see scored_targets()
+  int B_ = 0, T_ = 0;
+  bool training_ = false;
+  std::uint64_t dropout_key_ = 0;
+  bool forward_done_ = false;
+  KernelProfile* profile_ = nullptr;
+};
+
+}  // namespace cube::gpt

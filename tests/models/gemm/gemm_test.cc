@@ -1,0 +1,83 @@
+// Tests of the GPT GEMM kernel against a naive product, and of the peak measurements.
+#include "models/gemm/gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/rng.h"
+#include "models/gemm/gemm_peak.h"
+
+namespace cube::gpt {
+namespace {
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.uniform() * 2 - 1);
+  return v;
+}
+
+// Every shape class the model uses: tails in M (not a multiple of 6) and N (not of 16), K over
+// one 256-deep slice, transposed and strided operands, accumulation, serial and parallel.
+TEST(Gemm, MatchesNaiveProductForStridesTailsAndAccumulation) {
+  struct Shape {
+    int M, N, K;
+  };
+  for (Shape s : {Shape{1, 1, 1}, Shape{7, 17, 5}, Shape{65, 128, 768}, Shape{768, 65, 128},
+                  Shape{96, 48, 300}, Shape{13, 33, 0}}) {
+    for (int layout = 0; layout < 3; ++layout) {
+      for (bool accumulate : {false, true}) {
+        for (bool parallel : {false, true}) {
+          const std::size_t lda = s.K + 3, ldb = s.N + 2;
+          std::vector<float> a =
+              random_vector(static_cast<std::size_t>(s.M + 1) * (s.K + 3) + 8, 1);
+          std::vector<float> b =
+              random_vector(static_cast<std::size_t>(s.K + 2) * (s.N + 2) + 8, 2);
+          // layout 0: A row-major (lda), B row-major (ldb); 1: B given transposed (N x K);
+          // 2: A given transposed (K x M).
+          ConstStrided sa{a.data(), static_cast<std::ptrdiff_t>(lda), 1};
+          ConstStrided sb{b.data(), static_cast<std::ptrdiff_t>(ldb), 1};
+          if (layout == 1) sb = {b.data(), 1, s.K + 2};
+          if (layout == 2) sa = {a.data(), 1, s.M + 1};
+          const std::ptrdiff_t ldc = s.N + 1;
+          std::vector<float> c = random_vector(static_cast<std::size_t>(s.M) * ldc, 3);
+          const std::vector<float> c0 = c;
+          gemm(s.M, s.N, s.K, sa, sb, c.data(), ldc, accumulate, parallel);
+          double max_err = 0;
+          for (int i = 0; i < s.M; ++i) {
+            for (int j = 0; j < s.N; ++j) {
+              double ref = accumulate ? c0[i * ldc + j] : 0.0;
+              for (int p = 0; p < s.K; ++p) {
+                ref += double(sa.data[i * sa.rs + p * sa.cs]) * sb.data[p * sb.rs + j * sb.cs];
+              }
+              max_err = std::max(max_err, std::fabs(ref - c[i * ldc + j]));
+            }
+            // The padding column of C is untouched.
+            EXPECT_EQ(c[i * ldc + s.N], c0[i * ldc + s.N]);
+          }
+          // float32 sums of K products of |x| <= 1: error ~ K * 2^-24 * sqrt(K) at worst.
+          EXPECT_LE(max_err, 1e-6 * (s.K + 1) + 1e-6)
+              << s.M << "x" << s.N << "x" << s.K << " layout " << layout;
+        }
+      }
+    }
+  }
+}
+
+TEST(Gemm, PeakMeasurementsArePositive) {
+  const double g = measure_gemm_peak_gflops(1);
+  EXPECT_GT(g, 0.1);
+  EXPECT_TRUE(std::isfinite(g));
+  const double fma = measure_fma_peak_gflops(1);
+  if (gemm_uses_avx2()) {
+    EXPECT_GT(fma, 0.1);
+    EXPECT_TRUE(std::isfinite(fma));
+  } else {
+    EXPECT_EQ(fma, 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace cube::gpt

@@ -1,0 +1,580 @@
+// Tests of the GPT model: loss and logits against a naive double-precision reference written
+// here, every parameter gradient against central finite differences of that reference, training
+// on a repetitive corpus, determinism, the per-block hook and tracing.
+#include "models/gpt/gpt_model.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/trace.h"
+#include "models/optim/optimizers.h"
+
+namespace cube::gpt {
+namespace {
+
+// --- the naive reference: every op a plain loop, double precision, exact erf and exp --------
+
+struct Batch {
+  int B = 0, T = 0;
+  std::vector<int> x, y;
+};
+
+struct RefOptions {
+  bool dropout = false;
+  std::uint64_t key = 0;
+};
+
+std::vector<double> to_double(std::span<const float> p) { return {p.begin(), p.end()}; }
+
+// Returns the mean loss; fills logits (B*T x V) when non-null.
+double reference_loss(const GptModel& model, const std::vector<double>& P, const Batch& batch,
+                      RefOptions opt, std::vector<double>* logits_out = nullptr) {
+  const GptConfig& cfg = model.config();
+  const int C = cfg.n_embd, V = cfg.vocab_size, NH = cfg.n_head, hs = C / NH;
+  const int B = batch.B, T = batch.T, BT = B * T;
+  const float pdrop = cfg.dropout;
+  auto at = [&](const std::string& name) { return P.data() + model.tensor(name).offset; };
+  auto has = [&](const std::string& name) {
+    for (const auto& t : model.tensors()) {
+      if (t.name == name) return true;
+    }
+    return false;
+  };
+  auto factor = [&](std::uint64_t site, std::uint64_t index) -> double {
+    return opt.dropout ? dropout_factor(opt.key, site, index, pdrop) : 1.0;
+  };
+  using Mat = std::vector<double>;
+  auto layernorm = [&](const Mat& x, const std::string& w, const std::string& b) {
+    Mat out(x.size());
+    const double* wp = at(w);
+    const double* bp = has(b) ? at(b) : nullptr;
+    for (int i = 0; i < BT; ++i) {
+      double mean = 0, var = 0;
+      for (int c = 0; c < C; ++c) mean += x[i * C + c];
+      mean /= C;
+      for (int c = 0; c < C; ++c) var += (x[i * C + c] - mean) * (x[i * C + c] - mean);
+      var /= C;
+      for (int c = 0; c < C; ++c) {
+        out[i * C + c] = (x[i * C + c] - mean) / std::sqrt(var + 1e-5) * wp[c] + (bp ? bp[c] : 0);
+      }
+    }
+    return out;
+  };
+  auto linear = [&](const Mat& x, int in, int outn, const std::string& w, const std::string& b) {
+    Mat out(static_cast<std::size_t>(BT) * outn);
+    const double* wp = at(w);
+    const double* bp = has(b) ? at(b) : nullptr;
+    for (int i = 0; i < BT; ++i) {
+      for (int o = 0; o < outn; ++o) {
+        double s = bp ? bp[o] : 0;
+        for (int k = 0; k < in; ++k) s += x[i * in + k] * wp[o * in + k];
+        out[i * outn + o] = s;
+      }
+    }
+    return out;
+  };
+  Mat x(static_cast<std::size_t>(BT) * C);
+  for (int i = 0; i < BT; ++i) {
+    for (int c = 0; c < C; ++c) {
+      x[i * C + c] = (at("wte")[batch.x[i] * C + c] + at("wpe")[(i % T) * C + c]) *
+                     factor(0, static_cast<std::uint64_t>(i) * C + c);
+    }
+  }
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    const Mat ln1 = layernorm(x, p + "ln1_w", p + "ln1_b");
+    const Mat qkv = linear(ln1, C, 3 * C, p + "attn_w", p + "attn_b");
+    Mat y(static_cast<std::size_t>(BT) * C, 0.0);
+    for (int b = 0; b < B; ++b) {
+      for (int h = 0; h < NH; ++h) {
+        for (int t = 0; t < T; ++t) {
+          std::vector<double> s(t + 1);
+          double mx = -1e300;
+          for (int j = 0; j <= t; ++j) {
+            double d = 0;
+            for (int e = 0; e < hs; ++e) {
+              d +=
+                  qkv[(b * T + t) * 3 * C + h * hs + e] * qkv[(b * T + j) * 3 * C + C + h * hs + e];
+            }
+            s[j] = d / std::sqrt(static_cast<double>(hs));
+            mx = std::max(mx, s[j]);
+          }
+          double sum = 0;
+          for (int j = 0; j <= t; ++j) sum += std::exp(s[j] - mx);
+          for (int j = 0; j <= t; ++j) {
+            const double prob =
+                std::exp(s[j] - mx) / sum *
+                factor(1 + 3 * l, ((static_cast<std::uint64_t>(b) * NH + h) * T + t) * T + j);
+            for (int e = 0; e < hs; ++e) {
+              y[(b * T + t) * C + h * hs + e] +=
+                  prob * qkv[(b * T + j) * 3 * C + 2 * C + h * hs + e];
+            }
+          }
+        }
+      }
+    }
+    const Mat proj = linear(y, C, C, p + "attn_proj_w", p + "attn_proj_b");
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i] * factor(2 + 3 * l, i);
+    const Mat ln2 = layernorm(x, p + "ln2_w", p + "ln2_b");
+    Mat fc = linear(ln2, C, 4 * C, p + "fc_w", p + "fc_b");
+    for (double& v : fc) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    const Mat mlp = linear(fc, 4 * C, C, p + "fc_proj_w", p + "fc_proj_b");
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] += mlp[i] * factor(3 + 3 * l, i);
+  }
+  const Mat lnf = layernorm(x, "lnf_w", "lnf_b");
+  const Mat logits = linear(lnf, C, V, "wte", "");
+  // Mean over the scored targets; a negative target is unscored (ignore_index).
+  double loss = 0;
+  int scored = 0;
+  for (int i = 0; i < BT; ++i) {
+    if (batch.y[i] < 0) continue;
+    double mx = -1e300, sum = 0;
+    for (int v = 0; v < V; ++v) mx = std::max(mx, logits[i * V + v]);
+    for (int v = 0; v < V; ++v) sum += std::exp(logits[i * V + v] - mx);
+    loss += std::log(sum) + mx - logits[i * V + batch.y[i]];
+    ++scored;
+  }
+  if (logits_out) *logits_out = logits;
+  return loss / scored;
+}
+
+GptConfig tiny_config(bool bias, float dropout) {
+  GptConfig c;
+  c.vocab_size = 11;
+  c.block_size = 5;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 8;
+  c.bias = bias;
+  c.dropout = dropout;
+  return c;
+}
+
+Batch random_batch(int B, int T, int V, std::uint64_t seed) {
+  Rng rng(seed);
+  Batch b{B, T, {}, {}};
+  for (int i = 0; i < B * T; ++i) {
+    b.x.push_back(static_cast<int>(rng.below(V)));
+    b.y.push_back(static_cast<int>(rng.below(V)));
+  }
+  return b;
+}
+
+// Negative targets are passed as unscored.
+void set(GptModel& m, const Batch& b) { m.set_batch<int>(b.x, b.y, b.B, b.T, -1); }
+
+// Parameters far from the 0.02 init so that every nonlinearity is exercised.
+void randomize(GptModel& m, std::uint64_t seed) {
+  Rng rng(seed);
+  for (const ParamTensor& t : m.tensors()) {
+    const bool ln = t.name.find("ln") != std::string::npos;
+    for (std::size_t i = 0; i < t.size; ++i) {
+      const double z = rng.normal();
+      m.params()[t.offset + i] =
+          static_cast<float>(ln && t.name.ends_with("_w") ? 1.0 + 0.2 * z : 0.4 * z);
+    }
+  }
+}
+
+TEST(GptModel, LayoutIsContiguousAndNamed) {
+  GptModel m(tiny_config(true, 0.0f), 2, 1);
+  std::size_t next = 0;
+  for (const ParamTensor& t : m.tensors()) {
+    EXPECT_EQ(t.offset, next) << t.name;
+    next += t.size;
+  }
+  EXPECT_EQ(next, m.num_parameters());
+  // 11*8 + 5*8 + 2 * (8+8 + 24*8+24 + 64+8 + 8+8 + 32*8+32 + 8*32+8) + 8+8
+  EXPECT_EQ(m.num_parameters(), 88u + 40u + 2u * 872u + 16u);
+  const ParamRange r1 = m.block_range(1);
+  EXPECT_EQ(r1.offset, m.tensor("h.1.ln1_w").offset);
+  EXPECT_EQ(r1.offset + r1.size, m.tensor("lnf_w").offset);
+  EXPECT_TRUE(m.tensor("h.0.fc_w").decay);
+  EXPECT_TRUE(m.tensor("wpe").decay);
+  EXPECT_FALSE(m.tensor("h.0.fc_b").decay);
+  EXPECT_FALSE(m.tensor("lnf_w").decay);
+  GptModel nb(tiny_config(false, 0.0f), 2, 1);
+  EXPECT_EQ(nb.num_parameters(), 88u + 40u + 2u * (8 + 192 + 64 + 8 + 256 + 256) + 8u);
+  EXPECT_THROW(nb.tensor("h.0.fc_b"), Error);
+}
+
+TEST(GptModel, InitFollowsNanoGpt) {
+  GptConfig c = tiny_config(true, 0.0f);
+  c.n_embd = 64;
+  c.n_head = 4;
+  c.vocab_size = 200;
+  c.block_size = 32;
+  GptModel m(c, 1, 7);
+  auto stddev = [&](const std::string& name) {
+    const ParamTensor& t = m.tensor(name);
+    double s = 0;
+    for (std::size_t i = 0; i < t.size; ++i)
+      s += double(m.params()[t.offset + i]) * m.params()[t.offset + i];
+    return std::sqrt(s / t.size);
+  };
+  EXPECT_NEAR(stddev("wte"), 0.02, 0.001);
+  EXPECT_NEAR(stddev("h.0.fc_w"), 0.02, 0.001);
+  EXPECT_NEAR(stddev("h.1.fc_proj_w"), 0.02 / std::sqrt(4.0), 0.0007);
+  EXPECT_NEAR(stddev("h.1.attn_proj_w"), 0.02 / std::sqrt(4.0), 0.0007);
+  EXPECT_EQ(stddev("h.0.attn_b"), 0.0);
+  for (std::size_t i = 0; i < 64; ++i)
+    EXPECT_EQ(m.params()[m.tensor("h.1.ln2_w").offset + i], 1.0f);
+  GptModel again(c, 1, 7), other(c, 1, 8);
+  EXPECT_TRUE(std::equal(m.params().begin(), m.params().end(), again.params().begin()));
+  EXPECT_FALSE(std::equal(m.params().begin(), m.params().end(), other.params().begin()));
+}
+
+TEST(GptModel, UntrainedLossAndLogitsMatchReference) {
+  for (bool bias : {false, true}) {
+    GptModel m(tiny_config(bias, 0.0f), 2, 123);
+    const Batch b = random_batch(2, 5, 11, 9);
+    set(m, b);
+    NullTracer tr;
+    const float loss = m.forward(tr);
+    std::vector<double> ref_logits;
+    const double ref = reference_loss(m, to_double(m.params()), b, {}, &ref_logits);
+    // Untrained: logits ~ 0, so the loss is close to log(11) and must agree to float precision.
+    EXPECT_NEAR(ref, std::log(11.0), 0.05);
+    EXPECT_NEAR(loss, ref, 2e-6 * ref);
+    ASSERT_EQ(m.logits().size(), ref_logits.size());
+    for (std::size_t i = 0; i < ref_logits.size(); ++i)
+      EXPECT_NEAR(m.logits()[i], ref_logits[i], 1e-6);
+  }
+}
+
+TEST(GptModel, RandomizedLossMatchesReference) {
+  GptModel m(tiny_config(true, 0.0f), 3, 5);
+  randomize(m, 77);
+  const Batch b = random_batch(3, 4, 11, 10);  // T < block_size, B < max_batch
+  set(m, b);
+  NullTracer tr;
+  const float loss = m.forward(tr);
+  const double ref = reference_loss(m, to_double(m.params()), b, {});
+  EXPECT_NEAR(loss, ref, 1e-5 * ref);
+}
+
+// Every tensor's gradient against central differences of the double reference (h = 1e-5: the
+// truncation error ~h^2 and the rounding error ~1e-16/h are both below 1e-9). The model is
+// float32, so its gradients carry relative errors ~1e-6 of the largest entries; the tolerance
+// 1e-4 of the tensor's largest |gradient| (plus 1e-7 absolute) is 100x above that.
+// unscored: the targets of (b=0, t>=3) and (b=1, t=1) are unscored (makemore's padding).
+void check_gradients(bool bias, float dropout, bool unscored = false) {
+  GptModel m(tiny_config(bias, dropout), 2, 11);
+  randomize(m, 3);
+  Batch b = random_batch(2, 5, 11, 4);
+  if (unscored) b.y[3] = b.y[4] = b.y[6] = -1;
+  set(m, b);
+  NullTracer tr;
+  const std::uint64_t key = 99;
+  m.forward(tr, dropout > 0.0f, key);
+  m.backward(tr);
+  const RefOptions opt{dropout > 0.0f, key};
+  std::vector<double> P = to_double(m.params());
+  const double base = reference_loss(m, P, b, opt);
+  EXPECT_NEAR(m.forward(tr, dropout > 0.0f, key), base, 1e-5 * base);
+  for (const ParamTensor& t : m.tensors()) {
+    double max_fd = 0, max_err = 0;
+    for (std::size_t i = 0; i < t.size; ++i) {
+      const std::size_t k = t.offset + i;
+      const double h = 1e-5, saved = P[k];
+      P[k] = saved + h;
+      const double up = reference_loss(m, P, b, opt);
+      P[k] = saved - h;
+      const double down = reference_loss(m, P, b, opt);
+      P[k] = saved;
+      const double fd = (up - down) / (2 * h);
+      max_fd = std::max(max_fd, std::fabs(fd));
+      max_err = std::max(max_err, std::fabs(fd - m.grads()[k]));
+    }
+    EXPECT_GT(max_fd, 1e-6) << t.name << " has no gradient: the check would be vacuous";
+    EXPECT_LE(max_err, 1e-4 * max_fd + 1e-7) << t.name << " max |fd| " << max_fd;
+  }
+}
+
+TEST(GptModel, GradientsMatchFiniteDifferencesWithBias) { check_gradients(true, 0.0f); }
+TEST(GptModel, GradientsMatchFiniteDifferencesWithoutBias) { check_gradients(false, 0.0f); }
+TEST(GptModel, GradientsMatchFiniteDifferencesWithDropout) { check_gradients(true, 0.3f); }
+TEST(GptModel, GradientsMatchFiniteDifferencesWithUnscoredTargets) {
+  check_gradients(false, 0.0f, /*unscored=*/true);
+}
+
+// An unscored target contributes nothing: the loss is the mean of the scored tokens' losses
+// computed from the model's own logits, and a batch with every target unscored has loss 0 and
+// zero gradients.
+TEST(GptModel, UnscoredTargetsAreLeftOutOfTheMean) {
+  GptModel m(tiny_config(false, 0.0f), 2, 11);
+  randomize(m, 5);
+  Batch b = random_batch(2, 5, 11, 6);
+  NullTracer tr;
+  set(m, b);
+  m.forward(tr);
+  const std::vector<float> logits(m.logits().begin(), m.logits().end());
+  std::vector<double> token_loss(10);
+  for (int i = 0; i < 10; ++i) {
+    double mx = -1e300, sum = 0;
+    for (int v = 0; v < 11; ++v) mx = std::max<double>(mx, logits[i * 11 + v]);
+    for (int v = 0; v < 11; ++v) sum += std::exp(logits[i * 11 + v] - mx);
+    token_loss[i] = std::log(sum) + mx - logits[i * 11 + b.y[i]];
+  }
+  b.y[0] = b.y[7] = b.y[9] = -1;
+  set(m, b);
+  const double expect = (token_loss[1] + token_loss[2] + token_loss[3] + token_loss[4] +
+                         token_loss[5] + token_loss[6] + token_loss[8]) /
+                        7.0;
+  EXPECT_NEAR(m.forward(tr), expect, 1e-5 * expect);
+  std::fill(b.y.begin(), b.y.end(), -1);
+  set(m, b);
+  EXPECT_EQ(m.forward(tr), 0.0f);
+  m.backward(tr);
+  for (float g : m.grads()) ASSERT_EQ(g, 0.0f);
+}
+
+TEST(GptModel, DropoutMasksAreSeededAndOffInEval) {
+  GptModel m(tiny_config(false, 0.5f), 2, 1);
+  randomize(m, 5);
+  set(m, random_batch(2, 5, 11, 6));
+  NullTracer tr;
+  const float eval = m.forward(tr, false, 1);
+  const float eval2 = m.forward(tr, false, 2);
+  const float train1 = m.forward(tr, true, 1);
+  const float train1b = m.forward(tr, true, 1);
+  const float train2 = m.forward(tr, true, 2);
+  EXPECT_EQ(eval, eval2);
+  EXPECT_EQ(train1, train1b);
+  EXPECT_NE(train1, eval);
+  EXPECT_NE(train1, train2);
+  int kept = 0;
+  for (int i = 0; i < 10000; ++i) kept += dropout_factor(3, 1, i, 0.5f) > 0 ? 1 : 0;
+  EXPECT_NEAR(kept, 5000, 200);
+  EXPECT_EQ(dropout_factor(3, 1, 17, 0.5f) == 0.0f || dropout_factor(3, 1, 17, 0.5f) == 2.0f, true);
+}
+
+// Runs a forward and backward; returns the loss and copies the gradients.
+float loss_and_grads(GptModel& m, std::vector<float>* grads) {
+  NullTracer tr;
+  const float loss = m.forward(tr, true, 5);
+  m.backward(tr);
+  grads->assign(m.grads().begin(), m.grads().end());
+  return loss;
+}
+
+GptConfig small_config() {
+  GptConfig c;
+  c.vocab_size = 13;
+  c.block_size = 16;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 32;
+  c.dropout = 0.1f;
+  return c;
+}
+
+// Large enough (B*T*C = 16384, GEMMs of 6M multiply-adds) that the parallel paths run.
+GptConfig parallel_config() {
+  GptConfig c = small_config();
+  c.block_size = 32;
+  c.n_embd = 128;
+  c.n_head = 4;
+  return c;
+}
+
+TEST(GptModel, DeterministicForSeedAndAcrossThreadCounts) {
+  const Batch b = random_batch(4, 32, 13, 8);
+  const int saved = omp_get_max_threads();
+  std::vector<float> g1, g2, g3;
+  float l1, l2, l3;
+  {
+    omp_set_num_threads(2);
+    GptModel m(parallel_config(), 4, 21);
+    set(m, b);
+    l1 = loss_and_grads(m, &g1);
+  }
+  {
+    omp_set_num_threads(2);
+    GptModel m(parallel_config(), 4, 21);
+    set(m, b);
+    l2 = loss_and_grads(m, &g2);
+  }
+  {
+    omp_set_num_threads(1);
+    GptModel m(parallel_config(), 4, 21);
+    set(m, b);
+    l3 = loss_and_grads(m, &g3);
+  }
+  omp_set_num_threads(saved);
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(l1), std::bit_cast<std::uint32_t>(l2));
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(l1), std::bit_cast<std::uint32_t>(l3));
+  EXPECT_EQ(0, std::memcmp(g1.data(), g2.data(), g1.size() * 4));
+  EXPECT_EQ(0, std::memcmp(g1.data(), g3.data(), g1.size() * 4));
+}
+
+TEST(GptModel, HookRunsOncePerBlockInBackwardOrderWithFinalGradients) {
+  GptConfig c = small_config();
+  c.n_layer = 3;
+  GptModel m(c, 2, 4);
+  set(m, random_batch(2, 16, 13, 3));
+  NullTracer tr;
+  m.forward(tr);
+  std::vector<int> order;
+  std::map<int, std::vector<float>> at_hook;
+  m.backward(tr, [&](int l) {
+    order.push_back(l);
+    const ParamRange r = m.block_range(l);
+    at_hook[l].assign(m.grads().begin() + r.offset, m.grads().begin() + r.offset + r.size);
+  });
+  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
+  for (int l = 0; l < 3; ++l) {
+    const ParamRange r = m.block_range(l);
+    EXPECT_EQ(0, std::memcmp(at_hook[l].data(), m.grads().data() + r.offset, r.size * 4)) << l;
+  }
+}
+
+// perlayer_adamw: updating each block inside the hook gives the same bits as one AdamW update
+// after backward, because backward never reads a block's parameters after its hook.
+TEST(GptModel, PerBlockUpdateInHookEqualsUpdateAfterBackward) {
+  const Batch b = random_batch(2, 16, 13, 12);
+  GptModel a(small_config(), 2, 9), p(small_config(), 2, 9);
+  AdamW opt_a({}, a.tensors(), a.num_parameters()), opt_p({}, p.tensors(), p.num_parameters());
+  NullTracer tr;
+  for (int step = 0; step < 3; ++step) {
+    set(a, b);
+    set(p, b);
+    a.forward(tr, true, step);
+    a.backward(tr);
+    opt_a.begin_step();
+    opt_a.update({0, a.num_parameters()}, a.params(), a.grads(), 1e-2f);
+    p.forward(tr, true, step);
+    opt_p.begin_step();
+    p.backward(tr, [&](int l) { opt_p.update(p.block_range(l), p.params(), p.grads(), 1e-2f); });
+    opt_p.update(p.embedding_range(), p.params(), p.grads(), 1e-2f);
+    opt_p.update(p.final_range(), p.params(), p.grads(), 1e-2f);
+  }
+  EXPECT_EQ(0, std::memcmp(a.params().data(), p.params().data(), a.num_parameters() * 4));
+}
+
+TEST(GptModel, AdamWDrivesLossDownOnRepetitiveCorpus) {
+  GptConfig c = small_config();
+  c.dropout = 0.0f;
+  GptModel m(c, 8, 1);
+  AdamW opt({0.9f, 0.99f, 1e-8f, 0.1f}, m.tensors(), m.num_parameters());
+  const std::string corpus = "abcdefghijkl";  // period 12: the next character is determined
+  Rng rng(2);
+  NullTracer tr;
+  float first = 0, last = 0;
+  for (int it = 0; it < 300; ++it) {
+    std::vector<int> x, y;
+    for (int b = 0; b < 8; ++b) {
+      const auto start = rng.below(corpus.size());
+      for (int t = 0; t < 16; ++t) {
+        x.push_back(corpus[(start + t) % corpus.size()] - 'a');
+        y.push_back(corpus[(start + t + 1) % corpus.size()] - 'a');
+      }
+    }
+    m.set_batch<int>(x, y, 8, 16);
+    const float loss = m.forward(tr, true, it);
+    m.backward(tr);
+    clip_grad_norm(m.grads(), 1.0);
+    opt.begin_step();
+    opt.update({0, m.num_parameters()}, m.params(), m.grads(),
+               static_cast<float>(nanogpt_lr(it, 3e-3, 3e-4, 20, 300)));
+    if (it == 0) first = loss;
+    last = loss;
+  }
+  EXPECT_NEAR(first, std::log(13.0), 0.1);
+  EXPECT_LT(last, 0.05f);
+}
+
+// Checks every event of the trace against its buffer's size.
+class BoundsSink : public TraceSink {
+ public:
+  void begin(const BufferTable& buffers) override { buffers_ = &buffers; }
+  void consume(std::span<const TraceEvent> events) override {
+    for (const TraceEvent& e : events) {
+      if (e.kind == EventKind::kOpEnd) {
+        ++ops;
+        continue;
+      }
+      ++accesses;
+      if (e.offset + static_cast<std::uint64_t>(e.count) > (*buffers_)[e.buffer].elements)
+        ++out_of_bounds;
+      if (e.count == 0) ++empty;
+    }
+  }
+  const BufferTable* buffers_ = nullptr;
+  std::uint64_t ops = 0, accesses = 0, out_of_bounds = 0, empty = 0;
+};
+
+TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
+  const Batch b = random_batch(4, 16, 13, 8);
+  GptModel plain(small_config(), 4, 3), traced(small_config(), 4, 3);
+  AdamW opt_p({}, plain.tensors(), plain.num_parameters());
+  AdamW opt_t({}, traced.tensors(), traced.num_parameters());
+  set(plain, b);
+  set(traced, b);
+  NullTracer null;
+  RecordingTracer rec;
+  BoundsSink sink;
+  rec.add_sink(&sink);
+  const float lp = plain.forward(null, true, 1);
+  plain.backward(null);
+  opt_p.begin_step();
+  opt_p.update({0, plain.num_parameters()}, plain.params(), plain.grads(), 1e-3f, null);
+  const float lt = traced.forward(rec, true, 1);
+  traced.backward(rec);
+  opt_t.begin_step();
+  opt_t.update({0, traced.num_parameters()}, traced.params(), traced.grads(), 1e-3f, rec);
+  rec.finish();
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lt));
+  EXPECT_EQ(0,
+            std::memcmp(plain.grads().data(), traced.grads().data(), plain.num_parameters() * 4));
+  EXPECT_EQ(0,
+            std::memcmp(plain.params().data(), traced.params().data(), plain.num_parameters() * 4));
+  EXPECT_GT(sink.ops, 50u);
+  EXPECT_GT(sink.accesses, sink.ops);
+  EXPECT_EQ(sink.out_of_bounds, 0u);
+  EXPECT_EQ(sink.empty, 0u);
+  for (const char* name : {"gpt.params", "gpt.grads", "gpt.acts", "gpt.dacts", "gpt.tokens",
+                           "gpt.targets", "opt.m", "opt.v"}) {
+    EXPECT_NE(rec.buffers().find(name), nullptr) << name;
+  }
+}
+
+TEST(GptModel, ProfileTimesEveryKernelKindWithoutChangingResults) {
+  const Batch b = random_batch(4, 32, 13, 8);
+  GptModel plain(parallel_config(), 4, 3), timed(parallel_config(), 4, 3);
+  KernelProfile profile;
+  timed.set_profile(&profile);
+  set(plain, b);
+  set(timed, b);
+  NullTracer tr;
+  const float lp = plain.forward(tr, true, 2);
+  plain.backward(tr);
+  const float lt = timed.forward(tr, true, 2);
+  timed.backward(tr);
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lt));
+  EXPECT_EQ(0, std::memcmp(plain.grads().data(), timed.grads().data(), plain.num_parameters() * 4));
+  for (int k = 0; k < KernelProfile::kKinds; ++k) {
+    EXPECT_GT(profile.forward[k], 0.0) << KernelProfile::name(k);
+    EXPECT_GT(profile.backward[k], 0.0) << KernelProfile::name(k);
+  }
+}
+
+TEST(GptModel, RejectsBadConfigAndBatch) {
+  GptConfig c = tiny_config(false, 0.0f);
+  c.n_head = 3;
+  EXPECT_THROW(GptModel(c, 1, 1), ConfigError);
+  GptModel m(tiny_config(false, 0.0f), 2, 1);
+  std::vector<int> x(15, 0), y(15, 0);
+  EXPECT_THROW(m.set_batch<int>(x, y, 3, 5), ConfigError);
+  std::vector<int> bad(10, 11);
+  EXPECT_THROW(m.set_batch<int>(bad, {}, 2, 5), ConfigError);
+}
+
+}  // namespace
+}  // namespace cube::gpt
