@@ -30,6 +30,11 @@ struct RunOutcome {
   // pick the ones they report. Units are part of the name's documentation in the solver header.
   std::map<std::string, double> measures;
   std::vector<CurvePoint> curve;  // learning curve, in step order per series
+  // Energy of the untraced solve from the machine's counters (core/energy_meter.h), in joules,
+  // measured by the runner around the solve when a metric asks for it (Metric::needs_energy).
+  // nullopt when not measured; energy_unavailable then says why ("no readable counter: ...").
+  std::optional<double> energy_joules;
+  std::string energy_unavailable;
 };
 
 // Per-solve context handed to solvers: the seed and a cooperative deadline.

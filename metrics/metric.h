@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/outcome.h"
@@ -16,16 +17,22 @@
 namespace cube {
 
 // One named value. std::nullopt means "not defined for this run" (stored as NULL, shown n/a),
-// never a silent 0.
+// never a silent 0; `why_absent` may then say why (stored in the row's message).
 struct MetricValue {
+  MetricValue(std::string name, std::optional<double> value, std::string why_absent = "")
+      : name(std::move(name)), value(value), why_absent(std::move(why_absent)) {}
   std::string name;
   std::optional<double> value;
+  std::string why_absent;
 };
 
 class Metric : public Module, public TraceSink {
  public:
   // True if the metric prices the memory trace; the runner then records one.
   virtual bool needs_trace() const { return false; }
+  // True if the metric reads RunOutcome::energy_joules; the runner then brackets the untraced
+  // solve with the machine's energy counters (and costs nothing when no metric asks).
+  virtual bool needs_energy() const { return false; }
   // False for noisy measurements (wall time): diffs compare them with their spread, not exactly.
   virtual bool deterministic() const { return true; }
   // The value names this metric reports, in order (a metric may report several).

@@ -1,4 +1,4 @@
-// cube/metrics/learning/learning_metrics.cc: loss, throughput, flops, mfu and energy, copied from
+// cube/metrics/learning/learning_metrics.cc: loss, throughput, flops and mfu, copied from
 // the measures a training solver reports. Not here: measuring anything, or pricing the trace.
 
 #include "metrics/learning/learning_metrics.h"
@@ -28,7 +28,5 @@ CUBE_REGISTER(Metric, FlopsMetric, NoParams, "flops",
               "floating-point operations per training iteration, by the solver's formula");
 CUBE_REGISTER(Metric, MfuMetric, NoParams, "mfu",
               "achieved GFLOP/s and its fraction of the machine's GEMM peak (noisy)");
-CUBE_REGISTER(Metric, EnergyMetric, NoParams, "energy",
-              "joules of the run from real energy counters (n/a without counters; noisy)");
 
 }  // namespace cube

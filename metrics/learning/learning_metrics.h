@@ -13,8 +13,6 @@
 //   gflops_per_second    achieved 1e9 FLOP per second over the training iterations (noisy)
 //   mfu                  model FLOP utilisation: gflops_per_second / the machine's measured GEMM
 //                        peak (anchors.md §5), a fraction (noisy)
-//   energy_joules        energy of the run from real counters (core/energy_meter.h), in joules;
-//                        absent when the machine has no readable counter (noisy)
 // A measure absent from the map, or not finite (a diverged loss), is reported as std::nullopt
 // ("n/a"), never 0.
 //
@@ -23,7 +21,6 @@
 //   throughput  tokens_per_second               no
 //   flops       flops_per_iteration             yes
 //   mfu         gflops_per_second, mfu          no
-//   energy      energy_joules                   no
 // No parameters (cube::NoParams). Granularity: none (they ignore the trace). Cost: O(values).
 #pragma once
 
@@ -67,11 +64,6 @@ class FlopsMetric : public MeasureMetric {
 class MfuMetric : public MeasureMetric {
  public:
   explicit MfuMetric(NoParams) : MeasureMetric({"gflops_per_second", "mfu"}, false) {}
-};
-
-class EnergyMetric : public MeasureMetric {
- public:
-  explicit EnergyMetric(NoParams) : MeasureMetric({"energy_joules"}, false) {}
 };
 
 }  // namespace cube

@@ -16,7 +16,6 @@
 #include <mutex>
 #include <optional>
 
-#include "core/energy_meter.h"
 #include "core/rng.h"
 #include "problems/char_corpus.h"
 #include "models/gpt/checkpoint.h"
@@ -32,13 +31,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Independent streams per (seed, iteration, purpose): resumable without saving RNG state.
-std::uint64_t stream_seed(std::uint64_t seed, std::int64_t it, std::uint64_t purpose) {
-  std::uint64_t x = seed ^ (0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(it) + 1));
-  x ^= purpose * 0xD1B54A32D192ED03ULL;
-  return x;
-}
-constexpr std::uint64_t kTrainBatch = 1, kEvalTrain = 2, kEvalVal = 3;
+// The random streams of a run (core/rng.h stream_seed): one per (seed, purpose, iteration), so a
+// resumed run draws what an uninterrupted one draws without saving generator state.
+constexpr std::uint64_t kModelInit = rng_role("gpt.init"), kTrainBatch = rng_role("gpt.batch"),
+                        kEvalTrain = rng_role("gpt.eval_train"), kEvalVal = rng_role("gpt.eval_val");
 
 // The GEMM peak of this machine at `threads`, measured once per process per thread count.
 double gemm_peak(int threads) {
@@ -91,7 +87,7 @@ class Trainer {
         ctx_(ctx),
         B_(static_cast<int>(corpus.batch_size)),
         T_(static_cast<int>(corpus.block_size)),
-        model_(model_config(config, corpus), B_, ctx.seed()),
+        model_(model_config(config, corpus), B_, stream_seed(ctx.seed(), kModelInit)),
         optimizer_(make_optimizer(config, model_)),
         x_(static_cast<std::size_t>(B_) * T_),
         y_(x_.size()) {}
@@ -107,10 +103,6 @@ class Trainer {
       result.curve = ck.curve;
       best_val_ = ck.best_val_loss;
     }
-    // Real energy of the whole run where the machine has counters (RAPL, perf, NVML); none here
-    // means the measure is absent and the `energy` metric says n/a.
-    EnergyMeter meter = EnergyMeter::detect();
-    if (meter.available()) meter.begin("run");
     const auto run_start = Clock::now();
     double train_seconds = 0, eval_seconds = 0;
     std::int64_t trained = 0, traced = 0;
@@ -180,8 +172,6 @@ class Trainer {
     m["seconds_in_eval"] = eval_seconds;
     m["seconds_total"] = seconds_since(run_start);
     m["traced_steps"] = static_cast<double>(traced);
-    if (meter.available())
-      if (std::optional<double> joules = meter.end("run").total()) m["energy_joules"] = *joules;
     if (trained > 0 && train_seconds > 0) {
       m["tokens_per_second"] = static_cast<double>(trained) * B_ * T_ / train_seconds;
       const double gflops = flops * static_cast<double>(trained) / train_seconds / 1e9;
@@ -211,7 +201,7 @@ class Trainer {
 
   template <class Tracer>
   float step(std::int64_t it, Tracer& tracer) {
-    Rng rng(stream_seed(ctx_.seed(), it, kTrainBatch));
+    Rng rng(stream_seed(ctx_.seed(), kTrainBatch, static_cast<std::uint64_t>(it)));
     sample(Split::kTrain, rng);
     set_batch(B_);
     const float loss = model_.forward(tracer, /*training=*/true, static_cast<std::uint64_t>(it));
@@ -271,7 +261,8 @@ class Trainer {
       }
       return sum / scored;
     }
-    Rng rng(stream_seed(ctx_.seed(), it, split == Split::kTrain ? kEvalTrain : kEvalVal));
+    Rng rng(stream_seed(ctx_.seed(), split == Split::kTrain ? kEvalTrain : kEvalVal,
+                        static_cast<std::uint64_t>(it)));
     double sum = 0;
     for (std::int64_t k = 0; k < corpus_.eval_iters; ++k) {
       sample(split, rng);

@@ -19,9 +19,11 @@
 //                   every gradient before any update, so this solver clips each block's gradient
 //                   by its own norm (each block's share is at most grad_clip): a different rule,
 //                   which is the point of the experiment (sparse-parity.md §1.5 "per-layer").
-// Randomness: the batch of iteration it comes from Rng(mix(seed, it)), the evaluation batches
-// at iteration it from Rng(mix(seed, it, split)), dropout masks from key it: a run resumed from
-// a checkpoint draws exactly what an uninterrupted run draws.
+// Randomness (core/rng.h streams of the job seed s): the model is initialised from
+// stream_seed(s, "gpt.init") (its dropout masks keyed by that seed and the iteration), the batch
+// of iteration it from stream_seed(s, "gpt.batch", it), the evaluation batches at iteration it
+// from stream_seed(s, "gpt.eval_train" or "gpt.eval_val", it): a run resumed from a checkpoint
+// draws exactly what an uninterrupted run draws.
 // Measures (RunOutcome::measures, read by the `loss`, `throughput`, `flops`, `mfu` metrics):
 //   train_loss, val_loss      the last evaluation (nats per char), best_val_loss the lowest val;
 //   tokens_per_second         training tokens / seconds spent in training iterations (no evals);
@@ -29,9 +31,8 @@
 //                             parameters less the position embedding, L layers, C n_embd;
 //   gflops_per_second, mfu    achieved rate and its fraction of the GEMM peak measured once per
 //                             process by measure_gemm_peak_gflops with the same thread count;
-//   traced_steps              iterations traced (see Trace); iterations, seconds_in_eval;
-//   energy_joules             energy of the whole solve from core/energy_meter.h (package +
-//                             dram + gpu domains), absent where the machine has no counters.
+//   traced_steps              iterations traced (see Trace); iterations, seconds_in_eval.
+// Energy is measured by the runner around the whole solve, not here (the `energy` metric).
 // Curve (RunOutcome::curve): "train_loss" and "val_loss" at every evaluation step.
 // Trace: when a tracer is given, iteration it is traced when it % trace_every == 0 (trace_every
 // = 0: only iteration 0): its forward, backward, clip and update events (gpt_model.h and

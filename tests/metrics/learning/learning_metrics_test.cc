@@ -1,4 +1,4 @@
-// Tests of metrics/learning: loss, throughput, flops, mfu and energy copy the documented measures
+// Tests of metrics/learning: loss, throughput, flops and mfu copy the documented measures
 // of RunOutcome::measures, report n/a (nullopt) for absent or non-finite ones, and declare which
 // of them are deterministic.
 
@@ -34,7 +34,6 @@ const std::vector<Expected> kMetrics = {
     {"throughput", {"tokens_per_second"}, false},
     {"flops", {"flops_per_iteration"}, true},
     {"mfu", {"gflops_per_second", "mfu"}, false},
-    {"energy", {"energy_joules"}, false},
 };
 
 TEST(LearningMetricsTest, RegisteredWithoutParametersOrTraceWithTheDocumentedValues) {
@@ -57,7 +56,6 @@ TEST(LearningMetricsTest, CopiesEachMeasureByName) {
                       {"flops_per_iteration", 3.8e9},
                       {"gflops_per_second", 155.25},
                       {"mfu", 0.41},
-                      {"energy_joules", 1234.5},
                       {"unrelated", 7.0}};
   for (const Expected& e : kMetrics) {
     SCOPED_TRACE(e.metric);
@@ -72,7 +70,7 @@ TEST(LearningMetricsTest, CopiesEachMeasureByName) {
 }
 
 TEST(LearningMetricsTest, MissingMeasuresAreNotApplicableNeverZero) {
-  RunOutcome outcome;  // an exact solver, or a machine without energy counters
+  RunOutcome outcome;  // an exact solver: no training measures
   outcome.accuracy = 1.0;
   outcome.solve_seconds = 2.5;
   for (const Expected& e : kMetrics)
