@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/energy_meter.h"
 #include "metrics/metric.h"
 #include "problems/problem.h"
 #include "solvers/solver.h"
@@ -87,6 +88,45 @@ std::vector<ResultRow> rows_without_values(const Job& job, std::int64_t repeat,
   return rows;
 }
 
+// Why the runner will not measure energy for this job, or "" when it will: package counters
+// count every process on the machine, so jobs running side by side would be measured together.
+std::string energy_refusal(const RunOptions& options) {
+  if (options.threads > 1)
+    return "energy is measured only with -j 1: the counters see every job running at once (this "
+           "sweep ran " +
+           std::to_string(options.threads) + " jobs in parallel)";
+  return "";
+}
+
+// The untraced solve, bracketed by the machine's energy counters when `measure_energy`; fills
+// outcome.solve_seconds and outcome.energy_joules (or energy_unavailable).
+SolveResult timed_solve(Solver& solver, const Problem& problem, const RunContext& context,
+                        bool measure_energy, const RunOptions& options, RunOutcome& outcome) {
+  std::optional<EnergyMeter> meter;
+  if (measure_energy) {
+    outcome.energy_unavailable = energy_refusal(options);
+    if (outcome.energy_unavailable.empty()) {
+      meter = options.energy_meter ? options.energy_meter() : EnergyMeter::detect();
+      if (!meter->available()) {
+        outcome.energy_unavailable = "no readable energy counter on this machine";
+        for (const std::string& why : meter->notes()) outcome.energy_unavailable += "; " + why;
+        meter.reset();
+      } else {
+        meter->begin("solve");
+      }
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  SolveResult result = solver.solve(problem, context, nullptr);
+  auto stop = std::chrono::steady_clock::now();
+  outcome.solve_seconds = std::chrono::duration<double>(stop - start).count();
+  if (meter) {
+    outcome.energy_joules = meter->end("solve").total();
+    if (!outcome.energy_joules) outcome.energy_unavailable = "an energy counter read failed";
+  }
+  return result;
+}
+
 bool same_result(const SolveResult& a, const SolveResult& b) {
   // Measures may hold timings (tokens per second), so only the learning curve is compared.
   return a.status == b.status && a.test_predictions == b.test_predictions && a.epochs == b.epochs &&
@@ -116,12 +156,12 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
     };
 
     RunContext context(job.seed, deadline());
-    auto start = std::chrono::steady_clock::now();
-    SolveResult result = solver.solve(problem, context, nullptr);
-    auto stop = std::chrono::steady_clock::now();
-
+    const bool measure_energy =
+        std::any_of(modules.metrics.begin(), modules.metrics.end(),
+                    [](const auto& metric) { return metric->needs_energy(); });
     RunOutcome outcome;
-    outcome.solve_seconds = std::chrono::duration<double>(stop - start).count();
+    SolveResult result =
+        timed_solve(solver, problem, context, measure_energy, options, outcome);
     if (problem.scores_predictions()) outcome.accuracy = problem.accuracy(result.test_predictions);
     outcome.epochs = result.epochs;
     outcome.measures = result.measures;
@@ -163,6 +203,9 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
         row.value = value.value;
         row.status = status;
         row.message = result.message;
+        if (!value.value && !value.why_absent.empty())
+          row.message = result.message.empty() ? value.why_absent
+                                               : result.message + "; " + value.why_absent;
         row.deterministic = metric->deterministic();
         rows.push_back(std::move(row));
       }
@@ -202,6 +245,10 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   if (on_progress) on_progress(sweep.progress);
 
   std::int64_t run_id = pending.empty() ? 0 : store.begin_run(provenance);
+  const int threads =
+      std::max(1, std::min<int>(options.threads, static_cast<int>(pending.size())));
+  RunOptions job_options = options;
+  job_options.threads = threads;  // jobs that really run side by side (energy needs 1)
   std::atomic<std::size_t> next{0};
   std::mutex progress_mutex;
   auto worker = [&]() {
@@ -212,7 +259,7 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
       const Job& job = plan.jobs[u / repeat];
       std::vector<CurvePoint> curve;
       std::vector<ResultRow> rows =
-          run_job(job, static_cast<std::int64_t>(u % repeat), options, &curve);
+          run_job(job, static_cast<std::int64_t>(u % repeat), job_options, &curve);
       store.write_job(run_id, build_key, rows, curve);
       bool failed = std::any_of(rows.begin(), rows.end(),
                                 [](const ResultRow& row) { return is_failure(row.status); });
@@ -223,7 +270,6 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
       if (on_progress) on_progress(sweep.progress);
     }
   };
-  int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(pending.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();

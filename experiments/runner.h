@@ -4,7 +4,10 @@
 //   1. instantiate problem, solver and metrics from their canonical specs; problem.generate(seed)
 //      (not timed);
 //   2. if the solver does not support the problem: rows with status "unsupported", nothing runs;
-//   3. the untraced solve, timed alone (wall_time, accuracy and epochs come from it);
+//   3. the untraced solve, timed alone (wall_time, accuracy and epochs come from it); when a
+//      metric needs_energy(), bracketed by the machine's energy counters, whatever the solver
+//      (n/a, with the reason in the row's message, without counters or when -j runs several
+//      jobs at once);
 //   4. if any metric needs the trace: a second, traced solve whose events stream to those
 //      metrics; its result must equal the untraced one bit for bit, or the job is an error
 //      ("tracing changed the result");
@@ -23,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/energy_meter.h"
 #include "experiments/plan.h"
 #include "experiments/provenance.h"
 #include "experiments/store.h"
@@ -34,6 +38,9 @@ struct RunOptions {
   std::int64_t repeat = 1;                     // runs of each (cell, seed) (--repeat)
   bool force = false;                          // re-run jobs already stored (--force)
   std::optional<double> cell_timeout_seconds;  // cooperative deadline per solve (--cell-timeout)
+  // The energy counters a job reads when a metric needs energy (tests pass fakes); empty:
+  // EnergyMeter::detect() on the real machine.
+  std::function<EnergyMeter()> energy_meter;
 };
 
 // Statuses that count as a failed job (the CLI exits 1 when any occurred).

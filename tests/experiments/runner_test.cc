@@ -1,10 +1,14 @@
-// Tests of experiments/runner: one job's rows, statuses, and value names that collide.
+// Tests of experiments/runner: one job's rows, statuses, value names that collide, and the energy
+// bracket around the untraced solve.
 
 #include "experiments/runner.h"
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace cube {
 namespace {
@@ -50,6 +54,83 @@ TEST(RunnerTest, ExceptionsBecomeErrorRows) {
     EXPECT_NE(row.message.find("unknown metric 'nope'"), std::string::npos) << row.message;
     EXPECT_TRUE(is_failure(row.status));
   }
+}
+
+// A package counter that advances 2.5 J (2,500,000 uJ) at every read: a window opened and closed
+// around one solve reads it twice, so the solve measures exactly 2.5 J.
+class SteppingCounter : public EnergySource {
+ public:
+  std::string name() const override { return "fake"; }
+  const std::vector<EnergyCounter>& counters() const override { return counters_; }
+  std::vector<std::optional<std::uint64_t>> read() override {
+    count_ += 2'500'000;
+    return {count_};
+  }
+
+ private:
+  std::vector<EnergyCounter> counters_{EnergyCounter{"package-0", 1e-6, 0}};
+  std::uint64_t count_ = 0;
+};
+
+RunOptions with_fake_counters() {
+  RunOptions options;
+  options.energy_meter = [] {
+    std::vector<std::unique_ptr<EnergySource>> sources;
+    sources.push_back(std::make_unique<SteppingCounter>());
+    return EnergyMeter(std::move(sources));
+  };
+  return options;
+}
+
+// The runner measures, not the solver: an exact solver, a learned one and a query-oracle one all
+// get the energy of their solve.
+TEST(RunnerTest, EnergyIsMeasuredAroundEverySolversSolve) {
+  const std::vector<std::pair<std::string, std::string>> cells = {
+      {"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "gf2"},
+      {"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "sgd(max_epochs=2)"},
+      {"sparse_parity_oracle(n=12,k=3,n_test=50)", "km"}};
+  for (const auto& [problem, solver] : cells) {
+    SCOPED_TRACE(solver);
+    Job job{problem, solver, {"accuracy", "energy"}, 3};
+    auto rows = run_job(job, 0, with_fake_counters());
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1].metric, "energy_joules");
+    EXPECT_FALSE(rows[1].deterministic);
+    ASSERT_TRUE(rows[1].value.has_value()) << rows[1].message;
+    EXPECT_EQ(*rows[1].value, 2.5);
+  }
+}
+
+TEST(RunnerTest, EnergyIsNotApplicableWithTheReasonWithoutCountersOrBesideOtherJobs) {
+  Job job{"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "gf2", {"accuracy", "energy"}, 3};
+  RunOptions none;
+  none.energy_meter = [] { return EnergyMeter({}, {"rapl: no powercap zone"}); };
+  auto rows = run_job(job, 0, none);
+  EXPECT_EQ(rows[1].status, "ok");
+  EXPECT_FALSE(rows[1].value.has_value());
+  EXPECT_NE(rows[1].message.find("no readable energy counter"), std::string::npos)
+      << rows[1].message;
+  EXPECT_NE(rows[1].message.find("rapl: no powercap zone"), std::string::npos) << rows[1].message;
+  EXPECT_EQ(rows[0].message.find("energy"), std::string::npos) << "only the energy row says it";
+
+  RunOptions parallel = with_fake_counters();
+  parallel.threads = 2;
+  rows = run_job(job, 0, parallel);
+  EXPECT_FALSE(rows[1].value.has_value());
+  EXPECT_NE(rows[1].message.find("-j 1"), std::string::npos) << rows[1].message;
+}
+
+// Without a metric that needs energy the counters are never opened.
+TEST(RunnerTest, NoEnergyMetricOpensNoCounters) {
+  Job job{"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "gf2", {"accuracy"}, 3};
+  RunOptions options;
+  int opened = 0;
+  options.energy_meter = [&opened] {
+    ++opened;
+    return EnergyMeter({});
+  };
+  EXPECT_EQ(run_job(job, 0, options).size(), 1u);
+  EXPECT_EQ(opened, 0);
 }
 
 }  // namespace
