@@ -1,4 +1,4 @@
-// cube/solvers/sgd/mlp_train.h: the one training engine behind the MLP solvers of this folder
+// cube/solvers/sgd/mlp_train.h: the one training loop behind the MLP solvers of this folder
 // (sgd, sign_sgd, perlayer, grokfast, curriculum): the 2-layer ReLU MLP of sparse-parity.md §1.5
 // trained by mini-batch gradient steps, with the update rule, loss and n-curriculum as options.
 //
@@ -31,14 +31,11 @@
 // kMaxIterations, non-finite f or parameters -> kDiverged, deadline (polled before each epoch)
 // -> kTimedOut. SolveResult::curve gets "test_accuracy" per epoch (step = epoch).
 //
-// Numbers: Real = double (numpy's default) or float (precision "float32"). The arithmetic runs in
-// plain kernels that do not know the tracer, so a traced run executes the very same
-// instructions and gives the same bits. Exploits x = +-1: W1 x is summed in groups of four
-// inputs, ((x0 w0 + x1 w1) + (x2 w2 + x3 w3)), group after group, then + b1; for 8 or more rows
-// at a time the group sums come from a table of the 16 sign patterns per group, rebuilt from W1
-// (O(h n) per batch; the same additions, so the same bits). For the hinge loss
-// sum_V d x_i [a_j > 0] is an exact small integer, so gW1 = W2 (.) count / B. SIMD kernels are
-// compiled for SSE2 and AVX2 (chosen at run time, same bits; no FMA).
+// Numbers: Real = double (numpy's default) or float (precision "float32"). The net, its kernels
+// and the update rules are models/mlp/mlp_net.h (MlpNet, MlpKernels, SgdStep / SignStep /
+// GrokfastStep); the kernels do not know the tracer, so a traced run executes the very same
+// instructions and gives the same bits. For the hinge loss sum_V d x_i [a_j > 0] is an exact
+// small integer, so gW1 = W2 (.) count / B.
 // Trace (operation level, whole run): "x_train", "y_train", "x_test", "y_test" (1 byte) are
 // converted to "X", "Y", "X_test" (Real); parameters "W1" (stored n x h, i.e. column-major),
 // "b1", "W2", "b2", per epoch "idx"; per batch "W1_table" (when used), "h_pre" (a, batch x h; one
