@@ -94,32 +94,12 @@ std::string relative_change(const std::optional<double>& old_value,
   return text;
 }
 
-Table diff_table(const DiffSide& a, const DiffSide& b) {
-  Table table;
-  table.title = "metric diff " + a.label + " -> " + b.label;
-  const std::vector<std::string> fixed = {"cell", "seed", "metric", "change", "spread", "verdict"};
-  bool clash = a.label == b.label || std::count(fixed.begin(), fixed.end(), a.label) ||
-               std::count(fixed.begin(), fixed.end(), b.label);
-  table.columns = {"cell",
-                   "seed",
-                   "metric",
-                   clash ? a.label + " (old)" : a.label,
-                   clash ? b.label + " (new)" : b.label,
-                   "change",
-                   "spread",
-                   "verdict"};
+namespace {
 
-  std::set<std::string> noisy_metrics;
-  for (const DiffSide* side : {&a, &b})
-    for (const StoredRow& row : side->rows)
-      if (!row.deterministic) noisy_metrics.insert(row.metric);
-  Indexed old_side = index_side(a, noisy_metrics);
-  Indexed new_side = index_side(b, noisy_metrics);
-
+// Deterministic metrics: one row per (cell, seed, metric) key of the cells both sides have.
+std::vector<DiffRow> exact_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_side,
+                                const Indexed& new_side) {
   std::vector<DiffRow> rows;
-  bool few_noisy_values = false;
-
-  // Deterministic: the union of (cell, seed, metric) keys of the cells both sides have.
   std::set<std::tuple<std::string, std::uint64_t, std::string>> exact_keys;
   for (const Indexed* side : {&old_side, &new_side})
     for (const auto& [key, row] : side->exact)
@@ -146,7 +126,30 @@ Table diff_table(const DiffSide& a, const DiffSide& b) {
     rows.push_back(std::move(row));
   }
 
-  // Noisy: one row per (cell, metric) over every seed and repeat.
+  return rows;
+}
+
+// The verdict on a noisy metric: a status change, else whether the ranges of the two sides'
+// values are disjoint (higher / lower, slower / faster for wall time) or overlap.
+std::string noisy_verdict(const std::string& metric, const NoisyValues& old_values,
+                          const NoisyValues& new_values) {
+  const std::vector<double>& ov = old_values.values;
+  const std::vector<double>& nv = new_values.values;
+  if (old_values.worst_status != new_values.worst_status)
+    return "status " + old_values.worst_status + " -> " + new_values.worst_status;
+  if (ov.empty() || nv.empty()) return ov.empty() && nv.empty() ? "same" : "changed";
+  auto [old_low, old_high] = std::minmax_element(ov.begin(), ov.end());
+  auto [new_low, new_high] = std::minmax_element(nv.begin(), nv.end());
+  const bool time = metric == "wall_time";
+  if (*new_low > *old_high) return time ? "slower" : "higher";
+  if (*new_high < *old_low) return time ? "faster" : "lower";
+  return "~ within noise";
+}
+
+// Noisy metrics: one row per (cell, metric) over every seed and repeat; *few_values is set when
+// a side has fewer than 2 values of one.
+void add_noisy_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_side,
+                    const Indexed& new_side, std::vector<DiffRow>& rows, bool* few_values) {
   std::set<std::pair<std::string, std::string>> noisy_keys;
   for (const Indexed* side : {&old_side, &new_side})
     for (const auto& [key, values] : side->noisy)
@@ -182,49 +185,21 @@ Table diff_table(const DiffSide& a, const DiffSide& b) {
     row.cells = {optional_value(old_median), optional_value(new_median),
                  relative_change(old_median, new_median),
                  range_text(ov) + " -> " + range_text(nv) + " " + counts};
-    if (ov.size() < 2 || nv.size() < 2) few_noisy_values = true;
-    if (o->second.worst_status != n->second.worst_status) {
-      row.verdict = "status " + o->second.worst_status + " -> " + n->second.worst_status;
-    } else if (ov.empty() || nv.empty()) {
-      row.verdict = ov.empty() && nv.empty() ? "same" : "changed";
-    } else {
-      auto [old_low, old_high] = std::minmax_element(ov.begin(), ov.end());
-      auto [new_low, new_high] = std::minmax_element(nv.begin(), nv.end());
-      bool higher = *new_low > *old_high;
-      bool lower = *new_high < *old_low;
-      bool time = row.metric == "wall_time";
-      if (higher)
-        row.verdict = time ? "slower" : "higher";
-      else if (lower)
-        row.verdict = time ? "faster" : "lower";
-      else
-        row.verdict = "~ within noise";
-    }
+    if (ov.size() < 2 || nv.size() < 2) *few_values = true;
+    row.verdict = noisy_verdict(row.metric, o->second, n->second);
     rows.push_back(std::move(row));
   }
+}
 
-  std::sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
-    return std::tie(x.cell, x.all_seeds, x.seed, x.metric) <
-           std::tie(y.cell, y.all_seeds, y.seed, y.metric);
-  });
-  std::map<std::string, std::size_t> verdict_counts;
-  for (DiffRow& row : rows) {
-    ++verdict_counts[row.verdict];
-    Value seed = row.all_seeds ? Value(std::string("all"))
-                 : row.seed <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                     ? Value(static_cast<std::int64_t>(row.seed))
-                     : Value(std::to_string(row.seed));
-    std::vector<Value> line = {row.cell, seed, row.metric};
-    line.insert(line.end(), row.cells.begin(), row.cells.end());
-    line.push_back(row.verdict);
-    table.rows.push_back(std::move(line));
-  }
-
-  if (!rows.empty()) {
+// The notes under the table: verdict counts, empty sides, one-sided cells, dirty trees.
+void add_notes(Table& table, const DiffSide& a, const DiffSide& b, const Indexed& old_side,
+               const Indexed& new_side, const std::map<std::string, std::size_t>& verdict_counts,
+               std::size_t row_count, bool few_noisy_values) {
+  if (row_count > 0) {
     std::string summary;
     for (const auto& [verdict, count] : verdict_counts)
       summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + verdict;
-    table.notes.push_back(std::to_string(rows.size()) + " rows: " + summary);
+    table.notes.push_back(std::to_string(row_count) + " rows: " + summary);
   }
   for (const auto& [side, other] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
     if (side->rows.empty()) {
@@ -247,6 +222,54 @@ Table diff_table(const DiffSide& a, const DiffSide& b) {
     table.notes.push_back(
         "noisy metrics with fewer than 2 values on a side show no spread; add seeds or --repeat "
         "before trusting a faster/slower verdict");
+}
+
+}  // namespace
+
+Table diff_table(const DiffSide& a, const DiffSide& b) {
+  Table table;
+  table.title = "metric diff " + a.label + " -> " + b.label;
+  const std::vector<std::string> fixed = {"cell", "seed", "metric", "change", "spread", "verdict"};
+  bool clash = a.label == b.label || std::count(fixed.begin(), fixed.end(), a.label) ||
+               std::count(fixed.begin(), fixed.end(), b.label);
+  table.columns = {"cell",
+                   "seed",
+                   "metric",
+                   clash ? a.label + " (old)" : a.label,
+                   clash ? b.label + " (new)" : b.label,
+                   "change",
+                   "spread",
+                   "verdict"};
+
+  std::set<std::string> noisy_metrics;
+  for (const DiffSide* side : {&a, &b})
+    for (const StoredRow& row : side->rows)
+      if (!row.deterministic) noisy_metrics.insert(row.metric);
+  Indexed old_side = index_side(a, noisy_metrics);
+  Indexed new_side = index_side(b, noisy_metrics);
+
+  std::vector<DiffRow> rows = exact_rows(a, b, old_side, new_side);
+  bool few_noisy_values = false;
+  add_noisy_rows(a, b, old_side, new_side, rows, &few_noisy_values);
+
+  std::sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
+    return std::tie(x.cell, x.all_seeds, x.seed, x.metric) <
+           std::tie(y.cell, y.all_seeds, y.seed, y.metric);
+  });
+  std::map<std::string, std::size_t> verdict_counts;
+  for (DiffRow& row : rows) {
+    ++verdict_counts[row.verdict];
+    Value seed = row.all_seeds ? Value(std::string("all"))
+                 : row.seed <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                     ? Value(static_cast<std::int64_t>(row.seed))
+                     : Value(std::to_string(row.seed));
+    std::vector<Value> line = {row.cell, seed, row.metric};
+    line.insert(line.end(), row.cells.begin(), row.cells.end());
+    line.push_back(row.verdict);
+    table.rows.push_back(std::move(line));
+  }
+
+  add_notes(table, a, b, old_side, new_side, verdict_counts, rows.size(), few_noisy_values);
   return table;
 }
 

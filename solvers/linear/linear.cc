@@ -42,6 +42,28 @@ double dot(const std::int8_t* x, const double* w, std::int64_t n) {
 
 std::string percent(double fraction) { return std::to_string(100.0 * fraction) + " %"; }
 
+// The test predictions readout(w . x + bias), traced per row (w, the row, the prediction).
+template <class Tracer>
+void predict_test(const BinaryDataset& data, const double* w, double bias, Tracer& tracer,
+                  BufferId w_id, std::uint64_t w_size, std::vector<std::int8_t>& predictions) {
+  const std::int64_t n = data.n_bits;
+  const std::int64_t n_test = data.n_test;
+  const BufferId x_test_id = tracer.buffer("x_test", 1, static_cast<std::uint64_t>(n_test * n));
+  const BufferId predictions_id =
+      tracer.buffer("predictions", 1, static_cast<std::uint64_t>(n_test));
+  predictions.assign(static_cast<std::size_t>(n_test), 0);
+  for (std::int64_t t = 0; t < n_test; ++t) {
+    predictions[static_cast<std::size_t>(t)] =
+        readout(dot(data.test_row(t), w, n) + bias, data.label_kind);
+    if constexpr (Tracer::kEnabled) {
+      tracer.read(w_id, 0, w_size);
+      tracer.read(x_test_id, static_cast<std::uint64_t>(t * n), static_cast<std::uint64_t>(n));
+      tracer.write(predictions_id, static_cast<std::uint64_t>(t), 1);
+      tracer.op_end();
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // least_squares
 
@@ -122,21 +144,7 @@ SolveResult least_squares(const BinaryDataset& data, const LeastSquaresConfig& c
   tracer.op_end();
 
   SolveResult result;
-  const std::int64_t n_test = data.n_test;
-  const BufferId x_test_id = tracer.buffer("x_test", 1, static_cast<std::uint64_t>(n_test * n));
-  const BufferId predictions_id =
-      tracer.buffer("predictions", 1, static_cast<std::uint64_t>(n_test));
-  result.test_predictions.resize(static_cast<std::size_t>(n_test));
-  for (std::int64_t t = 0; t < n_test; ++t) {
-    result.test_predictions[static_cast<std::size_t>(t)] =
-        readout(dot(data.test_row(t), w.data(), n) + bias, data.label_kind);
-    if constexpr (Tracer::kEnabled) {
-      tracer.read(w_id, 0, up);
-      tracer.read(x_test_id, static_cast<std::uint64_t>(t * n), static_cast<std::uint64_t>(n));
-      tracer.write(predictions_id, static_cast<std::uint64_t>(t), 1);
-      tracer.op_end();
-    }
-  }
+  predict_test(data, w.data(), bias, tracer, w_id, up, result.test_predictions);
 
   result.measures["train_accuracy"] = train_accuracy;
   if (right == n_train) {
@@ -151,6 +159,58 @@ SolveResult least_squares(const BinaryDataset& data, const LeastSquaresConfig& c
   return result;
 }
 
+// The trace buffers of linear_sgd.
+struct LinearSgdBuffers {
+  BufferId x_train, y_train, w, idx, err, grad;
+};
+
+// One mini-batch step on the rows idx[start, start + size): err_j = w . x_j - y_j,
+// grad = sum_j err_j x_j, w <- w - lr (grad / size + wd w).
+template <class Tracer>
+void linear_sgd_step(const BinaryDataset& data, const LinearSgdConfig& config,
+                     const std::vector<std::int32_t>& idx, std::int64_t start, std::int64_t size,
+                     const LinearSgdBuffers& ids, std::vector<double>& w, std::vector<double>& err,
+                     std::vector<double>& grad, Tracer& tracer) {
+  const std::int64_t n = data.n_bits;
+  const std::uint64_t un = static_cast<std::uint64_t>(n);
+  for (std::int64_t j = 0; j < size; ++j) {
+    const std::int64_t r = idx[static_cast<std::size_t>(start + j)];
+    err[static_cast<std::size_t>(j)] =
+        dot(data.train_row(r), w.data(), n) - data.y_train[static_cast<std::size_t>(r)];
+    if constexpr (Tracer::kEnabled) {
+      tracer.read(ids.idx, static_cast<std::uint64_t>(start + j), 1);
+      tracer.read(ids.x_train, static_cast<std::uint64_t>(r * n), un);
+      tracer.read(ids.y_train, static_cast<std::uint64_t>(r), 1);
+      tracer.read(ids.w, 0, un);
+      tracer.write(ids.err, static_cast<std::uint64_t>(j), 1);
+      tracer.op_end();
+    }
+  }
+  std::fill(grad.begin(), grad.end(), 0.0);
+  for (std::int64_t j = 0; j < size; ++j) {
+    const std::int8_t* x = data.train_row(idx[static_cast<std::size_t>(start + j)]);
+    const double e = err[static_cast<std::size_t>(j)];
+    for (std::int64_t i = 0; i < n; ++i) grad[static_cast<std::size_t>(i)] += e * x[i];
+  }
+  if constexpr (Tracer::kEnabled) {
+    tracer.read(ids.err, 0, static_cast<std::uint64_t>(size));
+    for (std::int64_t j = 0; j < size; ++j)
+      tracer.read(ids.x_train,
+                  static_cast<std::uint64_t>(idx[static_cast<std::size_t>(start + j)] * n), un);
+    tracer.write(ids.grad, 0, un);
+    tracer.op_end();
+  }
+  const double inv_b = 1.0 / static_cast<double>(size);
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto& wi = w[static_cast<std::size_t>(i)];
+    wi -= config.lr * (grad[static_cast<std::size_t>(i)] * inv_b + config.wd * wi);
+  }
+  tracer.read(ids.w, 0, un);
+  tracer.read(ids.grad, 0, un);
+  tracer.write(ids.w, 0, un);
+  tracer.op_end();
+}
+
 // ---------------------------------------------------------------------------------------------
 // linear_sgd
 
@@ -162,12 +222,13 @@ SolveResult linear_sgd(const BinaryDataset& data, const LinearSgdConfig& config,
   const std::int64_t batch = std::min(config.batch, std::max<std::int64_t>(n_train, 1));
   const std::uint64_t un = static_cast<std::uint64_t>(n);
 
-  const BufferId x_train_id = tracer.buffer("x_train", 1, static_cast<std::uint64_t>(n_train * n));
-  const BufferId y_train_id = tracer.buffer("y_train", 1, static_cast<std::uint64_t>(n_train));
-  const BufferId w_id = tracer.buffer("w", 8, un);
-  const BufferId idx_id = tracer.buffer("idx", 4, static_cast<std::uint64_t>(n_train));
-  const BufferId err_id = tracer.buffer("err", 8, static_cast<std::uint64_t>(batch));
-  const BufferId grad_id = tracer.buffer("grad", 8, un);
+  const LinearSgdBuffers ids{tracer.buffer("x_train", 1, static_cast<std::uint64_t>(n_train * n)),
+                             tracer.buffer("y_train", 1, static_cast<std::uint64_t>(n_train)),
+                             tracer.buffer("w", 8, un),
+                             tracer.buffer("idx", 4, static_cast<std::uint64_t>(n_train)),
+                             tracer.buffer("err", 8, static_cast<std::uint64_t>(batch)),
+                             tracer.buffer("grad", 8, un)};
+  const BufferId x_train_id = ids.x_train, y_train_id = ids.y_train, w_id = ids.w, idx_id = ids.idx;
 
   Rng rng(ctx.seed() + 1);
   std::vector<double> w(static_cast<std::size_t>(n));
@@ -196,45 +257,9 @@ SolveResult linear_sgd(const BinaryDataset& data, const LinearSgdConfig& config,
     tracer.write(idx_id, 0, static_cast<std::uint64_t>(n_train));
     tracer.op_end();
 
-    for (std::int64_t start = 0; start < n_train; start += batch) {
-      const std::int64_t size = std::min(batch, n_train - start);
-      for (std::int64_t j = 0; j < size; ++j) {
-        const std::int64_t r = idx[static_cast<std::size_t>(start + j)];
-        err[static_cast<std::size_t>(j)] =
-            dot(data.train_row(r), w.data(), n) - data.y_train[static_cast<std::size_t>(r)];
-        if constexpr (Tracer::kEnabled) {
-          tracer.read(idx_id, static_cast<std::uint64_t>(start + j), 1);
-          tracer.read(x_train_id, static_cast<std::uint64_t>(r * n), un);
-          tracer.read(y_train_id, static_cast<std::uint64_t>(r), 1);
-          tracer.read(w_id, 0, un);
-          tracer.write(err_id, static_cast<std::uint64_t>(j), 1);
-          tracer.op_end();
-        }
-      }
-      std::fill(grad.begin(), grad.end(), 0.0);
-      for (std::int64_t j = 0; j < size; ++j) {
-        const std::int8_t* x = data.train_row(idx[static_cast<std::size_t>(start + j)]);
-        const double e = err[static_cast<std::size_t>(j)];
-        for (std::int64_t i = 0; i < n; ++i) grad[static_cast<std::size_t>(i)] += e * x[i];
-      }
-      if constexpr (Tracer::kEnabled) {
-        tracer.read(err_id, 0, static_cast<std::uint64_t>(size));
-        for (std::int64_t j = 0; j < size; ++j)
-          tracer.read(x_train_id,
-                      static_cast<std::uint64_t>(idx[static_cast<std::size_t>(start + j)] * n), un);
-        tracer.write(grad_id, 0, un);
-        tracer.op_end();
-      }
-      const double inv_b = 1.0 / static_cast<double>(size);
-      for (std::int64_t i = 0; i < n; ++i) {
-        auto& wi = w[static_cast<std::size_t>(i)];
-        wi -= config.lr * (grad[static_cast<std::size_t>(i)] * inv_b + config.wd * wi);
-      }
-      tracer.read(w_id, 0, un);
-      tracer.read(grad_id, 0, un);
-      tracer.write(w_id, 0, un);
-      tracer.op_end();
-    }
+    for (std::int64_t start = 0; start < n_train; start += batch)
+      linear_sgd_step(data, config, idx, start, std::min(batch, n_train - start), ids, w, err, grad,
+                      tracer);
 
     std::int64_t right = 0;
     double loss = 0;
@@ -273,22 +298,12 @@ SolveResult linear_sgd(const BinaryDataset& data, const LinearSgdConfig& config,
   result.epochs = epoch;
   result.measures["train_accuracy"] = train_accuracy;
 
-  const std::int64_t n_test = data.n_test;
-  const BufferId x_test_id = tracer.buffer("x_test", 1, static_cast<std::uint64_t>(n_test * n));
-  const BufferId predictions_id =
-      tracer.buffer("predictions", 1, static_cast<std::uint64_t>(n_test));
-  result.test_predictions.assign(static_cast<std::size_t>(n_test), 0);
   if (epoch > 0 && finite) {
-    for (std::int64_t t = 0; t < n_test; ++t) {
-      result.test_predictions[static_cast<std::size_t>(t)] =
-          readout(dot(data.test_row(t), w.data(), n), data.label_kind);
-      if constexpr (Tracer::kEnabled) {
-        tracer.read(w_id, 0, un);
-        tracer.read(x_test_id, static_cast<std::uint64_t>(t * n), un);
-        tracer.write(predictions_id, static_cast<std::uint64_t>(t), 1);
-        tracer.op_end();
-      }
-    }
+    predict_test(data, w.data(), 0.0, tracer, w_id, un, result.test_predictions);
+  } else {
+    tracer.buffer("x_test", 1, static_cast<std::uint64_t>(data.n_test * n));
+    tracer.buffer("predictions", 1, static_cast<std::uint64_t>(data.n_test));
+    result.test_predictions.assign(static_cast<std::size_t>(data.n_test), 0);
   }
   if (weights_out) *weights_out = w;
   return result;
