@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -33,9 +34,9 @@
 #include "metrics/bytedmd/bytedmd.h"
 #include "metrics/dally/dally_cost.h"
 #include "metrics/metric.h"
-#include "problems/problem.h"
 #include "models/gpt/checkpoint.h"
 #include "models/gpt/sample.h"
+#include "problems/problem.h"
 #include "solvers/solver.h"
 
 namespace po = boost::program_options;
@@ -47,25 +48,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitCellFailed = 1;
 constexpr int kExitUsage = 2;
-
-const char* kUsage = R"(usage: cube <command> [options]
-
-commands:
-  list                      problems, solvers and metrics with their parameters
-  run FILE                  run a cell or sweep (YAML, or a JSON plan), store rows, print the table
-  plan FILE                 expand a cell or sweep into jobs without running (-o plan.json)
-  run-cell PLAN INDEX       run job INDEX of a plan alone (for Slurm job arrays)
-  report SPEC -o DOC.md     run a report's sweeps (resuming) and write cube vs published figures
-  results                   print stored rows
-  diff REV_A REV_B          metric tables of two commits side by side
-  trace record FILE -o OUT  write the memory trace of one job (binary, or --text)
-  trace replay TRACE --metric a,b   price a trace file (binary or W/R text) with metrics
-  plot INPUT... -o plot.png access-distance histogram and cumulative reads of traces or cells
-  ir score FILE --problem P score a Dally IR program: correctness and explicit-address cost
-  sample CHECKPOINT         generate text from a char_lm checkpoint (--tokens 500)
-
-Run 'cube <command> --help' for the options of a command.
-)";
 
 // Prints an error the way every command does and returns the usage exit code.
 int usage_error(const std::string& message, const std::string& command = "") {
@@ -151,30 +133,6 @@ const Job& job_at(const ExperimentPlan& plan, std::int64_t index, const std::str
                                                  std::to_string(plan.jobs.size()) + " jobs (0.." +
                                                  std::to_string(plan.jobs.size() - 1) + ")");
   return plan.jobs[static_cast<std::size_t>(index)];
-}
-
-// One job solved once with a recording tracer: its whole trace, held in memory.
-struct RecordedJob {
-  Trace trace;
-  SolveStatus status = SolveStatus::kSolved;
-};
-
-// `source` names the plan file in the error when the solver does not support the problem.
-RecordedJob record_job(const Job& job, const std::string& source) {
-  auto problem = instantiate<Problem>(parse_spec(job.problem), "problem");
-  auto solver = instantiate<Solver>(parse_spec(job.solver), "solver");
-  problem->generate(job.seed);
-  if (!solver->supports(*problem))
-    throw ConfigError(
-        SourceLocation{source},
-        "solver '" + solver->name() + "' does not support problem '" + problem->name() + "'");
-  RecordingTracer tracer;
-  TraceCollector collector;
-  tracer.add_sink(&collector);
-  RunContext context(job.seed);
-  SolveResult result = solver->solve(*problem, context, &tracer);
-  tracer.finish();
-  return RecordedJob{std::move(collector.trace()), result.status};
 }
 
 fs::path store_path(const CommonOptions& common) {
@@ -387,27 +345,7 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
   for (std::size_t i = 0; i < spec.sections.size(); ++i) {
     ReportSection& section = spec.sections[i];
     if (section.curves.empty()) continue;
-    std::vector<CurveSeries> series;
-    std::vector<std::string> cells;
-    for (const Job& job : section.plan.jobs)
-      if (std::find(cells.begin(), cells.end(), job.cell()) == cells.end())
-        cells.push_back(job.cell());
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      const auto points = store.curves(cells[c]);
-      if (points.empty()) continue;
-      const std::uint64_t first_seed = points.front().seed;
-      const std::string solver = cells[c].substr(cells[c].find(")/") + 2);
-      for (const char* name : {"train_loss", "val_loss"}) {
-        CurveSeries s;
-        s.label = solver.substr(0, solver.find('(')) + " " + name;
-        s.color = static_cast<int>(c);
-        s.dashed = std::string(name) == "train_loss";
-        for (const auto& p : points)
-          if (p.seed == first_seed && p.repeat == 0 && p.series == name)
-            s.points.emplace_back(static_cast<double>(p.step), p.value);
-        if (!s.points.empty()) series.push_back(std::move(s));
-      }
-    }
+    const std::vector<CurveSeries> series = section_curves(section, store);
     if (series.empty()) continue;
     PlotOptions plot_options;
     plot_options.title = section.title;
@@ -781,61 +719,120 @@ int cmd_ir_score(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-int cmd_ir(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: cube ir score FILE --problem P [--set problem.k=v]\n";
-    return args.empty() ? kExitUsage : kExitOk;
-  }
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "score") return cmd_ir_score(rest);
-  return usage_error("unknown ir command '" + args[0] + "'; valid: score", "ir");
+// --- the command table ----------------------------------------------------------------------
+
+// A command (or a subcommand of a group such as `trace`): its name, the synopsis and summary
+// that the usage text shows, and what runs it with the arguments after its name and the whole
+// command line (for provenance).
+struct Command {
+  const char* name;
+  const char* synopsis;
+  const char* summary;
+  std::function<int(const std::vector<std::string>& args, const std::string& command_line)> run;
+};
+
+const std::vector<Command>& trace_commands() {
+  static const std::vector<Command> commands = {
+      {"record", "trace record FILE -o OUT",
+       "write the memory trace of one job (binary, or --text)",
+       [](const auto& args, const auto&) { return cmd_trace_record(args); }},
+      {"replay", "trace replay TRACE --metric a,b",
+       "price a trace file (binary or W/R text) with metrics",
+       [](const auto& args, const auto&) { return cmd_trace_replay(args); }},
+  };
+  return commands;
 }
 
-int cmd_trace(const std::vector<std::string>& args) {
-  const char* usage =
-      "usage: cube trace record FILE -o OUT | cube trace replay TRACE --metric a,b\n";
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << usage;
-    return args.empty() ? kExitUsage : kExitOk;
+const std::vector<Command>& ir_commands() {
+  static const std::vector<Command> commands = {
+      {"score", "ir score FILE --problem P",
+       "score a Dally IR program: correctness and explicit-address cost",
+       [](const auto& args, const auto&) { return cmd_ir_score(args); }},
+  };
+  return commands;
+}
+
+std::string names_of(const std::vector<Command>& commands) {
+  std::string out;
+  for (const Command& c : commands) out += (out.empty() ? "" : ", ") + std::string(c.name);
+  return out;
+}
+
+std::string usage_text(const std::vector<Command>& commands, const std::string& prefix) {
+  std::string out = "usage: cube " + prefix + "<command> [options]\n\ncommands:\n";
+  for (const Command& c : commands) {
+    std::string line = "  " + std::string(c.synopsis);
+    line.resize(std::max<std::size_t>(line.size() + 1, 30), ' ');
+    out += line + c.summary + "\n";
   }
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "record") return cmd_trace_record(rest);
-  if (args[0] == "replay") return cmd_trace_replay(rest);
-  return usage_error("unknown trace command '" + args[0] + "'; valid: record, replay", "trace");
+  return out + "\nRun 'cube " + prefix + "<command> --help' for the options of a command.\n";
+}
+
+// Runs the command of `commands` named by args[0]; `group` is "" at the top level, else the
+// group's name ("trace").
+int run_command(const std::vector<Command>& commands, const std::string& group,
+                const std::vector<std::string>& args, const std::string& command_line) {
+  const std::string prefix = group.empty() ? "" : group + " ";
+  if (args.empty()) {
+    std::cerr << usage_text(commands, prefix);
+    return kExitUsage;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << usage_text(commands, prefix);
+    return kExitOk;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const Command& c : commands)
+    if (args[0] == c.name) return c.run(rest, command_line);
+  return usage_error("unknown " + prefix + "command '" + args[0] + "'; valid " + prefix +
+                         "commands: " + names_of(commands),
+                     group);
+}
+
+const std::vector<Command>& top_commands() {
+  static const std::vector<Command> commands = {
+      {"list", "list", "problems, solvers and metrics with their parameters",
+       [](const auto& args, const auto&) { return cmd_list(args); }},
+      {"run", "run FILE", "run a cell or sweep (YAML, or a JSON plan), store rows, print the table",
+       [](const auto& args, const auto& line) { return cmd_run(args, line); }},
+      {"plan", "plan FILE", "expand a cell or sweep into jobs without running (-o plan.json)",
+       [](const auto& args, const auto&) { return cmd_plan(args); }},
+      {"run-cell", "run-cell PLAN INDEX", "run job INDEX of a plan alone (for Slurm job arrays)",
+       [](const auto& args, const auto& line) { return cmd_run_cell(args, line); }},
+      {"report", "report SPEC -o DOC.md",
+       "run a report's sweeps (resuming) and write cube vs published figures",
+       [](const auto& args, const auto& line) { return cmd_report(args, line); }},
+      {"results", "results", "print stored rows",
+       [](const auto& args, const auto&) { return cmd_results(args); }},
+      {"diff", "diff REV_A REV_B", "metric tables of two commits side by side",
+       [](const auto& args, const auto&) { return cmd_diff(args); }},
+      {"trace", "trace record|replay ...", "record the memory trace of a job; price a trace file",
+       [](const auto& args, const auto& line) {
+         return run_command(trace_commands(), "trace", args, line);
+       }},
+      {"plot", "plot INPUT... -o plot.png",
+       "access-distance histogram and cumulative reads of traces or cells",
+       [](const auto& args, const auto&) { return cmd_plot(args); }},
+      {"ir", "ir score FILE --problem P",
+       "score a Dally IR program: correctness and explicit-address cost",
+       [](const auto& args, const auto& line) {
+         return run_command(ir_commands(), "ir", args, line);
+       }},
+      {"sample", "sample CHECKPOINT", "generate text from a char_lm checkpoint (--tokens 500)",
+       [](const auto& args, const auto&) { return cmd_sample(args); }},
+  };
+  return commands;
 }
 
 int dispatch(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
-  std::string full = command_line(argc, argv);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string command = args.empty() ? "" : args[0];
   try {
-    if (command == "--help" || command == "-h" || command == "help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
     if (command == "--version") {
       std::cout << "cube " << CUBE_VERSION << "\n";
       return kExitOk;
     }
-    if (command == "list") return cmd_list(args);
-    if (command == "run") return cmd_run(args, full);
-    if (command == "plan") return cmd_plan(args);
-    if (command == "run-cell") return cmd_run_cell(args, full);
-    if (command == "report") return cmd_report(args, full);
-    if (command == "sample") return cmd_sample(args);
-    if (command == "results") return cmd_results(args);
-    if (command == "diff") return cmd_diff(args);
-    if (command == "trace") return cmd_trace(args);
-    if (command == "plot") return cmd_plot(args);
-    if (command == "ir") return cmd_ir(args);
-    return usage_error(
-        "unknown command '" + command +
-        "'; valid commands: list, run, plan, run-cell, report, results, diff, trace, plot, ir, "
-        "sample");
+    return run_command(top_commands(), "", args, command_line(argc, argv));
   } catch (const po::error& e) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {

@@ -3,6 +3,7 @@
 
 #include "experiments/published.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <sstream>
@@ -168,6 +169,32 @@ std::string render_report(const ReportSpec& spec,
     out << "\n";
   }
   return out.str();
+}
+
+std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store) {
+  std::vector<const Job*> cells;  // the first job of each distinct cell
+  for (const Job& job : section.plan.jobs)
+    if (std::none_of(cells.begin(), cells.end(),
+                     [&](const Job* seen) { return seen->cell() == job.cell(); }))
+      cells.push_back(&job);
+  std::vector<CurveSeries> series;
+  for (std::size_t c = 0; c < cells.size(); ++c) {
+    const auto points = store.curves(cells[c]->cell());
+    if (points.empty()) continue;
+    const std::uint64_t first_seed = points.front().seed;
+    const std::string solver = parse_spec(cells[c]->solver).name;
+    for (const char* name : {"train_loss", "val_loss"}) {
+      CurveSeries s;
+      s.label = solver + " " + name;
+      s.color = static_cast<int>(c);
+      s.dashed = std::string(name) == "train_loss";
+      for (const auto& p : points)
+        if (p.seed == first_seed && p.repeat == 0 && p.series == name)
+          s.points.emplace_back(static_cast<double>(p.step), p.value);
+      if (!s.points.empty()) series.push_back(std::move(s));
+    }
+  }
+  return series;
 }
 
 }  // namespace cube

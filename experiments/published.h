@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "experiments/plan.h"
+#include "experiments/plot.h"
 #include "experiments/provenance.h"
 #include "experiments/store.h"
 
@@ -26,5 +27,10 @@ bool figure_matches(const PublishedFigure& figure, const std::string& problem_sp
 std::string render_report(const ReportSpec& spec,
                           const std::vector<std::vector<ResultRow>>& section_rows,
                           const Provenance& provenance);
+
+// The loss curves of a section from the store: per distinct cell, in plan order, its
+// "train_loss" (dashed) and "val_loss" series of the first stored seed, repeat 0, labelled by
+// the solver's name and coloured by the cell's position. Cells without curves are left out.
+std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store);
 
 }  // namespace cube

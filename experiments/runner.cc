@@ -29,13 +29,18 @@ struct JobModules {
   std::vector<std::unique_ptr<Metric>> metrics;
 };
 
-JobModules instantiate_job(const Job& job) {
+JobModules instantiate_job(const Job& job, bool with_metrics = true) {
   JobModules m;
   m.problem = instantiate<Problem>(parse_spec(job.problem), "problem");
   m.solver = instantiate<Solver>(parse_spec(job.solver), "solver");
-  for (const auto& spec : job.metrics)
-    m.metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
+  if (with_metrics)
+    for (const auto& spec : job.metrics)
+      m.metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
   return m;
+}
+
+std::string unsupported_message(const Solver& solver, const Problem& problem) {
+  return "solver '" + solver.name() + "' does not support problem '" + problem.name() + "'";
 }
 
 ResultRow base_row(const Job& job, std::int64_t repeat) {
@@ -144,9 +149,8 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
     Solver& solver = *modules.solver;
     problem.generate(job.seed);
     if (!solver.supports(problem))
-      return rows_without_values(
-          job, repeat, &modules, "unsupported",
-          "solver '" + solver.name() + "' does not support problem '" + problem.name() + "'");
+      return rows_without_values(job, repeat, &modules, "unsupported",
+                                 unsupported_message(solver, problem));
 
     auto deadline = [&]() -> std::optional<RunContext::Clock::time_point> {
       if (!options.cell_timeout_seconds) return std::nullopt;
@@ -160,8 +164,7 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
         std::any_of(modules.metrics.begin(), modules.metrics.end(),
                     [](const auto& metric) { return metric->needs_energy(); });
     RunOutcome outcome;
-    SolveResult result =
-        timed_solve(solver, problem, context, measure_energy, options, outcome);
+    SolveResult result = timed_solve(solver, problem, context, measure_energy, options, outcome);
     if (problem.scores_predictions()) outcome.accuracy = problem.accuracy(result.test_predictions);
     outcome.epochs = result.epochs;
     outcome.measures = result.measures;
@@ -204,8 +207,8 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
         row.status = status;
         row.message = result.message;
         if (!value.value && !value.why_absent.empty())
-          row.message = result.message.empty() ? value.why_absent
-                                               : result.message + "; " + value.why_absent;
+          row.message =
+              result.message.empty() ? value.why_absent : result.message + "; " + value.why_absent;
         row.deterministic = metric->deterministic();
         rows.push_back(std::move(row));
       }
@@ -214,6 +217,21 @@ std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOpt
   } catch (const std::exception& e) {
     return rows_without_values(job, repeat, &modules, "error", e.what());
   }
+}
+
+RecordedJob record_job(const Job& job, const std::string& source) {
+  JobModules modules = instantiate_job(job, false);
+  modules.problem->generate(job.seed);
+  if (!modules.solver->supports(*modules.problem))
+    throw ConfigError(SourceLocation{source},
+                      unsupported_message(*modules.solver, *modules.problem));
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  RunContext context(job.seed);
+  SolveResult result = modules.solver->solve(*modules.problem, context, &tracer);
+  tracer.finish();
+  return RecordedJob{std::move(collector.trace()), result.status};
 }
 
 SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Provenance& provenance,
@@ -245,8 +263,7 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   if (on_progress) on_progress(sweep.progress);
 
   std::int64_t run_id = pending.empty() ? 0 : store.begin_run(provenance);
-  const int threads =
-      std::max(1, std::min<int>(options.threads, static_cast<int>(pending.size())));
+  const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(pending.size())));
   RunOptions job_options = options;
   job_options.threads = threads;  // jobs that really run side by side (energy needs 1)
   std::atomic<std::size_t> next{0};

@@ -27,9 +27,11 @@
 #include <vector>
 
 #include "core/energy_meter.h"
+#include "core/trace.h"
 #include "experiments/plan.h"
 #include "experiments/provenance.h"
 #include "experiments/store.h"
+#include "solvers/solver.h"
 
 namespace cube {
 
@@ -50,6 +52,15 @@ bool is_failure(const std::string& status);
 // `curve`, when given, receives the solver's learning curve (empty when it reports none).
 std::vector<ResultRow> run_job(const Job& job, std::int64_t repeat, const RunOptions& options,
                                std::vector<CurvePoint>* curve = nullptr);
+
+// One job solved once with a recording tracer (steps 1 and 4 above, untimed, no metrics): its
+// whole trace, held in memory, for `cube trace record` and `cube plot`. Throws ConfigError naming
+// `source` when the solver does not support the problem.
+struct RecordedJob {
+  Trace trace;
+  SolveStatus status = SolveStatus::kSolved;
+};
+RecordedJob record_job(const Job& job, const std::string& source);
 
 struct SweepProgress {
   std::size_t done = 0;     // units finished this session (run or skipped)

@@ -13,10 +13,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/spec.h"
-#include "problems/char_lm/char_lm.h"
 #include "models/gpt/checkpoint.h"
 #include "models/gpt/gpt_model.h"
 #include "models/gpt/sample.h"
+#include "problems/char_lm/char_lm.h"
 
 namespace cube {
 namespace {
