@@ -20,8 +20,6 @@ namespace {
 __extension__ using I128 = __int128;  // GCC/Clang extension: exact 64x64 products
 __extension__ using U128 = unsigned __int128;
 
-constexpr std::uint64_t kSeedSalt = 0x62616e646974ULL;  // "bandit"
-
 // C(n, k), saturated at `cap` + 1 (only "is it above cap" matters).
 std::int64_t choose_capped(std::int64_t n, std::int64_t k, std::int64_t cap) {
   k = std::min(k, n - k);
@@ -108,9 +106,9 @@ BanditSearch<Tracer>::BanditSearch(const BinaryDataset& data, const BanditConfig
       k_(config.k),
       n_train_(data.n_train),
       m_(std::min(config.pull_samples, data.n_train)),
-      // Salted: the problem draws S from Rng(seed) by the same partial Fisher-Yates that
-      // samples arms, so an unsalted stream would make the first sampled arm S itself.
-      rng_(ctx.seed() ^ kSeedSalt),
+      // Its own stream: the problem draws S from Rng(seed) by the same partial Fisher-Yates
+      // that samples arms, so the seed's own stream would make the first sampled arm S itself.
+      rng_(stream_seed(ctx.seed(), rng_role("bandit.draws"))),
       x_train_id_(tracer.buffer("x_train", 1, u(n_train_ * n_))),
       y_train_id_(tracer.buffer("y_train", 1, u(n_train_))),
       arms_(make_arms(n_, k_, config.max_arms, rng_)),

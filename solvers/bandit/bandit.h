@@ -21,9 +21,10 @@
 // probability 2^-50). Accepted -> kSolved. Budget spent -> kMaxIterations with the arm of the
 // best mean (ties: more pulls, then lower index) as the secret. Deadline (polled every 256
 // episodes) -> kTimedOut, no secret. Predictions: prod_{i in secret} x_i (all 0 when none).
-// Deterministic from the context seed: all draws come from cube::Rng(seed ^ 0x62616e646974,
-// "bandit"): salted, because problems draw their secret from Rng(seed) by the same partial
-// Fisher-Yates that samples arms, and the unsalted stream would sample S first.
+// Deterministic from the context seed: all draws come from
+// Rng(stream_seed(seed, rng_role("bandit.draws"))) (core/rng.h), a stream of its own because
+// problems draw their secret from Rng(seed) by the same partial Fisher-Yates that samples arms,
+// and the seed's own stream would sample S first.
 //
 // Measures: "episodes" (pulls made), "arms" (A), "best_mean" (mean of the returned arm).
 // epochs is left unset (a pull reads m rows, not the training set).

@@ -52,7 +52,7 @@ SolveResult run(const BinaryDataset& data, const Gf2RobustConfig& config, std::u
       tracer.buffer("solutions", 8, static_cast<std::uint64_t>(count * words));
   const BufferId counts_id = tracer.buffer("counts", 4, static_cast<std::uint64_t>(count));
 
-  Rng rng(seed + 1000);  // not seed itself: problems draw their data from Rng(seed)
+  Rng rng(stream_seed(seed, rng_role("gf2_robust.subsets")));
   std::vector<int> perm(static_cast<std::size_t>(total));
   std::iota(perm.begin(), perm.end(), 0);
   std::vector<std::uint64_t> a(static_cast<std::size_t>((n + 1) * words));

@@ -14,7 +14,7 @@
 // Algorithm: if C(N, e) <= subsets, every e-subset of the training rows is used (lexicographic
 // order); otherwise `subsets` random e-subsets are drawn, each by a partial Fisher-Yates shuffle
 // of the row indices (drawn row by row, the permutation carried over between subsystems) from
-// cube::Rng(ctx.seed() + 1000). Each subsystem is reduced as gf2 does (bit-packed rows,
+// Rng(stream_seed(ctx.seed(), rng_role("gf2_robust.subsets"))) (core/rng.h). Each subsystem is reduced as gf2 does (bit-packed rows,
 // lowest-column pivots, XOR row operations, back-substitution with free variables 0). An
 // inconsistent subsystem (a row reducing to 0 = 1) is discarded; every other solution is one
 // vote. The answer is the solution with the most votes; ties go to the solution that appeared

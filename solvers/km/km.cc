@@ -66,7 +66,7 @@ class KmSearch {
       : oracle_(oracle),
         plan_(plan),
         tracer_(tracer),
-        rng_(seed + 500),
+        rng_(stream_seed(seed, rng_role("km.queries"))),
         n_(oracle.n_bits),
         x_id_(tracer.buffer("x", 1, u(n_))),
         x_flip_id_(plan.stop_at_k ? tracer.buffer("x_flip", 1, u(n_)) : BufferId{0}),

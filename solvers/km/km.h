@@ -24,8 +24,9 @@
 // where i_k is the index at which the k-th flipping bit was found (= max S for a parity), at
 // most 2 n (the group's KM-min: 40 labels at n = 20).
 //
-// Randomness: the inputs come from cube::Rng(ctx.seed() + 500) (the harness draws its influence
-// queries from RandomState(seed + 500)); each input is ceil(n/64) words of rng.next(), bit j of
+// Randomness: the inputs come from cube::Rng(stream_seed(ctx.seed(), rng_role("km.queries")))
+// (core/rng.h; the harness draws its influence queries from RandomState(seed + 500), a stream
+// correlated with the problem of seed + 500); each input is ceil(n/64) words of rng.next(), bit j of
 // word w giving x_{64w+j} = -1 when set, as sparse_parity's generator does.
 //
 // Status: kSolved when a subset verified (km) or k bits flipped (km_min). kMaxIterations

@@ -230,7 +230,7 @@ SolveResult linear_sgd(const BinaryDataset& data, const LinearSgdConfig& config,
                              tracer.buffer("grad", 8, un)};
   const BufferId x_train_id = ids.x_train, y_train_id = ids.y_train, w_id = ids.w, idx_id = ids.idx;
 
-  Rng rng(ctx.seed() + 1);
+  Rng rng(stream_seed(ctx.seed(), rng_role("linear_sgd.init")));
   std::vector<double> w(static_cast<std::size_t>(n));
   for (double& v : w) v = config.init_scale * rng.normal();
   tracer.write(w_id, 0, un);

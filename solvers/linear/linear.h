@@ -41,7 +41,8 @@
 // ---------------------------------------------------------------------------------------------
 // linear_sgd (sparse-parity.md §2.5 "SGD = a linear model w.x (w ~ 0.01 N(0,1)), MSE,
 // mini-batch 32, lr 0.1, wd 0.01; round the prediction": 100 % in 1 epoch on sum and majority):
-// Model f(x) = w.x, no bias. Init rng = cube::Rng(seed + 1) (as the MLP, §1.5),
+// Model f(x) = w.x, no bias. Init rng = Rng(stream_seed(seed,
+// rng_role("linear_sgd.init"))) (core/rng.h),
 // w_i = init_scale * normal() for i = 0..n-1.
 // Epoch: idx = [0, n_train) shuffled by rng.shuffle; batches of `batch` consecutive shuffled
 // indices (the last may be short, of size B); per batch e_j = f(x_j) - y_j and

@@ -75,7 +75,7 @@ SolveResult run(const ForwardForwardConfig& cfg, const BinaryDataset& data, cons
   const bool bit = data.label_kind == LabelKind::kBit;
   const Buffers buf(t, n, H1, H2, n_train, n_test);
 
-  Rng rng(ctx.seed() + 1);
+  Rng rng(stream_seed(ctx.seed(), rng_role("forward_forward.init")));
   std::vector<double> W1(z(H1 * m)), b1(z(H1), 0.0), W2(z(H2 * H1)), b2(z(H2), 0.0);
   for (auto& w : W1) w = rng.normal() * std::sqrt(2.0 / static_cast<double>(m));
   for (auto& w : W2) w = rng.normal() * std::sqrt(2.0 / static_cast<double>(H1));

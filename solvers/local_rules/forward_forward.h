@@ -13,7 +13,7 @@
 //   with "G > theta" and the opposite sign. Each layer updates right after its own forward.
 // Prediction: the label (+1 or -1) with the larger G1 + G2; a tie gives 0 (wrong for kSign
 // labels). kBit labels y in {0,1} enter as 2y - 1 and predict 1 iff label +1 wins.
-// Init: rng = cube::Rng(seed + 1); W1 ~ N(0, 2/(n+1)) row-major, then W2 ~ N(0, 2/h1); biases 0
+// Init: rng = Rng(stream_seed(seed, rng_role("forward_forward.init"))) (core/rng.h); W1 ~ N(0, 2/(n+1)) row-major, then W2 ~ N(0, 2/h1); biases 0
 // (§1.5's Kaiming init; the source's init is not specified in the spec).
 // Stop: the first epoch with 100 % test accuracy -> kSolved; max_epochs -> kMaxIterations;
 // non-finite goodness -> kDiverged; deadline (polled before each epoch) -> kTimedOut.

@@ -137,7 +137,7 @@ MlpTraining<Real, Tracer>::MlpTraining(const MlpOptions& o, const BinaryDataset&
       lambda_(static_cast<Real>(o.lambda)),
       buf_(t, sizeof(Real), n_, h_, B_, n_train_, n_test_, grokfast_),
       kern_(n_, h_),
-      rng_(ctx.seed() + 1),
+      rng_(stream_seed(ctx.seed(), rng_role("sgd.init"))),
       idx_(z(n_train_)),
       viol_(z(B_)),
       a_(z(B_ * h_)),

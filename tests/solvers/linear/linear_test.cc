@@ -75,7 +75,7 @@ std::vector<double> reference_ols(const BinaryDataset& d, bool intercept) {
 std::vector<double> reference_sgd(const BinaryDataset& d, const LinearSgdConfig& c,
                                   std::uint64_t seed, std::int64_t epochs) {
   const std::int64_t n = d.n_bits;
-  Rng rng(seed + 1);
+  Rng rng(stream_seed(seed, rng_role("linear_sgd.init")));
   std::vector<double> w(static_cast<std::size_t>(n));
   for (double& v : w) v = c.init_scale * rng.normal();
   std::vector<std::int32_t> idx(static_cast<std::size_t>(d.n_train));

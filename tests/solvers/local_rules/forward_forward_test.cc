@@ -32,7 +32,7 @@ ForwardForwardSolver make_solver(const std::string& spec) {
 ForwardForwardParameters reference(const BinaryDataset& d, int h1, int h2, double lr, double theta,
                                    int epochs, std::uint64_t seed) {
   const int n = static_cast<int>(d.n_bits), m = n + 1, n_train = static_cast<int>(d.n_train);
-  Rng rng(seed + 1);
+  Rng rng(stream_seed(seed, rng_role("forward_forward.init")));
   ForwardForwardParameters p;
   p.w1.resize(h1 * m);
   p.w2.resize(h2 * h1);

@@ -44,7 +44,7 @@ Trained train(const SgdSolver& solver, const Problem& p, std::uint64_t seed,
 Trained reference(const SgdConfig& c, const BinaryDataset& d, std::uint64_t seed) {
   const int n = static_cast<int>(d.n_bits), h = static_cast<int>(c.hidden);
   const int n_train = static_cast<int>(d.n_train), n_test = static_cast<int>(d.n_test);
-  Rng rng(seed + 1);
+  Rng rng(stream_seed(seed, rng_role("sgd.init")));
   std::vector<double> w1(h * n), b1(h, 0.0), w2(h);
   double b2 = 0;
   for (auto& w : w1) w = rng.normal() * std::sqrt(2.0 / n);

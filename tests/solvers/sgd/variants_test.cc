@@ -70,7 +70,7 @@ Trained reference(const MlpOptions& c, const BinaryDataset& d, std::uint64_t see
   const bool bit = d.label_kind == LabelKind::kBit;
   const bool bce = c.loss == MlpLoss::kBce;
   const double bias_wd = c.decay_biases ? c.wd : 0.0;
-  Rng rng(seed + 1);
+  Rng rng(stream_seed(seed, rng_role("sgd.init")));
   std::vector<double> w1(h * n), b1(h, 0.0), w2(h);
   double b2 = 0;
   for (auto& w : w1) w = rng.normal() * std::sqrt(2.0 / n);
