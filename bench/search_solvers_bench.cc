@@ -18,12 +18,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 // Runs `solver_spec` on sparse_parity(n, k, n_train) for seeds 42, 43, 44 in turn (the group's
 // seeds; where S falls in the search order decides the time, so one seed would mislead).
 // Reports the published time in the label and as "published_ms", the mean of `measure` per

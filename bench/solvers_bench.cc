@@ -14,12 +14,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 // gf2 at n/k (n_train 1000, n_test 200), cycling over seeds 42, 43, 44 so that one data set's
 // lucky pivots do not decide the figure. Goals: < 10 us at n=20/k=3, < 100 us at n=100
 // (the group's exp_gf2: 509 us and 8.07 ms).

@@ -2,6 +2,8 @@
 
 #include "problems/problem.h"
 
+#include "core/spec.h"
+
 namespace cube {
 
 double Problem::accuracy(std::span<const std::int8_t> test_predictions) const {
@@ -16,6 +18,12 @@ double Problem::accuracy(std::span<const std::int8_t> test_predictions) const {
     right += test_predictions[i] == data->y_test[i] &&
              (data->label_kind != LabelKind::kSign || test_predictions[i] != 0);
   return static_cast<double>(right) / static_cast<double>(data->n_test);
+}
+
+std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
+  auto problem = instantiate<Problem>(parse_spec(spec), "problem");
+  problem->generate(seed);
+  return problem;
 }
 
 }  // namespace cube

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/registry.h"
@@ -37,9 +39,9 @@ struct BinaryDataset {
   const std::int8_t* test_row(std::int64_t i) const { return x_test.data() + i * n_bits; }
 };
 
-struct DallyTask;     // problems/dally/dally_problems.h: explicit-address IR tasks
-struct QueryOracle;   // problems/oracle/query_oracle.h: membership queries (KM)
-struct CharCorpus;    // problems/char_corpus.h: character language-model data (char_lm)
+struct DallyTask;    // problems/dally/dally_problems.h: explicit-address IR tasks
+struct QueryOracle;  // problems/oracle/query_oracle.h: membership queries (KM)
+struct CharCorpus;   // problems/char_corpus.h: character language-model data (char_lm)
 
 class Problem : public Module {
  public:
@@ -76,5 +78,10 @@ struct AxisName<Problem> {
 };
 
 using ProblemRegistry = Registry<Problem>;
+
+// The registered problem a spec string names ("sparse_parity(n=20,k=3)"), generated for `seed`:
+// step 1 of a job (experiments/runner.h) for tests, benches and tools. Throws ConfigError for an
+// unknown name or a bad parameter.
+std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed);
 
 }  // namespace cube

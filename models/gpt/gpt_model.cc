@@ -629,6 +629,27 @@ Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, 
   return ids;
 }
 
+// The dropout of one pass: active in training with p > 0, keyed by the pass's key.
+Dropout pass_dropout(float p, bool training, std::uint64_t key) {
+  Dropout drop;
+  drop.active = training && p > 0.0f;
+  drop.threshold = dropout_threshold(p);
+  drop.scale = 1.0f / (1.0f - p);
+  drop.key = key;
+  return drop;
+}
+
+// Rows [r0, r1) of a (rows x width) activation at `base`, as one read or write of a trace op.
+template <class Tracer>
+void trace_row_range(Tracer& tr, BufferId buf, std::size_t base, int width, int r0, int r1,
+                     bool write) {
+  if constexpr (Tracer::kEnabled) {
+    const std::size_t off = base + static_cast<std::size_t>(r0) * width;
+    const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
+    write ? tr.write(buf, off, n) : tr.read(buf, off, n);
+  }
+}
+
 }  // namespace
 
 template <class Tracer>
@@ -640,22 +661,14 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
   float* P = params_.data();
   float* A = acts_.data();
   const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
-  Dropout drop;
-  drop.active = training && config_.dropout > 0.0f;
-  drop.threshold = dropout_threshold(config_.dropout);
-  drop.scale = 1.0f / (1.0f - config_.dropout);
-  drop.key = dropout_key;
+  const Dropout drop = pass_dropout(config_.dropout, training, dropout_key);
   training_ = training;
   dropout_key_ = dropout_key;
   g_parallel = worth_parallel(BT, C);
 
   // Trace helpers: one op per row tile of a (rows x width) activation.
   auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
-    if constexpr (Tracer::kEnabled) {
-      const std::size_t off = base + static_cast<std::size_t>(r0) * width;
-      const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
-      write ? tr.write(buf, off, n) : tr.read(buf, off, n);
-    }
+    trace_row_range(tr, buf, base, width, r0, r1, write);
   };
   auto trace_param = [&](std::size_t off, std::size_t n) {
     if constexpr (Tracer::kEnabled) {
@@ -836,19 +849,11 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
   const float* A = acts_.data();
   float* D = dacts_.data();
   const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
-  Dropout drop;
-  drop.active = training_ && config_.dropout > 0.0f;
-  drop.threshold = dropout_threshold(config_.dropout);
-  drop.scale = 1.0f / (1.0f - config_.dropout);
-  drop.key = dropout_key_;
+  const Dropout drop = pass_dropout(config_.dropout, training_, dropout_key_);
   g_parallel = worth_parallel(BT, C);
 
   auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
-    if constexpr (Tracer::kEnabled) {
-      const std::size_t off = base + static_cast<std::size_t>(r0) * width;
-      const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
-      write ? tr.write(buf, off, n) : tr.read(buf, off, n);
-    }
+    trace_row_range(tr, buf, base, width, r0, r1, write);
   };
   auto trace_tensor = [&](BufferId buf, std::size_t off, std::size_t n, bool write) {
     if constexpr (Tracer::kEnabled) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/index_cast.h"
+
 // The kernels, compiled twice: for the baseline x86-64 (SSE2, 16-byte vectors) and for AVX2
 // (32-byte vectors). Both give the same bits (see mlp_kernels.inc).
 #define CUBE_MLP_NS mlp_base
@@ -28,12 +30,7 @@
 #endif
 
 namespace cube::mlp {
-namespace {
-
-using I64 = std::int64_t;
-inline std::size_t z(I64 v) { return static_cast<std::size_t>(v); }
-
-}  // namespace
+using namespace index_cast;  // NOLINT(build/namespaces): I64, z()
 
 template <class Real>
 MlpNet<Real> MlpNet<Real>::he_init(I64 n, I64 na, I64 h, Rng& rng) {

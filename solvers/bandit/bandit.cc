@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/combinatorics.h"
+#include "core/index_cast.h"
 #include "core/rng.h"
 
 namespace cube {
@@ -57,10 +58,7 @@ std::vector<int> make_arms(std::int64_t n, std::int64_t k, std::int64_t max_arms
   return arms;
 }
 
-using I64 = std::int64_t;
-using U64 = std::uint64_t;
-inline U64 u(I64 v) { return static_cast<U64>(v); }
-inline std::size_t z(I64 v) { return static_cast<std::size_t>(v); }
+using namespace index_cast;  // NOLINT(build/namespaces): I64, U64, u(), z()
 
 // One UCB1 search over the arms: per episode an arm is chosen, pulled on m fresh rows, and
 // accepted once its mean is perfect (bandit.h); the phases below, each with its trace.

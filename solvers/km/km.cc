@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/combinatorics.h"
+#include "core/index_cast.h"
 #include "core/rng.h"
 #include "problems/oracle/query_oracle.h"
 
@@ -52,10 +53,7 @@ inline void draw_input(Rng& rng, std::int64_t n, std::int8_t* x) {
   }
 }
 
-using I64 = std::int64_t;
-using U64 = std::uint64_t;
-inline U64 u(I64 v) { return static_cast<U64>(v); }
-inline std::size_t z(I64 v) { return static_cast<std::size_t>(v); }
+using namespace index_cast;  // NOLINT(build/namespaces): I64, U64, u(), z()
 
 // One search: the influence scan, the candidates, their verification and the test predictions,
 // each a phase with its trace (km.h).

@@ -9,15 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "core/index_cast.h"
 #include "core/rng.h"
 
 namespace cube {
 namespace {
 
-using I64 = std::int64_t;
-using U64 = std::uint64_t;
-inline U64 u(I64 v) { return static_cast<U64>(v); }
-inline std::size_t z(I64 v) { return static_cast<std::size_t>(v); }
+using namespace index_cast;  // NOLINT(build/namespaces): I64, U64, u(), z()
 
 struct Buffers {
   BufferId x_train, y_train, x_test, y_test, zin, W1, b1, h1, un, W2, b2, h2, goodness, predictions;

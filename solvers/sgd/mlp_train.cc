@@ -9,16 +9,14 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/index_cast.h"
 #include "core/rng.h"
 #include "models/mlp/mlp_net.h"
 
 namespace cube {
 namespace {
 
-using I64 = std::int64_t;
-using U64 = std::uint64_t;
-inline U64 u(I64 v) { return static_cast<U64>(v); }
-inline std::size_t z(I64 v) { return static_cast<std::size_t>(v); }
+using namespace index_cast;  // NOLINT(build/namespaces): I64, U64, u(), z()
 
 // The trace buffers of a run (mlp_train.h lists them).
 struct Buffers {

@@ -29,14 +29,10 @@
 
 namespace cube {
 
-struct SgdConfig {
-  std::int64_t hidden = 200;
-  double lr = 0.1;
-  double wd = 0.01;
-  std::int64_t batch = 32;
-  std::int64_t max_epochs = 200;
+// The MLP base parameters plus the loss; declared in its own order (loss before precision), which
+// the canonical spec string keeps.
+struct SgdConfig : MlpBaseConfig {
   std::string loss = "hinge";
-  std::string precision = "float64";
 
   template <class V>
   void visit(V& v) {
@@ -50,15 +46,9 @@ struct SgdConfig {
   }
 
   MlpOptions options() const {
-    MlpOptions o;
-    o.hidden = hidden;
-    o.lr = lr;
-    o.wd = wd;
-    o.batch = batch;
-    o.max_epochs = max_epochs;
+    MlpOptions o = base_options();
     o.loss = mlp_loss(loss);
     o.decay_biases = o.loss == MlpLoss::kHinge;
-    o.float32 = mlp_float32(precision);
     return o;
   }
 };

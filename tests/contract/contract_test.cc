@@ -154,7 +154,9 @@ TEST(ContractTest, MetricsGiveFiniteOrAbsentValuesOnEmptyAndOneEventTraces) {
       ASSERT_EQ(values.size(), metric->value_names().size());
       for (std::size_t i = 0; i < values.size(); ++i) {
         EXPECT_EQ(values[i].name, metric->value_names()[i]);
-        if (values[i].value) EXPECT_TRUE(std::isfinite(*values[i].value));
+        if (values[i].value) {
+          EXPECT_TRUE(std::isfinite(*values[i].value));
+        }
       }
     }
   }

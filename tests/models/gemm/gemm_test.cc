@@ -8,16 +8,12 @@
 
 #include "core/rng.h"
 #include "models/gemm/gemm_peak.h"
+#include "tests/models/random_vector.h"
 
 namespace cube::gpt {
 namespace {
 
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = static_cast<float>(rng.uniform() * 2 - 1);
-  return v;
-}
+using test::random_vector;
 
 // Every shape class the model uses: tails in M (not a multiple of 6) and N (not of 16), K over
 // one 256-deep slice, transposed and strided operands, accumulation, serial and parallel.

@@ -8,16 +8,12 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "tests/models/random_vector.h"
 
 namespace cube::gpt {
 namespace {
 
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = static_cast<float>(rng.uniform() * 2 - 1);
-  return v;
-}
+using test::random_vector;
 
 // A two-tensor layout: a 2 x 3 matrix (decayed) and a 3-vector (not decayed).
 std::vector<ParamTensor> two_tensors() {

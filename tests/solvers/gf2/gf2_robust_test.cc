@@ -15,12 +15,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 // At p = 0.1 and 100 subsystems of e = n rows the vote finds S on about 93-95 % of seeds
 // (371 and 379 of seeds 1..400 with two different subset streams), so 20 seeds allow a miss or
 // two; the seeds are fixed, so the count is deterministic.
@@ -28,7 +22,7 @@ TEST(Gf2RobustTest, RecoversNoisyParityOnAtLeastEighteenOfTwentySeeds) {
   auto solver = instantiate<Solver>(parse_spec("gf2_robust"), "solver");
   int solved = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    auto p = problem("noisy_parity(n=20,k=3,n_train=100,n_test=200,p=0.1)", seed);
+    auto p = make_problem("noisy_parity(n=20,k=3,n_train=100,n_test=200,p=0.1)", seed);
     ASSERT_TRUE(solver->supports(*p));
     SolveResult r = solver->solve(*p, RunContext(seed), nullptr);
     EXPECT_EQ(r.status, SolveStatus::kSolved);
@@ -41,7 +35,7 @@ TEST(Gf2RobustTest, RecoversNoisyParityOnAtLeastEighteenOfTwentySeeds) {
 TEST(Gf2RobustTest, CleanParityOnManySeeds) {
   auto solver = instantiate<Solver>(parse_spec("gf2_robust(subsets=20)"), "solver");
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
-    auto p = problem("sparse_parity(n=30,k=4,n_train=60,n_test=50)", seed);
+    auto p = make_problem("sparse_parity(n=30,k=4,n_train=60,n_test=50)", seed);
     SolveResult r = solver->solve(*p, RunContext(seed), nullptr);
     EXPECT_EQ(r.secret, p->secret()) << "seed " << seed;
   }
@@ -131,7 +125,7 @@ TEST(Gf2RobustTest, VoteMatchesBruteForceOnEnumeratedSubsystems) {
 }
 
 TEST(Gf2RobustTest, DeterministicFromTheSeedAndTracingChangesNothing) {
-  auto p = problem("noisy_parity(n=20,k=3,n_train=100,n_test=50,p=0.2)", 3);
+  auto p = make_problem("noisy_parity(n=20,k=3,n_train=100,n_test=50,p=0.2)", 3);
   auto solver = instantiate<Solver>(parse_spec("gf2_robust"), "solver");
   SolveResult a = solver->solve(*p, RunContext(9), nullptr);
   SolveResult b = solver->solve(*p, RunContext(9), nullptr);
@@ -146,18 +140,20 @@ TEST(Gf2RobustTest, DeterministicFromTheSeedAndTracingChangesNothing) {
   EXPECT_EQ(a.measures, c.measures);
   const Trace& t = collector.trace();
   ASSERT_GT(t.events.size(), 0u);
-  for (const auto& e : t.events)
-    if (e.kind == EventKind::kRead || e.kind == EventKind::kWrite)
+  for (const auto& e : t.events) {
+    if (e.kind == EventKind::kRead || e.kind == EventKind::kWrite) {
       EXPECT_LE(e.offset + e.count, t.buffers[e.buffer].elements) << t.buffers[e.buffer].name;
+    }
+  }
 }
 
 TEST(Gf2RobustTest, SupportsSignLabelsOnly) {
   auto solver = instantiate<Solver>(parse_spec("gf2_robust"), "solver");
-  EXPECT_TRUE(solver->supports(*problem("noisy_parity", 1)));
-  EXPECT_TRUE(solver->supports(*problem("sparse_parity", 1)));
-  EXPECT_FALSE(solver->supports(*problem("sparse_sum", 1)));
-  EXPECT_FALSE(solver->supports(*problem("sparse_and", 1)));
-  EXPECT_FALSE(solver->supports(*problem("sparse_parity_oracle", 1)));
+  EXPECT_TRUE(solver->supports(*make_problem("noisy_parity", 1)));
+  EXPECT_TRUE(solver->supports(*make_problem("sparse_parity", 1)));
+  EXPECT_FALSE(solver->supports(*make_problem("sparse_sum", 1)));
+  EXPECT_FALSE(solver->supports(*make_problem("sparse_and", 1)));
+  EXPECT_FALSE(solver->supports(*make_problem("sparse_parity_oracle", 1)));
   EXPECT_THROW(instantiate<Solver>(parse_spec("gf2_robust(subsets=0)"), "solver"), ConfigError);
 }
 

@@ -13,12 +13,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 SolveResult solve(const Problem& p, RecordingTracer* tracer = nullptr) {
   auto solver = instantiate<Solver>(parse_spec("gf2"), "solver");
   return solver->solve(p, RunContext(0), tracer);

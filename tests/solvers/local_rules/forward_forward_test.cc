@@ -17,12 +17,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 ForwardForwardSolver make_solver(const std::string& spec) {
   auto s = instantiate<Solver>(parse_spec(spec), "solver");
   return *dynamic_cast<ForwardForwardSolver*>(s.get());
@@ -139,7 +133,9 @@ TEST(ForwardForwardTest, DeterministicTracedAndHonest) {
   ASSERT_FALSE(first.curve.empty());
   EXPECT_EQ(first.curve.back().series, "test_accuracy");
   EXPECT_EQ(first.curve.back().value, p->accuracy(first.test_predictions));
-  if (first.status != SolveStatus::kSolved) EXPECT_LT(p->accuracy(first.test_predictions), 1.0);
+  if (first.status != SolveStatus::kSolved) {
+    EXPECT_LT(p->accuracy(first.test_predictions), 1.0);
+  }
   std::cout << "[ ff      ] n20k3 seed 42 (h 32/32, 3 epochs, ntr 200): " << to_string(first.status)
             << ", test accuracy " << p->accuracy(first.test_predictions) << "\n";
 }

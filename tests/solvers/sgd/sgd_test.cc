@@ -17,12 +17,6 @@
 namespace cube {
 namespace {
 
-std::unique_ptr<Problem> make_problem(const std::string& spec, std::uint64_t seed) {
-  auto p = instantiate<Problem>(parse_spec(spec), "problem");
-  p->generate(seed);
-  return p;
-}
-
 SgdSolver make_solver(const std::string& spec) {
   auto s = instantiate<Solver>(parse_spec(spec), "solver");
   return *dynamic_cast<SgdSolver*>(s.get());
