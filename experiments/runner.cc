@@ -3,11 +3,13 @@
 
 #include "experiments/runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/energy_meter.h"
@@ -66,6 +68,17 @@ std::vector<std::vector<std::string>> stored_value_names(
     for (const auto& name : metric->value_names())
       names.back().push_back(uses[name] > 1 ? metric->spec() + ":" + name : name);
   }
+  return names;
+}
+
+// Every stored value name of a job with these metric specs.
+std::set<std::string> value_names_of(const std::vector<std::string>& metric_specs) {
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const auto& spec : metric_specs)
+    metrics.push_back(instantiate<Metric>(parse_spec(spec), "metric"));
+  std::set<std::string> names;
+  for (const auto& metric_names : stored_value_names(metrics))
+    names.insert(metric_names.begin(), metric_names.end());
   return names;
 }
 
@@ -246,19 +259,30 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   std::vector<std::vector<ResultRow>> unit_rows(units);
   std::vector<std::size_t> pending;
 
-  // Stored units are skipped (unless --force); stored failures are retried.
+  // Stored units are skipped (unless --force) when they hold every value the job's metrics
+  // report; stored failures are retried, and a unit stored by a sweep with fewer metrics runs
+  // again (write_job replaces its rows, so nothing is duplicated).
+  std::map<std::vector<std::string>, std::set<std::string>> wanted_by_metrics;
   for (std::size_t u = 0; u < units; ++u) {
     const Job& job = plan.jobs[u / repeat];
     std::int64_t r = static_cast<std::int64_t>(u % repeat);
     std::optional<std::string> status =
         options.force ? std::nullopt : store.job_status(build_key, job.cell(), job.seed, r);
     if (status && !is_failure(*status)) {
-      unit_rows[u] = store.job_rows(build_key, job.cell(), job.seed, r);
-      ++sweep.progress.skipped;
-      ++sweep.progress.done;
-    } else {
-      pending.push_back(u);
+      auto [wanted, fresh] = wanted_by_metrics.try_emplace(job.metrics);
+      if (fresh) wanted->second = value_names_of(job.metrics);
+      std::vector<ResultRow> rows = store.job_rows(build_key, job.cell(), job.seed, r);
+      std::set<std::string> stored;
+      for (const ResultRow& row : rows) stored.insert(row.metric);
+      if (std::includes(stored.begin(), stored.end(), wanted->second.begin(),
+                        wanted->second.end())) {
+        unit_rows[u] = std::move(rows);
+        ++sweep.progress.skipped;
+        ++sweep.progress.done;
+        continue;
+      }
     }
+    pending.push_back(u);
   }
   if (on_progress) on_progress(sweep.progress);
 

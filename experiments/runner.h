@@ -16,7 +16,9 @@
 //
 // A sweep runs jobs on a pool of threads (-j). Each job's rows are written in one transaction
 // as soon as it ends, so a sweep killed at any moment keeps every finished job, and the re-run
-// skips them (same commit and build) unless --force; stored errors and timeouts are retried.
+// skips them (same commit and build) unless --force; stored errors and timeouts are retried, and
+// a job stored without some value its metrics now report (an earlier sweep of the same cell
+// asked for fewer metrics) runs again and replaces its rows.
 // Numbers never depend on -j: jobs share nothing, and every random draw comes from the seed.
 #pragma once
 

@@ -129,6 +129,30 @@ TEST_F(CliTest, SweepKilledMidwayResumesWithExactlyOneRowPerCellSeedMetric) {
   EXPECT_EQ(ResultStore(db).count_rows(), 36);
 }
 
+// Two sweeps of one cell with different metric lists: the second must not take the first's
+// stored rows as its own (it would silently lack its extra metrics); it runs the job again and
+// the unit's rows are replaced, not duplicated.
+TEST_F(CliTest, AStoredCellRunsAgainWhenASweepAsksForMoreMetrics) {
+  write("few.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3}
+solver: gf2
+metrics: [accuracy]
+seeds: [1, 2]
+)");
+  write("more.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3}
+solver: gf2
+metrics: [accuracy, ard]
+seeds: [1, 2]
+)");
+  ASSERT_EQ(cube("run few.yaml --store store.db").exit_code, 0);
+  Result more = cube("run more.yaml --store store.db --format csv");
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  EXPECT_NE(more.err.find("2 jobs run, 0 already stored"), std::string::npos) << more.err;
+  EXPECT_NE(more.out.find("ard"), std::string::npos) << more.out;
+  EXPECT_EQ(ResultStore(dir_ / "store.db").count_rows(), 4);  // 2 seeds x (accuracy, ard)
+  Result few = cube("run few.yaml --store store.db");
+  EXPECT_NE(few.err.find("0 jobs run, 2 already stored"), std::string::npos) << few.err;
+}
+
 TEST_F(CliTest, DiffPrintsTheTablesOfTwoCommits) {
   write("cell.yaml", R"(problem: {name: sparse_parity, n: 20, k: 3}
 solver: gf2
