@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # bench/
   gnuplot-nox                        # cube plot (PNG and SVG)
+  python3                            # the function-length lint test
 )
 missing=()
 for p in "${packages[@]}"; do
