@@ -650,58 +650,69 @@ void trace_row_range(Tracer& tr, BufferId buf, std::size_t base, int width, int 
   }
 }
 
-}  // namespace
-
+// The state one pass over the batch shares (tracer, buffers, sizes, dropout, profile) and the
+// traced kernels both passes use on it, addressed by offsets into params (P), grads (G), acts
+// (A) and dacts (D). Each kernel traces one op per row tile.
 template <class Tracer>
-float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
-  if (B_ == 0) throw Error("gpt: forward before set_batch");
-  const int B = B_, T = T_, C = config_.n_embd, V = config_.vocab_size, NH = config_.n_head;
-  const int BT = B * T;
-  const bool bias = config_.bias;
-  float* P = params_.data();
-  float* A = acts_.data();
-  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
-  const Dropout drop = pass_dropout(config_.dropout, training, dropout_key);
-  training_ = training;
-  dropout_key_ = dropout_key;
-  g_parallel = worth_parallel(BT, C);
+struct GptPass {
+  Tracer& tr;
+  Ids id;
+  int B, T, C, V, NH, BT;
+  bool bias;
+  const float* P;
+  float* A;
+  float* G;
+  float* D;
+  Dropout drop;
+  KernelProfile* profile;
+  std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
 
-  // Trace helpers: one op per row tile of a (rows x width) activation.
-  auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
+  static constexpr std::size_t kNoBias = static_cast<std::size_t>(-1);
+  static constexpr bool kTraced = Tracer::kEnabled;
+
+  void rows(BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
     trace_row_range(tr, buf, base, width, r0, r1, write);
-  };
-  auto trace_param = [&](std::size_t off, std::size_t n) {
+  }
+  void param(std::size_t off, std::size_t n) {
     if constexpr (Tracer::kEnabled) {
       if (n > 0) tr.read(id.params, off, n);
     }
-  };
-  auto fslot = [&](int kind) { return profile_ != nullptr ? &profile_->forward[kind] : nullptr; };
-  auto matmul = [&](int kind, std::size_t in, std::size_t w, std::size_t b, std::size_t out, int N,
-                    int K) {
+  }
+  void tensor(BufferId buf, std::size_t off, std::size_t n, bool write) {
+    if constexpr (Tracer::kEnabled) {
+      if (n > 0) write ? tr.write(buf, off, n) : tr.read(buf, off, n);
+    }
+  }
+  double* fslot(int kind) { return profile != nullptr ? &profile->forward[kind] : nullptr; }
+  double* bslot(int kind) { return profile != nullptr ? &profile->backward[kind] : nullptr; }
+
+  // out = in · Wᵀ + b over BT rows (N outputs, K inputs).
+  void matmul(int kind, std::size_t in, std::size_t w, std::size_t b, std::size_t out, int N,
+              int K) {
     ScopedKernelTimer timer(fslot(kind));
     matmul_forward(A + in, P + w, bias ? P + b : nullptr, A + out, BT, N, K);
     per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, in, K, r0, r1, false);
-      trace_param(w, static_cast<std::size_t>(N) * K);
-      if (bias) trace_param(b, N);
-      trace_rows(id.acts, out, N, r0, r1, true);
+      rows(id.acts, in, K, r0, r1, false);
+      param(w, static_cast<std::size_t>(N) * K);
+      if (bias) param(b, N);
+      rows(id.acts, out, N, r0, r1, true);
     });
-  };
-  auto layernorm = [&](std::size_t in, std::size_t out, std::size_t mean, std::size_t rstd,
-                       std::size_t w, std::size_t b) {
+  }
+  void layernorm(std::size_t in, std::size_t out, std::size_t mean, std::size_t rstd, std::size_t w,
+                 std::size_t b) {
     ScopedKernelTimer timer(fslot(KernelProfile::kLayerNorm));
     layernorm_forward(A + in, A + out, A + mean, A + rstd, P + w, bias ? P + b : nullptr, BT, C);
     per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, in, C, r0, r1, false);
-      trace_param(w, C);
-      if (bias) trace_param(b, C);
-      trace_rows(id.acts, out, C, r0, r1, true);
-      trace_rows(id.acts, mean, 1, r0, r1, true);
-      trace_rows(id.acts, rstd, 1, r0, r1, true);
+      rows(id.acts, in, C, r0, r1, false);
+      param(w, C);
+      if (bias) param(b, C);
+      rows(id.acts, out, C, r0, r1, true);
+      rows(id.acts, mean, 1, r0, r1, true);
+      rows(id.acts, rstd, 1, r0, r1, true);
     });
-  };
+  }
   // out = x + drop(y), elementwise over BT x C.
-  auto residual = [&](std::size_t x, std::size_t y, std::size_t out, std::uint64_t site) {
+  void residual(std::size_t x, std::size_t y, std::size_t out, std::uint64_t site) {
     ScopedKernelTimer timer(fslot(KernelProfile::kResidual));
     const float* xp = A + x;
     const float* yp = A + y;
@@ -718,15 +729,106 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
       for (std::int64_t i = 0; i < n; ++i) op[i] = xp[i] + yp[i];
     }
     per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, x, C, r0, r1, false);
-      trace_rows(id.acts, y, C, r0, r1, false);
-      trace_rows(id.acts, out, C, r0, r1, true);
+      rows(id.acts, x, C, r0, r1, false);
+      rows(id.acts, y, C, r0, r1, false);
+      rows(id.acts, out, C, r0, r1, true);
     });
-  };
+  }
 
+  // Backward of out = in · Wᵀ + b given d_out (in dacts): dW, db overwritten; d_in (in dacts)
+  // overwritten.
+  void matmul_back(int kind, std::size_t d_out, std::size_t in, std::size_t w, std::size_t b,
+                   std::size_t d_in, int N, int K) {
+    ScopedKernelTimer timer(bslot(kind));
+    const bool has_bias = bias && b != kNoBias;
+    gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
+    if (has_bias) column_sums(D + d_out, G + b, BT, N);
+    gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      rows(id.dacts, d_out, N, r0, r1, false);
+      rows(id.acts, in, K, r0, r1, false);
+      tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
+      tensor(id.grads, w, static_cast<std::size_t>(N) * K, false);
+      tensor(id.grads, w, static_cast<std::size_t>(N) * K, true);
+      if (has_bias) {
+        tensor(id.grads, b, N, false);
+        tensor(id.grads, b, N, true);
+      }
+      rows(id.dacts, d_in, K, r0, r1, true);
+    });
+  }
+  void layernorm_back(std::size_t d_out, std::size_t in, std::size_t mean, std::size_t rstd,
+                      std::size_t w, std::size_t b) {
+    ScopedKernelTimer timer(bslot(KernelProfile::kLayerNorm));
+    layernorm_backward(D + d_res, G + w, bias ? G + b : nullptr, D + d_out, A + in, P + w, A + mean,
+                       A + rstd, BT, C, D + d_tmp);
+    per_tile(tr, BT, [&](int r0, int r1) {
+      rows(id.dacts, d_out, C, r0, r1, false);
+      rows(id.acts, in, C, r0, r1, false);
+      rows(id.acts, mean, 1, r0, r1, false);
+      rows(id.acts, rstd, 1, r0, r1, false);
+      tensor(id.params, w, C, false);
+      rows(id.dacts, d_res, C, r0, r1, false);
+      rows(id.dacts, d_res, C, r0, r1, true);
+      tensor(id.grads, w, C, true);
+      if (bias) tensor(id.grads, b, C, true);
+    });
+  }
+  // d_tmp = drop_backward(d_res) when dropout is active; returns the buffer holding d(branch).
+  std::size_t branch_grad(std::uint64_t site) {
+    if (!drop.active) return d_res;
+    ScopedKernelTimer timer(bslot(KernelProfile::kResidual));
+    const std::uint64_t sk = drop.site_key(site);
+    const std::int64_t n = static_cast<std::int64_t>(BT) * C;
+    const float* src = D + d_res;
+    float* dst = D + d_tmp;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+    for (std::int64_t i = 0; i < n; ++i) {
+      dst[i] = src[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
+    }
+    per_tile(tr, BT, [&](int r0, int r1) {
+      rows(id.dacts, d_res, C, r0, r1, false);
+      rows(id.dacts, d_tmp, C, r0, r1, true);
+    });
+    return d_tmp;
+  }
+};
+
+}  // namespace
+
+template <class Pass, class Tracer, class Drop>
+Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
+  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
+  g_parallel = worth_parallel(B_ * T_, config_.n_embd);
+  return Pass{tr,
+              id,
+              B_,
+              T_,
+              config_.n_embd,
+              config_.vocab_size,
+              config_.n_head,
+              B_ * T_,
+              config_.bias,
+              params_.data(),
+              acts_.data(),
+              grads_.data(),
+              dacts_.data(),
+              drop,
+              profile_,
+              d_res_,
+              d_tmp_};
+}
+
+// x0 = drop(wte[token] + wpe[position]).
+template <class Pass>
+void GptModel::embed_forward(Pass& pass) {
+  const int T = pass.T, C = pass.C, V = pass.V, BT = pass.BT;
+  const float* P = pass.P;
+  float* A = pass.A;
+  const Dropout& drop = pass.drop;
   // Embedding.
   {
-    ScopedKernelTimer timer(fslot(KernelProfile::kEmbedding));
+    ScopedKernelTimer timer(pass.fslot(KernelProfile::kEmbedding));
     float* x0 = A + encoded_;
     const float* wte = P + wte_;
     const float* wpe = P + wpe_;
@@ -738,63 +840,76 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
       for (int c = 0; c < C; ++c) o[c] = te[c] + pe[c];
     }
     if (drop.active) apply_dropout(x0, static_cast<std::size_t>(BT) * C, drop, 0);
-    per_tile(tr, BT, [&](int r0, int r1) {
-      if constexpr (Tracer::kEnabled) {
-        tr.read(id.tokens, r0, r1 - r0);
-        trace_param(wte_, static_cast<std::size_t>(V) * C);
-        trace_param(wpe_, static_cast<std::size_t>(T) * C);
+    per_tile(pass.tr, BT, [&](int r0, int r1) {
+      if constexpr (Pass::kTraced) {
+        pass.tr.read(pass.id.tokens, r0, r1 - r0);
+        pass.param(wte_, static_cast<std::size_t>(V) * C);
+        pass.param(wpe_, static_cast<std::size_t>(T) * C);
       }
-      trace_rows(id.acts, encoded_, C, r0, r1, true);
+      pass.rows(pass.id.acts, encoded_, C, r0, r1, true);
     });
   }
+}
 
-  for (int l = 0; l < config_.n_layer; ++l) {
-    const LayerActs& a = la_[l];
-    const LayerParams& p = lp_[l];
-    const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
-    layernorm(xin, a.ln1, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
-    matmul(KernelProfile::kQkv, a.ln1, p.attn_w, p.attn_b, a.qkv, 3 * C, C);
-    {
-      ScopedKernelTimer timer(fslot(KernelProfile::kAttention));
-      attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
-    }
-    if constexpr (Tracer::kEnabled) {
-      for (int b = 0; b < B; ++b) {
-        for (int h = 0; h < NH; ++h) {
-          trace_rows(id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
-          tr.write(id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
-                   static_cast<std::size_t>(T) * T);
-          trace_rows(id.acts, a.atty, C, b * T, (b + 1) * T, true);
-          tr.op_end();
-        }
+// One block: x + attn(ln1(x)), then + mlp(ln2(.)), each branch through dropout.
+template <class Pass>
+void GptModel::block_forward(Pass& pass, int l) {
+  const int B = pass.B, T = pass.T, C = pass.C, NH = pass.NH, BT = pass.BT;
+  float* A = pass.A;
+  const Dropout& drop = pass.drop;
+  const LayerActs& a = la_[l];
+  const LayerParams& p = lp_[l];
+  const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
+  pass.layernorm(xin, a.ln1, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+  pass.matmul(KernelProfile::kQkv, a.ln1, p.attn_w, p.attn_b, a.qkv, 3 * C, C);
+  {
+    ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
+    attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
+  }
+  if constexpr (Pass::kTraced) {
+    for (int b = 0; b < B; ++b) {
+      for (int h = 0; h < NH; ++h) {
+        pass.rows(pass.id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
+        pass.tr.write(pass.id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
+                      static_cast<std::size_t>(T) * T);
+        pass.rows(pass.id.acts, a.atty, C, b * T, (b + 1) * T, true);
+        pass.tr.op_end();
       }
     }
-    matmul(KernelProfile::kAttnProj, a.atty, p.proj_w, p.proj_b, a.attproj, C, C);
-    residual(xin, a.attproj, a.res2, site_attout(l));
-    layernorm(a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
-    matmul(KernelProfile::kFc, a.ln2, p.fc_w, p.fc_b, a.fch, 4 * C, C);
-    {
-      ScopedKernelTimer timer(fslot(KernelProfile::kGelu));
-      gelu_forward(A + a.fch, A + a.fch_gelu, static_cast<std::size_t>(BT) * 4 * C);
-    }
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, a.fch, 4 * C, r0, r1, false);
-      trace_rows(id.acts, a.fch_gelu, 4 * C, r0, r1, true);
-    });
-    matmul(KernelProfile::kFcProj, a.fch_gelu, p.fcproj_w, p.fcproj_b, a.fcproj, C, 4 * C);
-    residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
   }
+  pass.matmul(KernelProfile::kAttnProj, a.atty, p.proj_w, p.proj_b, a.attproj, C, C);
+  pass.residual(xin, a.attproj, a.res2, site_attout(l));
+  pass.layernorm(a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+  pass.matmul(KernelProfile::kFc, a.ln2, p.fc_w, p.fc_b, a.fch, 4 * C, C);
+  {
+    ScopedKernelTimer timer(pass.fslot(KernelProfile::kGelu));
+    gelu_forward(A + a.fch, A + a.fch_gelu, static_cast<std::size_t>(BT) * 4 * C);
+  }
+  per_tile(pass.tr, BT, [&](int r0, int r1) {
+    pass.rows(pass.id.acts, a.fch, 4 * C, r0, r1, false);
+    pass.rows(pass.id.acts, a.fch_gelu, 4 * C, r0, r1, true);
+  });
+  pass.matmul(KernelProfile::kFcProj, a.fch_gelu, p.fcproj_w, p.fcproj_b, a.fcproj, C, 4 * C);
+  pass.residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
+}
+
+// The final LayerNorm, the tied lm_head and the mean cross-entropy (NaN without targets).
+template <class Pass>
+float GptModel::head_forward(Pass& pass) {
+  const int C = pass.C, V = pass.V, BT = pass.BT;
+  const float* P = pass.P;
+  float* A = pass.A;
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
-  layernorm(xlast, lnf_, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+  pass.layernorm(xlast, lnf_, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
   // lm_head, tied: logits = lnf · wteᵀ.
   {
-    ScopedKernelTimer timer(fslot(KernelProfile::kLmHead));
+    ScopedKernelTimer timer(pass.fslot(KernelProfile::kLmHead));
     matmul_forward(A + lnf_, P + wte_, nullptr, A + logits_, BT, V, C);
   }
-  per_tile(tr, BT, [&](int r0, int r1) {
-    trace_rows(id.acts, lnf_, C, r0, r1, false);
-    trace_param(wte_, static_cast<std::size_t>(V) * C);
-    trace_rows(id.acts, logits_, V, r0, r1, true);
+  per_tile(pass.tr, BT, [&](int r0, int r1) {
+    pass.rows(pass.id.acts, lnf_, C, r0, r1, false);
+    pass.param(wte_, static_cast<std::size_t>(V) * C);
+    pass.rows(pass.id.acts, logits_, V, r0, r1, true);
   });
 
   // Softmax and cross-entropy.
@@ -802,7 +917,7 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
   float* probs = A + probs_;
   float* losses = A + losses_;
   const bool targets = has_targets_;
-  ScopedKernelTimer loss_timer(fslot(KernelProfile::kLoss));
+  ScopedKernelTimer loss_timer(pass.fslot(KernelProfile::kLoss));
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (int i = 0; i < BT; ++i) {
     const float* z = logits + static_cast<std::ptrdiff_t>(i) * V;
@@ -824,106 +939,42 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
     const int scored = scored_targets();
     loss = scored > 0 ? static_cast<float>(total / scored) : 0.0f;
   }
-  per_tile(tr, BT, [&](int r0, int r1) {
-    trace_rows(id.acts, logits_, V, r0, r1, false);
-    if constexpr (Tracer::kEnabled) {
-      if (targets) tr.read(id.targets, r0, r1 - r0);
+  per_tile(pass.tr, BT, [&](int r0, int r1) {
+    pass.rows(pass.id.acts, logits_, V, r0, r1, false);
+    if constexpr (Pass::kTraced) {
+      if (targets) pass.tr.read(pass.id.targets, r0, r1 - r0);
     }
-    trace_rows(id.acts, probs_, V, r0, r1, true);
-    if (targets) trace_rows(id.acts, losses_, 1, r0, r1, true);
+    pass.rows(pass.id.acts, probs_, V, r0, r1, true);
+    if (targets) pass.rows(pass.id.acts, losses_, 1, r0, r1, true);
   });
+  return loss;
+}
+
+template <class Tracer>
+float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
+  if (B_ == 0) throw Error("gpt: forward before set_batch");
+  auto pass = begin_pass<GptPass<Tracer>>(tr, pass_dropout(config_.dropout, training, dropout_key));
+  training_ = training;
+  dropout_key_ = dropout_key;
+  embed_forward(pass);
+  for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
+  const float loss = head_forward(pass);
   forward_done_ = true;
   return loss;
 }
 
 // --- backward ------------------------------------------------------------------------------
 
-template <class Tracer>
-void GptModel::backward(Tracer& tr, const BlockHook& hook) {
-  if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
-  const int B = B_, T = T_, C = config_.n_embd, V = config_.vocab_size, NH = config_.n_head;
-  const int BT = B * T;
-  const bool bias = config_.bias;
-  const float* P = params_.data();
-  float* G = grads_.data();
-  const float* A = acts_.data();
-  float* D = dacts_.data();
-  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
-  const Dropout drop = pass_dropout(config_.dropout, training_, dropout_key_);
-  g_parallel = worth_parallel(BT, C);
-
-  auto trace_rows = [&](BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
-    trace_row_range(tr, buf, base, width, r0, r1, write);
-  };
-  auto trace_tensor = [&](BufferId buf, std::size_t off, std::size_t n, bool write) {
-    if constexpr (Tracer::kEnabled) {
-      if (n > 0) write ? tr.write(buf, off, n) : tr.read(buf, off, n);
-    }
-  };
-  // Backward of out = in · Wᵀ + b given d_out (in dacts): dW, db overwritten; d_in (in dacts)
-  // overwritten.
-  constexpr std::size_t kNoBias = static_cast<std::size_t>(-1);
-  auto bslot = [&](int kind) { return profile_ != nullptr ? &profile_->backward[kind] : nullptr; };
-  auto matmul_back = [&](int kind, std::size_t d_out, std::size_t in, std::size_t w, std::size_t b,
-                         std::size_t d_in, int N, int K) {
-    ScopedKernelTimer timer(bslot(kind));
-    const bool has_bias = bias && b != kNoBias;
-    gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
-    if (has_bias) column_sums(D + d_out, G + b, BT, N);
-    gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.dacts, d_out, N, r0, r1, false);
-      trace_rows(id.acts, in, K, r0, r1, false);
-      trace_tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
-      trace_tensor(id.grads, w, static_cast<std::size_t>(N) * K, false);
-      trace_tensor(id.grads, w, static_cast<std::size_t>(N) * K, true);
-      if (has_bias) {
-        trace_tensor(id.grads, b, N, false);
-        trace_tensor(id.grads, b, N, true);
-      }
-      trace_rows(id.dacts, d_in, K, r0, r1, true);
-    });
-  };
-  auto layernorm_back = [&](std::size_t d_out, std::size_t in, std::size_t mean, std::size_t rstd,
-                            std::size_t w, std::size_t b) {
-    ScopedKernelTimer timer(bslot(KernelProfile::kLayerNorm));
-    layernorm_backward(D + d_res_, G + w, bias ? G + b : nullptr, D + d_out, A + in, P + w,
-                       A + mean, A + rstd, BT, C, D + d_tmp_);
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.dacts, d_out, C, r0, r1, false);
-      trace_rows(id.acts, in, C, r0, r1, false);
-      trace_rows(id.acts, mean, 1, r0, r1, false);
-      trace_rows(id.acts, rstd, 1, r0, r1, false);
-      trace_tensor(id.params, w, C, false);
-      trace_rows(id.dacts, d_res_, C, r0, r1, false);
-      trace_rows(id.dacts, d_res_, C, r0, r1, true);
-      trace_tensor(id.grads, w, C, true);
-      if (bias) trace_tensor(id.grads, b, C, true);
-    });
-  };
-  // d_tmp = drop_backward(d_res) when dropout is active; returns the buffer holding d(branch).
-  auto branch_grad = [&](std::uint64_t site) -> std::size_t {
-    if (!drop.active) return d_res_;
-    ScopedKernelTimer timer(bslot(KernelProfile::kResidual));
-    const std::uint64_t sk = drop.site_key(site);
-    const std::int64_t n = static_cast<std::int64_t>(BT) * C;
-    const float* src = D + d_res_;
-    float* dst = D + d_tmp_;
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-    for (std::int64_t i = 0; i < n; ++i) {
-      dst[i] = src[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
-    }
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.dacts, d_res_, C, r0, r1, false);
-      trace_rows(id.dacts, d_tmp_, C, r0, r1, true);
-    });
-    return d_tmp_;
-  };
-
+// The loss, the lm_head and the final LayerNorm, back to d res of the last block.
+template <class Pass>
+void GptModel::head_backward(Pass& pass) {
+  const int C = pass.C, V = pass.V, BT = pass.BT;
+  float* A = pass.A;
+  float* D = pass.D;
   // Cross-entropy and softmax: d logits = (probs - onehot) / (scored targets), 0 on the rows
   // of unscored targets.
   {
-    ScopedKernelTimer timer(bslot(KernelProfile::kLoss));
+    ScopedKernelTimer timer(pass.bslot(KernelProfile::kLoss));
     const float* probs = A + probs_;
     float* dl = D + d_logits_;
     const int scored = scored_targets();
@@ -939,66 +990,78 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
       for (int v = 0; v < V; ++v) d[v] = pr[v] * inv;
       d[targets_[i]] -= inv;
     }
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, probs_, V, r0, r1, false);
-      if constexpr (Tracer::kEnabled) tr.read(id.targets, r0, r1 - r0);
-      trace_rows(id.dacts, d_logits_, V, r0, r1, true);
+    per_tile(pass.tr, BT, [&](int r0, int r1) {
+      pass.rows(pass.id.acts, probs_, V, r0, r1, false);
+      if constexpr (Pass::kTraced) pass.tr.read(pass.id.targets, r0, r1 - r0);
+      pass.rows(pass.id.dacts, d_logits_, V, r0, r1, true);
     });
   }
   // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
-  matmul_back(KernelProfile::kLmHead, d_logits_, lnf_, wte_, kNoBias, d_ln_, V, C);
+  pass.matmul_back(KernelProfile::kLmHead, d_logits_, lnf_, wte_, Pass::kNoBias, d_ln_, V, C);
   std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
-  layernorm_back(d_ln_, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+  pass.layernorm_back(d_ln_, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+}
 
-  for (int l = config_.n_layer - 1; l >= 0; --l) {
-    const LayerActs& a = la_[l];
-    const LayerParams& p = lp_[l];
-    const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
-    // MLP branch: d fcproj = drop_back(d res3).
-    const std::size_t d_mlp = branch_grad(site_mlpout(l));
-    matmul_back(KernelProfile::kFcProj, d_mlp, a.fch_gelu, p.fcproj_w, p.fcproj_b, d_big_, C,
-                4 * C);
-    {
-      ScopedKernelTimer timer(bslot(KernelProfile::kGelu));
-      gelu_backward(D + d_big_, A + a.fch, static_cast<std::size_t>(BT) * 4 * C);
-    }
-    per_tile(tr, BT, [&](int r0, int r1) {
-      trace_rows(id.acts, a.fch, 4 * C, r0, r1, false);
-      trace_rows(id.dacts, d_big_, 4 * C, r0, r1, false);
-      trace_rows(id.dacts, d_big_, 4 * C, r0, r1, true);
-    });
-    matmul_back(KernelProfile::kFc, d_big_, a.ln2, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
-    layernorm_back(d_ln_, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
-    // Attention branch.
-    const std::size_t d_att = branch_grad(site_attout(l));
-    matmul_back(KernelProfile::kAttnProj, d_att, a.atty, p.proj_w, p.proj_b, d_atty_, C, C);
-    {
-      ScopedKernelTimer timer(bslot(KernelProfile::kAttention));
-      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
-                         site_att(l));
-    }
-    if constexpr (Tracer::kEnabled) {
-      for (int b = 0; b < B; ++b) {
-        for (int h = 0; h < NH; ++h) {
-          trace_rows(id.dacts, d_atty_, C, b * T, (b + 1) * T, false);
-          trace_rows(id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
-          tr.read(id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
-                  static_cast<std::size_t>(T) * T);
-          trace_rows(id.dacts, d_qkv_, 3 * C, b * T, (b + 1) * T, true);
-          tr.op_end();
-        }
+// One block backward (the MLP branch, then attention), d res carried in dacts.
+template <class Pass>
+void GptModel::block_backward(Pass& pass, int l) {
+  const int B = pass.B, T = pass.T, C = pass.C, NH = pass.NH, BT = pass.BT;
+  float* A = pass.A;
+  float* D = pass.D;
+  const Dropout& drop = pass.drop;
+  const LayerActs& a = la_[l];
+  const LayerParams& p = lp_[l];
+  const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
+  // MLP branch: d fcproj = drop_back(d res3).
+  const std::size_t d_mlp = pass.branch_grad(site_mlpout(l));
+  pass.matmul_back(KernelProfile::kFcProj, d_mlp, a.fch_gelu, p.fcproj_w, p.fcproj_b, d_big_, C,
+                   4 * C);
+  {
+    ScopedKernelTimer timer(pass.bslot(KernelProfile::kGelu));
+    gelu_backward(D + d_big_, A + a.fch, static_cast<std::size_t>(BT) * 4 * C);
+  }
+  per_tile(pass.tr, BT, [&](int r0, int r1) {
+    pass.rows(pass.id.acts, a.fch, 4 * C, r0, r1, false);
+    pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, false);
+    pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, true);
+  });
+  pass.matmul_back(KernelProfile::kFc, d_big_, a.ln2, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
+  pass.layernorm_back(d_ln_, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+  // Attention branch.
+  const std::size_t d_att = pass.branch_grad(site_attout(l));
+  pass.matmul_back(KernelProfile::kAttnProj, d_att, a.atty, p.proj_w, p.proj_b, d_atty_, C, C);
+  {
+    ScopedKernelTimer timer(pass.bslot(KernelProfile::kAttention));
+    attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
+                       site_att(l));
+  }
+  if constexpr (Pass::kTraced) {
+    for (int b = 0; b < B; ++b) {
+      for (int h = 0; h < NH; ++h) {
+        pass.rows(pass.id.dacts, d_atty_, C, b * T, (b + 1) * T, false);
+        pass.rows(pass.id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
+        pass.tr.read(pass.id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
+                     static_cast<std::size_t>(T) * T);
+        pass.rows(pass.id.dacts, d_qkv_, 3 * C, b * T, (b + 1) * T, true);
+        pass.tr.op_end();
       }
     }
-    matmul_back(KernelProfile::kQkv, d_qkv_, a.ln1, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
-    layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
-    if (hook) hook(l);
   }
+  pass.matmul_back(KernelProfile::kQkv, d_qkv_, a.ln1, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
+  pass.layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+}
 
+// d wte[tok] += d x0 (the lm_head wrote its part first), d wpe[t] = sum over the batch.
+template <class Pass>
+void GptModel::embed_backward(Pass& pass) {
+  const int T = pass.T, C = pass.C, V = pass.V, BT = pass.BT;
+  float* G = pass.G;
+  float* D = pass.D;
   // Embedding: d x0 = drop_back(d res); d wte[tok] += , d wpe[t] = sum over the batch.
   {
-    const std::size_t dx = branch_grad(0);
-    ScopedKernelTimer timer(bslot(KernelProfile::kEmbedding));
+    const std::size_t dx = pass.branch_grad(0);
+    ScopedKernelTimer timer(pass.bslot(KernelProfile::kEmbedding));
     const float* d = D + dx;
     float* gwte = G + wte_;
     float* gwpe = G + wpe_;
@@ -1021,14 +1084,27 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
         }
       }
     }
-    per_tile(tr, BT, [&](int r0, int r1) {
-      if constexpr (Tracer::kEnabled) tr.read(id.tokens, r0, r1 - r0);
-      trace_rows(id.dacts, dx, C, r0, r1, false);
-      trace_tensor(id.grads, wte_, static_cast<std::size_t>(V) * C, false);
-      trace_tensor(id.grads, wte_, static_cast<std::size_t>(V) * C, true);
-      trace_tensor(id.grads, wpe_, static_cast<std::size_t>(T) * C, true);
+    per_tile(pass.tr, BT, [&](int r0, int r1) {
+      if constexpr (Pass::kTraced) pass.tr.read(pass.id.tokens, r0, r1 - r0);
+      pass.rows(pass.id.dacts, dx, C, r0, r1, false);
+      pass.tensor(pass.id.grads, wte_, static_cast<std::size_t>(V) * C, false);
+      pass.tensor(pass.id.grads, wte_, static_cast<std::size_t>(V) * C, true);
+      pass.tensor(pass.id.grads, wpe_, static_cast<std::size_t>(T) * C, true);
     });
   }
+}
+
+template <class Tracer>
+void GptModel::backward(Tracer& tr, const BlockHook& hook) {
+  if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
+  auto pass =
+      begin_pass<GptPass<Tracer>>(tr, pass_dropout(config_.dropout, training_, dropout_key_));
+  head_backward(pass);
+  for (int l = config_.n_layer - 1; l >= 0; --l) {
+    block_backward(pass, l);
+    if (hook) hook(l);
+  }
+  embed_backward(pass);
 }
 
 template float GptModel::forward<NullTracer>(NullTracer&, bool, std::uint64_t);

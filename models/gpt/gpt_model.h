@@ -191,6 +191,22 @@ class GptModel {
   void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
   void check_ids() const;
 
+  // The passes, layer by layer (gpt_model.cc; Pass is its traced-kernel state, GptPass).
+  template <class Pass, class Tracer, class Drop>
+  Pass begin_pass(Tracer& tracer, const Drop& drop);
+  template <class Pass>
+  void embed_forward(Pass& pass);
+  template <class Pass>
+  void block_forward(Pass& pass, int l);
+  template <class Pass>
+  float head_forward(Pass& pass);
+  template <class Pass>
+  void head_backward(Pass& pass);
+  template <class Pass>
+  void block_backward(Pass& pass, int l);
+  template <class Pass>
+  void embed_backward(Pass& pass);
+
   GptConfig config_;
   int max_batch_ = 0;
   std::vector<ParamTensor> tensors_;

@@ -46,13 +46,28 @@ def blank(text):
     return re.sub(r"(?m)^[ \t]*#.*(\\\n.*)*$", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
+def strip_template_heads(head):
+    """The head without its leading `template <...>` clauses (their `class` is no class)."""
+    while head.startswith("template"):
+        start = head.find("<")
+        if start < 0:
+            return head
+        depth, j = 0, start
+        for j in range(start, len(head)):
+            depth += {"<": 1, ">": -1}.get(head[j], 0)
+            if depth == 0:
+                break
+        head = head[j + 1 :].strip()
+    return head
+
+
 def function_bodies(path):
     """(lines, first line, head) of every function body in the file."""
     text = blank(open(path, encoding="utf-8").read())
     stack, last, found = [], 0, []
     for i, c in enumerate(text):
         if c == "{":
-            head = re.sub(r"\s+", " ", text[last:i].strip())
+            head = strip_template_heads(re.sub(r"\s+", " ", text[last:i].strip()))
             kind = "block"
             if not stack or stack[-1][0] in ("namespace", "class"):
                 if head == "" or re.match(r"^(namespace|extern)\b", head):
