@@ -8,8 +8,9 @@
 //   it is the lm_head), L layers, T block, C n_embd. For this configuration N = 795,904 and
 //   flops = 768 * (4,775,424 + 393,216) = 3.97 GFLOP. (The kernels actually execute the full
 //   T x T attention square and 2 extra small passes, within 1 % of this.)
-// MFU = achieved FLOP/s / measure_gemm_peak_gflops(threads) (gemm_peak.h: the same GEMM kernel
-// on a 1536 x 512 x 512 product), measured in the same process.
+// MFU = achieved FLOP/s / measure_fma_peak_gflops(threads) (gemm_peak.h: register-only FMA
+// chains in the widest ISA the CPU has, AVX-512 where present), measured in the same process;
+// peak_GFLOPs is that ceiling (Peak/gemm below: what cube's GEMM reaches on 1536 x 512 x 512).
 // Counters: ms_per_iter (wall), GFLOPs (model FLOP/s, wall), MFU, and for GptStepBreakdown the
 // per-iteration milliseconds of every kernel kind in forward (f_) and backward (b_).
 #include <benchmark/benchmark.h>
@@ -46,7 +47,7 @@ double flops_per_iteration(const GptModel& m) {
 double peak(int threads) {
   static std::map<int, double> cache;
   auto it = cache.find(threads);
-  if (it == cache.end()) it = cache.emplace(threads, measure_gemm_peak_gflops(threads)).first;
+  if (it == cache.end()) it = cache.emplace(threads, measure_fma_peak_gflops(threads)).first;
   return it->second;
 }
 
@@ -157,7 +158,8 @@ void GptStepBreakdown(benchmark::State& state) {
 }
 BENCHMARK(GptStepBreakdown)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// The GEMM peak (the MFU denominator) and, above it, the register-only FMA ceiling (gemm_peak.h).
+// cube's GEMM on a large product and, above it, the register-only FMA ceiling (the MFU
+// denominator) in the widest ISA and in AVX2, side by side (gemm_peak.h).
 void Peak(benchmark::State& state, double (*measure)(int threads)) {
   const int threads = static_cast<int>(state.range(0));
   double g = 0;
@@ -169,7 +171,13 @@ BENCHMARK_CAPTURE(Peak, gemm, measure_gemm_peak_gflops)
     ->Arg(2)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Peak, fma, measure_fma_peak_gflops)
+BENCHMARK_CAPTURE(Peak, fma_avx2,
+                  [](int threads) { return measure_fma_peak_gflops(threads, FmaIsa::kAvx2); })
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Peak, fma_widest, [](int threads) { return measure_fma_peak_gflops(threads); })
     ->Arg(1)
     ->Arg(2)
     ->Iterations(3)

@@ -27,6 +27,6 @@ CUBE_REGISTER(Metric, ThroughputMetric, NoParams, "throughput",
 CUBE_REGISTER(Metric, FlopsMetric, NoParams, "flops",
               "floating-point operations per training iteration, by the solver's formula");
 CUBE_REGISTER(Metric, MfuMetric, NoParams, "mfu",
-              "achieved GFLOP/s and its fraction of the machine's GEMM peak (noisy)");
+              "achieved GFLOP/s and its fraction of the machine's float32 FMA ceiling (noisy)");
 
 }  // namespace cube

@@ -11,8 +11,9 @@
 //                        backward, update) as the solver's header states its formula (e.g.
 //                        nanoGPT's 6 N + 6 L T d per token times tokens per iteration), a count
 //   gflops_per_second    achieved 1e9 FLOP per second over the training iterations (noisy)
-//   mfu                  model FLOP utilisation: gflops_per_second / the machine's measured GEMM
-//                        peak (anchors.md §5), a fraction (noisy)
+//   mfu                  model FLOP utilisation: gflops_per_second / the machine's measured float32
+//                        FMA ceiling (the solver says how it measures it; anchors.md §5), a
+//                        fraction (noisy)
 // A measure absent from the map, or not finite (a diverged loss), is reported as std::nullopt
 // ("n/a"), never 0.
 //

@@ -17,10 +17,10 @@
 #include <optional>
 
 #include "core/rng.h"
-#include "problems/char_corpus.h"
-#include "models/gpt/checkpoint.h"
 #include "models/gemm/gemm_peak.h"
+#include "models/gpt/checkpoint.h"
 #include "models/optim/optimizers.h"
+#include "problems/char_corpus.h"
 
 namespace cube::gpt {
 namespace {
@@ -34,15 +34,17 @@ double seconds_since(Clock::time_point start) {
 // The random streams of a run (core/rng.h stream_seed): one per (seed, purpose, iteration), so a
 // resumed run draws what an uninterrupted one draws without saving generator state.
 constexpr std::uint64_t kModelInit = rng_role("gpt.init"), kTrainBatch = rng_role("gpt.batch"),
-                        kEvalTrain = rng_role("gpt.eval_train"), kEvalVal = rng_role("gpt.eval_val");
+                        kEvalTrain = rng_role("gpt.eval_train"),
+                        kEvalVal = rng_role("gpt.eval_val");
 
-// The GEMM peak of this machine at `threads`, measured once per process per thread count.
-double gemm_peak(int threads) {
+// The float32 FMA ceiling of this machine at `threads` (the widest vector ISA it has), measured
+// once per process per thread count.
+double fma_peak(int threads) {
   static std::mutex mutex;
   static std::map<int, double> peaks;
   std::lock_guard lock(mutex);
   auto it = peaks.find(threads);
-  if (it == peaks.end()) it = peaks.emplace(threads, measure_gemm_peak_gflops(threads)).first;
+  if (it == peaks.end()) it = peaks.emplace(threads, measure_fma_peak_gflops(threads)).first;
   return it->second;
 }
 
@@ -176,7 +178,8 @@ class Trainer {
       m["tokens_per_second"] = static_cast<double>(trained) * B_ * T_ / train_seconds;
       const double gflops = flops * static_cast<double>(trained) / train_seconds / 1e9;
       m["gflops_per_second"] = gflops;
-      m["mfu"] = gflops / gemm_peak(threads);
+      const double peak = fma_peak(threads);
+      if (peak > 0) m["mfu"] = gflops / peak;
     }
     return result;
   }

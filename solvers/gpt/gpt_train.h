@@ -29,8 +29,10 @@
 //   tokens_per_second         training tokens / seconds spent in training iterations (no evals);
 //   flops_per_iteration       nanoGPT's estimate_mfu count: (6 N + 12 L C T) * T * B, N the
 //                             parameters less the position embedding, L layers, C n_embd;
-//   gflops_per_second, mfu    achieved rate and its fraction of the GEMM peak measured once per
-//                             process by measure_gemm_peak_gflops with the same thread count;
+//   gflops_per_second, mfu    achieved rate and its fraction of the machine's float32 FMA
+//                             ceiling (register-only FMA chains in the widest ISA, AVX-512 where
+//                             present), measured once per process by measure_fma_peak_gflops with
+//                             the same thread count; no mfu without AVX2 or AVX-512;
 //   traced_steps              iterations traced (see Trace); iterations, seconds_in_eval.
 // Energy is measured by the runner around the whole solve, not here (the `energy` metric).
 // Curve (RunOutcome::curve): "train_loss" and "val_loss" at every evaluation step.

@@ -73,6 +73,24 @@ TEST(Gemm, PeakMeasurementsArePositive) {
   } else {
     EXPECT_EQ(fma, 0.0);
   }
+  EXPECT_EQ(measure_fma_peak_gflops(1, FmaIsa::kNone), 0.0);
+}
+
+// The ceiling is taken in the widest ISA cpuid reports, so that MFU is not measured against an
+// AVX2 loop on an AVX-512 machine.
+TEST(Gemm, FmaCeilingUsesTheWidestIsaTheCpuReports) {
+  __builtin_cpu_init();
+  const FmaIsa isa = fma_peak_isa();
+  if (__builtin_cpu_supports("avx512f")) {
+    EXPECT_EQ(isa, FmaIsa::kAvx512);
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_EQ(isa, FmaIsa::kAvx2);
+  } else {
+    EXPECT_EQ(isa, FmaIsa::kNone);
+  }
+  EXPECT_STREQ(to_string(FmaIsa::kAvx512), "avx512");
+  EXPECT_STREQ(to_string(FmaIsa::kAvx2), "avx2");
+  EXPECT_STREQ(to_string(FmaIsa::kNone), "none");
 }
 
 }  // namespace
