@@ -23,6 +23,7 @@
 
 #include "core/rng.h"
 #include "core/trace.h"
+#include "models/gemm/gemm.h"
 #include "models/gemm/gemm_peak.h"
 #include "models/gpt/gpt_model.h"
 #include "models/optim/optimizers.h"
@@ -103,6 +104,60 @@ void GptTrainStep(benchmark::State& state) {
   set_rate_counters(state, s.model, threads, seconds);
 }
 BENCHMARK(GptTrainStep)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The training step and the model's GEMM shapes on each fused GEMM path the CPU runs, side by
+// side in one process (the paths give the same bits; gemm.h). Arg: threads; the path is the name.
+void GptTrainStepOnPath(benchmark::State& state, GemmPath path) {
+  if (path == GemmPath::kAvx512 && best_gemm_path() != GemmPath::kAvx512) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  set_gemm_path(path);
+  GptTrainStep(state);
+  set_gemm_path(best_gemm_path());
+}
+BENCHMARK_CAPTURE(GptTrainStepOnPath, avx2, GemmPath::kAvx2)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(GptTrainStepOnPath, avx512, GemmPath::kAvx512)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// One product of the exam model (M = B*T = 768 rows) on a path, 2 threads: GFLOP/s.
+// Args: path (1 = AVX2, 2 = AVX-512), N, K.
+void GemmOnPath(benchmark::State& state) {
+  const GemmPath path = state.range(0) == 2 ? GemmPath::kAvx512 : GemmPath::kAvx2;
+  if (path == GemmPath::kAvx512 && best_gemm_path() != GemmPath::kAvx512) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  const int M = 768, N = static_cast<int>(state.range(1)), K = static_cast<int>(state.range(2));
+  omp_set_num_threads(2);
+  set_gemm_path(path);
+  Rng rng(7);
+  std::vector<float> in(static_cast<std::size_t>(M) * K), w(static_cast<std::size_t>(N) * K),
+      out(static_cast<std::size_t>(M) * N);
+  for (float& v : in) v = static_cast<float>(rng.uniform() - 0.5);
+  for (float& v : w) v = static_cast<float>(rng.uniform() - 0.5);
+  for (auto _ : state) {
+    gemm_nt(M, N, K, in.data(), w.data(), out.data(), false);
+    benchmark::ClobberMemory();
+  }
+  set_gemm_path(best_gemm_path());
+  state.counters["GFLOPs"] =
+      benchmark::Counter(2.0 * M * N * K * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+// qkv (N = 3C, K = C), fc (4C, C), fc_proj (C, 4C), attn_proj (C, C), lm_head (65, C); C = 128.
+BENCHMARK(GemmOnPath)
+    ->ArgsProduct({{1, 2}, {384}, {128}})
+    ->ArgsProduct({{1, 2}, {512}, {128}})
+    ->ArgsProduct({{1, 2}, {128}, {512}})
+    ->ArgsProduct({{1, 2}, {128}, {128}})
+    ->ArgsProduct({{1, 2}, {65}, {128}})
+    ->UseRealTime();
 
 void GptForward(benchmark::State& state) {
   omp_set_num_threads(static_cast<int>(state.range(0)));

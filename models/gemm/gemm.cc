@@ -1,5 +1,6 @@
-// cube/models/gemm/gemm.cc: packed-panel float32 GEMM with a 6x16 AVX2+FMA micro-kernel and a
-// portable fallback (see gemm.h). Not a general BLAS: no alpha/beta, no complex, no transposed C.
+// cube/models/gemm/gemm.cc: packed-panel float32 GEMM with a 12x16 AVX-512 micro-kernel, a 6x16
+// AVX2+FMA one and a portable fallback (see gemm.h). Not a general BLAS: no alpha/beta, no complex,
+// no transposed C.
 #include "models/gemm/gemm.h"
 
 #include <immintrin.h>
@@ -9,13 +10,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/error.h"
+
 namespace cube::gpt {
 namespace {
 
-constexpr int kMr = 6;              // rows of C per micro-kernel call
-constexpr int kNr = 16;             // columns of C per micro-kernel call (two 8-float vectors)
-constexpr int kRowBlock = 8 * kMr;  // rows per block: the B panel stays in L1 across them
-constexpr int kKc = 256;            // depth of one K slice
+constexpr int kMaxMr = 12;     // most rows of C per micro-kernel call (the AVX-512 kernel's)
+constexpr int kNr = 16;        // columns of C per micro-kernel call (one zmm, two ymm registers)
+constexpr int kRowBlock = 48;  // rows per block (whole micro-kernel rows of 6 and of 12): the
+                               // B panel stays in L1 across them
+constexpr int kKc = 256;       // depth of one K slice
 
 using Kernel = void (*)(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs,
                         const float* bp, float* c, std::ptrdiff_t ldc, int nc, bool accumulate);
@@ -96,6 +100,58 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int K, const float* a, std:
 #undef CUBE_GPT_SAVE
 #undef CUBE_GPT_STORE
 
+// Twelve rows of one 16-float zmm accumulator each: with the broadcast of A from memory, twelve
+// independent FMA chains keep both 512-bit pipes busy. The per-element arithmetic (a fused
+// multiply-add per p, in order, from 0) is the AVX2 kernel's, so both give the same bits.
+#define CUBE_GPT_ROW(r) \
+  if constexpr (MR > r) acc##r = _mm512_fmadd_ps(_mm512_set1_ps(ap[r * rs]), b, acc##r);
+#define CUBE_GPT_STORE(r)                                                             \
+  if constexpr (MR > r) {                                                             \
+    float* row = c + r * ldc;                                                         \
+    if (accumulate) acc##r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, row), acc##r); \
+    _mm512_mask_storeu_ps(row, mask, acc##r);                                         \
+  }
+
+template <int MR>
+__attribute__((target("avx512f"))) void kernel_avx512(int K, const float* a, std::ptrdiff_t rs,
+                                                      std::ptrdiff_t cs, const float* bp, float* c,
+                                                      std::ptrdiff_t ldc, int nc, bool accumulate) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0,
+         acc5 = acc0, acc6 = acc0, acc7 = acc0, acc8 = acc0, acc9 = acc0, acc10 = acc0,
+         acc11 = acc0;
+  for (int p = 0; p < K; ++p) {
+    const __m512 b = _mm512_load_ps(bp + p * kNr);
+    const float* ap = a + p * cs;
+    CUBE_GPT_ROW(0)
+    CUBE_GPT_ROW(1)
+    CUBE_GPT_ROW(2)
+    CUBE_GPT_ROW(3)
+    CUBE_GPT_ROW(4)
+    CUBE_GPT_ROW(5)
+    CUBE_GPT_ROW(6)
+    CUBE_GPT_ROW(7)
+    CUBE_GPT_ROW(8)
+    CUBE_GPT_ROW(9)
+    CUBE_GPT_ROW(10)
+    CUBE_GPT_ROW(11)
+  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << nc) - 1u);
+  CUBE_GPT_STORE(0)
+  CUBE_GPT_STORE(1)
+  CUBE_GPT_STORE(2)
+  CUBE_GPT_STORE(3)
+  CUBE_GPT_STORE(4)
+  CUBE_GPT_STORE(5)
+  CUBE_GPT_STORE(6)
+  CUBE_GPT_STORE(7)
+  CUBE_GPT_STORE(8)
+  CUBE_GPT_STORE(9)
+  CUBE_GPT_STORE(10)
+  CUBE_GPT_STORE(11)
+}
+#undef CUBE_GPT_ROW
+#undef CUBE_GPT_STORE
+
 template <int MR>
 void kernel_portable(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs, const float* bp,
                      float* c, std::ptrdiff_t ldc, int nc, bool accumulate) {
@@ -111,25 +167,35 @@ void kernel_portable(int K, const float* a, std::ptrdiff_t rs, std::ptrdiff_t cs
 }
 
 struct Kernels {
-  Kernel by_rows[kMr + 1];
-  bool avx2;
+  Kernel by_rows[kMaxMr + 1];  // by_rows[mr]: the kernel for an mr x 16 tile, mr <= rows
+  int rows;                    // rows of a full micro-kernel call
+  GemmPath path;
 };
 
-Kernels select_kernels() {
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) {
-    return {{nullptr, kernel_avx2<1>, kernel_avx2<2>, kernel_avx2<3>, kernel_avx2<4>,
-             kernel_avx2<5>, kernel_avx2<6>},
-            true};
+Kernels kernels_for(GemmPath path) {
+  switch (path) {
+    case GemmPath::kAvx512:
+      return {{nullptr, kernel_avx512<1>, kernel_avx512<2>, kernel_avx512<3>, kernel_avx512<4>,
+               kernel_avx512<5>, kernel_avx512<6>, kernel_avx512<7>, kernel_avx512<8>,
+               kernel_avx512<9>, kernel_avx512<10>, kernel_avx512<11>, kernel_avx512<12>},
+              12,
+              path};
+    case GemmPath::kAvx2:
+      return {{nullptr, kernel_avx2<1>, kernel_avx2<2>, kernel_avx2<3>, kernel_avx2<4>,
+               kernel_avx2<5>, kernel_avx2<6>},
+              6,
+              path};
+    case GemmPath::kPortable:
+      break;
   }
   return {{nullptr, kernel_portable<1>, kernel_portable<2>, kernel_portable<3>, kernel_portable<4>,
            kernel_portable<5>, kernel_portable<6>},
-          false};
+          6,
+          GemmPath::kPortable};
 }
 
-const Kernels& kernels() {
-  static const Kernels k = select_kernels();
+Kernels& kernels() {
+  static Kernels k = kernels_for(best_gemm_path());
   return k;
 }
 
@@ -169,6 +235,7 @@ void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed
                std::ptrdiff_t ldc, bool accumulate) {
   const Kernels& k = kernels();
   const int panels = (N + kNr - 1) / kNr;
+  const int rows = k.rows;
   for (int r0 = i0; r0 < i1; r0 += kRowBlock) {
     const int r1 = std::min(i1, r0 + kRowBlock);
     for (int p0 = 0; p0 < K; p0 += kKc) {
@@ -178,8 +245,8 @@ void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed
         const int j0 = jp * kNr;
         const int nc = std::min(kNr, N - j0);
         const float* panel = packed + (static_cast<std::ptrdiff_t>(jp) * K + p0) * kNr;
-        for (int i = r0; i < r1; i += kMr) {
-          const int mr = std::min(kMr, r1 - i);
+        for (int i = r0; i < r1; i += rows) {
+          const int mr = std::min(rows, r1 - i);
           k.by_rows[mr](kc, a.data + i * a.rs + p0 * a.cs, a.rs, a.cs, panel, c + i * ldc + j0, ldc,
                         nc, acc);
         }
@@ -190,7 +257,37 @@ void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed
 
 }  // namespace
 
-bool gemm_uses_avx2() { return kernels().avx2; }
+GemmPath best_gemm_path() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return GemmPath::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GemmPath::kAvx2;
+  return GemmPath::kPortable;
+}
+
+GemmPath gemm_path() { return kernels().path; }
+
+void set_gemm_path(GemmPath path) {
+  const GemmPath best = best_gemm_path();
+  const bool supported = path == GemmPath::kPortable ||
+                         (path == GemmPath::kAvx2 && best != GemmPath::kPortable) ||
+                         (path == GemmPath::kAvx512 && best == GemmPath::kAvx512);
+  CUBE_CHECK(supported, "gemm: this CPU cannot run the " << to_string(path) << " path");
+  kernels() = kernels_for(path);
+}
+
+const char* to_string(GemmPath path) {
+  switch (path) {
+    case GemmPath::kAvx512:
+      return "avx512";
+    case GemmPath::kAvx2:
+      return "avx2";
+    case GemmPath::kPortable:
+      break;
+  }
+  return "portable";
+}
+
+bool gemm_uses_avx2() { return kernels().path != GemmPath::kPortable; }
 
 void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
           bool accumulate, bool parallel) {
@@ -203,7 +300,8 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
   }
   const int panels = (N + kNr - 1) / kNr;
   float* packed = pack_buffer(static_cast<std::size_t>(panels) * K * kNr);
-  const int micro_rows = (M + kMr - 1) / kMr;
+  const int rows = kernels().rows;
+  const int micro_rows = (M + rows - 1) / rows;
   // Small products run serially: an OpenMP region costs microseconds.
   const bool big = static_cast<double>(M) * N * K >= 2097152.0;
   if (!(parallel && big && micro_rows > 1 && omp_get_max_threads() > 1)) {
@@ -219,8 +317,8 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
     pack_b(panels * id / nt, panels * (id + 1) / nt, N, K, b, packed);
 #pragma omp barrier
-    const int i0 = kMr * (micro_rows * id / nt);
-    const int i1 = std::min(M, kMr * (micro_rows * (id + 1) / nt));
+    const int i0 = rows * (micro_rows * id / nt);
+    const int i1 = std::min(M, rows * (micro_rows * (id + 1) / nt));
     if (i0 < i1) row_range(i0, i1, N, K, a, packed, c, ldc, accumulate);
   }
 }

@@ -1,18 +1,19 @@
 // cube/models/gemm/gemm.h: the float32 matrix product behind the GPT model (one kernel for every
-// product of forward, backward and attention), with an AVX2+FMA path and a portable path.
+// product of forward, backward and attention), with AVX-512, AVX2+FMA and portable paths.
 //
 // gemm computes C[i,j] (+)= sum_p A(i,p) * B(p,j) for i < M, j < N, p < K, with A and B given by
 // element strides (A(i,p) = a[i*a_rs + p*a_cs], B(p,j) = b[p*b_rs + j*b_cs]) so that A·B, A·Bᵀ,
 // Aᵀ·B and strided head slices all use it without copies of A. C is row-major with leading
-// dimension ldc. B is packed into panels of 16 columns (K x 16, zero padded); a 6 x 16
-// register-blocked micro-kernel (Goto & van de Geijn, "Anatomy of high-performance matrix
-// multiplication", TOMS 2008) sums over p in increasing order, in slices of 256 whose partial
-// sums are added to C in order.
+// dimension ldc. B is packed into panels of 16 columns (K x 16, zero padded); a 12 x 16 (AVX-512,
+// one zmm per row) or 6 x 16 (AVX2, two ymm per row) register-blocked micro-kernel (Goto & van de
+// Geijn, "Anatomy of high-performance matrix multiplication", TOMS 2008) sums over p in increasing
+// order, in slices of 256 whose partial sums are added to C in order.
 //
 // Determinism: every C element is computed by one thread, in the same order, whatever the thread
-// count, so results are bitwise identical for 1 or 2 threads. The AVX2 path (chosen at run time
-// when the CPU has AVX2 and FMA) fuses multiply-add, the portable path does not: bits differ
-// between the two paths, never between runs on one machine.
+// count, so results are bitwise identical for 1 or 2 threads. The path is chosen at run time
+// (cpuid): AVX-512F, else AVX2+FMA, else portable. The AVX-512 and AVX2 paths compute every
+// element by the same fused multiply-adds in the same order, so they give the same bits; the
+// portable path does not fuse: its bits differ, never between runs on one machine.
 // Cost: 2*M*N*K flops; packing reads K*N elements of B. Memory: a thread-local pack buffer.
 #pragma once
 
@@ -50,7 +51,16 @@ inline void gemm_tn(int M, int N, int K, const float* a, const float* b, float* 
   gemm(M, N, K, {a, 1, M}, {b, N, 1}, out, N, accumulate, parallel);
 }
 
-// True when the AVX2+FMA kernel is in use on this CPU.
+enum class GemmPath { kPortable, kAvx2, kAvx512 };
+// The widest path this CPU runs, and the one in use (the widest unless set_gemm_path chose).
+GemmPath best_gemm_path();
+GemmPath gemm_path();
+// Switches every later product to `path` (for benches and tests that compare the paths in one
+// process; call it outside parallel regions). Throws Error when the CPU cannot run it.
+void set_gemm_path(GemmPath path);
+const char* to_string(GemmPath path);
+
+// True when a fused (AVX2 or AVX-512) kernel is in use.
 bool gemm_uses_avx2();
 
 }  // namespace cube::gpt

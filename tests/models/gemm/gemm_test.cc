@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "models/gemm/gemm_peak.h"
 #include "tests/models/random_vector.h"
@@ -60,6 +61,48 @@ TEST(Gemm, MatchesNaiveProductForStridesTailsAndAccumulation) {
       }
     }
   }
+}
+
+// The AVX-512 kernel (12 x 16 tiles) and the AVX2 one (6 x 16) compute every element by the same
+// fused multiply-adds in the same order: the same bits on every shape, in one process, with 1 and
+// 2 threads. Runs the comparison only where the CPU has AVX-512.
+TEST(Gemm, Avx512AndAvx2PathsGiveTheSameBits) {
+  if (best_gemm_path() != GemmPath::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  struct Shape {
+    int M, N, K;
+  };
+  for (Shape s : {Shape{1, 1, 1}, Shape{13, 17, 5}, Shape{25, 31, 700}, Shape{768, 192, 64},
+                  Shape{96, 48, 300}, Shape{11, 16, 257}}) {
+    for (bool accumulate : {false, true}) {
+      for (bool parallel : {false, true}) {
+        const std::vector<float> a = random_vector(static_cast<std::size_t>(s.M) * s.K, 3);
+        const std::vector<float> b = random_vector(static_cast<std::size_t>(s.K) * s.N, 4);
+        const std::vector<float> c0 = random_vector(static_cast<std::size_t>(s.M) * s.N, 5);
+        std::vector<std::vector<float>> out;
+        for (GemmPath path : {GemmPath::kAvx2, GemmPath::kAvx512}) {
+          set_gemm_path(path);
+          ASSERT_EQ(gemm_path(), path);
+          out.push_back(c0);
+          gemm(s.M, s.N, s.K, {a.data(), s.K, 1}, {b.data(), s.N, 1}, out.back().data(), s.N,
+               accumulate, parallel);
+        }
+        set_gemm_path(best_gemm_path());
+        for (std::size_t i = 0; i < out[0].size(); ++i)
+          ASSERT_EQ(out[0][i], out[1][i]) << s.M << "x" << s.N << "x" << s.K << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(Gemm, PathsTheCpuCannotRunAreRefused) {
+  EXPECT_NO_THROW(set_gemm_path(GemmPath::kPortable));
+  EXPECT_EQ(gemm_path(), GemmPath::kPortable);
+  if (best_gemm_path() != GemmPath::kAvx512) {
+    EXPECT_THROW(set_gemm_path(GemmPath::kAvx512), Error);
+  }
+  set_gemm_path(best_gemm_path());
+  EXPECT_EQ(gemm_path(), best_gemm_path());
+  EXPECT_STREQ(to_string(GemmPath::kAvx512), "avx512");
 }
 
 TEST(Gemm, PeakMeasurementsArePositive) {
