@@ -164,9 +164,13 @@ void column_sums(const float* d, float* db, int M, int N) {
   }
 }
 
-// The row kernels below are compiled twice, for AVX2 and for the baseline ISA, and the loader
-// picks one (GCC target_clones): the build has no -march. Without FMA contraction (ISO C++ mode)
-// both clones give the same bits.
+// The row kernels below are compiled three times, for AVX-512F, AVX2 and the baseline ISA, and
+// the loader picks the widest the CPU has (GCC target_clones): the build has no -march. Without
+// FMA contraction (ISO C++ mode) and with the reductions in fixed lanes (sum8), every clone gives
+// the same bits.
+#define CUBE_GPT_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// LayerNorm's rows (C = 128 floats) measured slower in 512-bit registers (gpt_bench
+// GptStepBreakdown: forward 0.26 -> 0.53 ms); they keep AVX2.
 #define CUBE_GPT_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
 
 CUBE_GPT_AVX2_CLONES void layernorm_forward_row(const float* xi, float* oi, float* mean,
@@ -247,13 +251,13 @@ void layernorm_backward(float* dx, float* dw, float* db, const float* dout, cons
 }
 
 // GELU over a contiguous chunk: out = x Phi(x).
-CUBE_GPT_AVX2_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
+CUBE_GPT_SIMD_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     out[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
   }
 }
 // d *= gelu'(x) = Phi(x) + x phi(x).
-CUBE_GPT_AVX2_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
+CUBE_GPT_SIMD_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float cdf = 0.5f * (1.0f + erf_approx(x[i] * kInvSqrt2));
     const float pdf = kInvSqrt2Pi * exp_approx(-0.5f * x[i] * x[i]);
@@ -280,7 +284,7 @@ void gelu_backward(float* d, const float* x, std::size_t n) {
 }
 
 // Row t of the T x T scores p becomes softmax(scale * p[t, 0..t]), zero above the diagonal.
-CUBE_GPT_AVX2_CLONES void causal_softmax(float* p, int T, float scale) {
+CUBE_GPT_SIMD_CLONES void causal_softmax(float* p, int T, float scale) {
   for (int t = 0; t < T; ++t) {
     float* row = p + static_cast<std::ptrdiff_t>(t) * T;
     float mx = -std::numeric_limits<float>::infinity();
@@ -295,7 +299,7 @@ CUBE_GPT_AVX2_CLONES void causal_softmax(float* p, int T, float scale) {
 
 // dp (d probabilities, read on and below the diagonal) becomes d scores: row t of
 // p * (dp - <p, dp>) * scale, zero above the diagonal.
-CUBE_GPT_AVX2_CLONES void causal_softmax_backward(const float* p, float* dp, int T, float scale) {
+CUBE_GPT_SIMD_CLONES void causal_softmax_backward(const float* p, float* dp, int T, float scale) {
   for (int t = 0; t < T; ++t) {
     const float* pr = p + static_cast<std::ptrdiff_t>(t) * T;
     float* dr = dp + static_cast<std::ptrdiff_t>(t) * T;
