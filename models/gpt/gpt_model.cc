@@ -165,9 +165,9 @@ void column_sums(const float* d, float* db, int M, int N) {
 }
 
 // The row kernels below are compiled three times, for AVX-512F, AVX2 and the baseline ISA, and
-// the loader picks the widest the CPU has (GCC target_clones): the build has no -march. Without
-// FMA contraction (ISO C++ mode) and with the reductions in fixed lanes (sum8), every clone gives
-// the same bits.
+// the loader picks the widest the CPU has (GCC target_clones): the build has no -march. This file
+// is compiled without FMA contraction (-ffp-contract=off, models/CMakeLists.txt) and its
+// reductions run in fixed lanes (sum8), so every clone gives the same bits.
 #define CUBE_GPT_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 // LayerNorm's rows (C = 128 floats) measured slower in 512-bit registers (gpt_bench
 // GptStepBreakdown: forward 0.26 -> 0.53 ms); they keep AVX2.
