@@ -227,7 +227,7 @@ BENCHMARK_CAPTURE(Peak, gemm, measure_gemm_peak_gflops)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(Peak, fma_avx2,
-                  [](int threads) { return measure_fma_peak_gflops(threads, FmaIsa::kAvx2); })
+                  [](int threads) { return measure_fma_peak_gflops(threads, GemmPath::kAvx2); })
     ->Arg(1)
     ->Arg(2)
     ->Iterations(3)

@@ -100,32 +100,13 @@ __attribute__((target("avx512f"))) float fma_chains_512(long iterations) {
 
 }  // namespace
 
-FmaIsa fma_peak_isa() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return FmaIsa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FmaIsa::kAvx2;
-  return FmaIsa::kNone;
-}
-
-const char* to_string(FmaIsa isa) {
-  switch (isa) {
-    case FmaIsa::kAvx512:
-      return "avx512";
-    case FmaIsa::kAvx2:
-      return "avx2";
-    case FmaIsa::kNone:
-      break;
-  }
-  return "none";
-}
-
 double measure_fma_peak_gflops(int threads) {
-  return measure_fma_peak_gflops(threads, fma_peak_isa());
+  return measure_fma_peak_gflops(threads, best_gemm_path());
 }
 
-double measure_fma_peak_gflops(int threads, FmaIsa isa) {
-  if (isa == FmaIsa::kNone) return 0.0;
-  const int lanes = isa == FmaIsa::kAvx512 ? 16 : 8;
+double measure_fma_peak_gflops(int threads, GemmPath isa) {
+  if (isa == GemmPath::kPortable) return 0.0;
+  const int lanes = isa == GemmPath::kAvx512 ? 16 : 8;
   constexpr long kIterations = 20'000'000;
   const int n = std::max(1, threads);
   double best = 1e30;
@@ -133,7 +114,7 @@ double measure_fma_peak_gflops(int threads, FmaIsa isa) {
   for (int rep = 0; rep < 3; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(n) reduction(+ : sink)
-    sink += isa == FmaIsa::kAvx512 ? fma_chains_512(kIterations) : fma_chains(kIterations);
+    sink += isa == GemmPath::kAvx512 ? fma_chains_512(kIterations) : fma_chains(kIterations);
     best = std::min(best,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }

@@ -2,6 +2,8 @@
 // it, the denominator of model FLOPs utilisation (MFU).
 #pragma once
 
+#include "models/gemm/gemm.h"
+
 namespace cube::gpt {
 
 // Best-of-repeats GFLOP/s (2*M*N*K / seconds) of gemm_nt (out = in · Wᵀ, the Linear layout of
@@ -9,18 +11,13 @@ namespace cube::gpt {
 // count in force before the call is restored. Takes about 0.3 s. Not deterministic (a timing).
 double measure_gemm_peak_gflops(int threads);
 
-// The vector ISA whose fused multiply-add sets the float32 ceiling: the widest the CPU reports
-// (cpuid): AVX-512F (16 lanes), else AVX2+FMA (8 lanes), else none.
-enum class FmaIsa { kNone, kAvx2, kAvx512 };
-FmaIsa fma_peak_isa();
-const char* to_string(FmaIsa isa);
-
 // The float32 arithmetic ceiling of the machine: best-of-repeats GFLOP/s of twelve independent
 // chains of fused multiply-adds (2 flops per lane) in registers on each of `threads` OpenMP
-// threads, in the widest ISA (fma_peak_isa(), or the one given; it must be supported), i.e.
-// cores x FMA pipes x 2 x lanes x clock. No memory traffic; 0 for FmaIsa::kNone. Takes about
+// threads, in the widest ISA (best_gemm_path() of gemm.h: AVX-512F with 16 lanes, else AVX2+FMA
+// with 8), or the one given (it must be supported), i.e. cores x FMA pipes x 2 x lanes x clock.
+// No memory traffic; 0 for GemmPath::kPortable. Takes about
 // 0.2 s. Not deterministic (a timing).
 double measure_fma_peak_gflops(int threads);
-double measure_fma_peak_gflops(int threads, FmaIsa isa);
+double measure_fma_peak_gflops(int threads, GemmPath isa);
 
 }  // namespace cube::gpt
