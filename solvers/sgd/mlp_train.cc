@@ -90,6 +90,7 @@ class MlpTraining {
   void widen(I64 epoch);
   void trace_table(I64 rows_count);
   void trace_weights(I64 rows_count);
+  void trace_forward(BufferId x, const std::int32_t* rows, I64 count, BufferId h_pre, BufferId out);
   SolveResult finish(SolveStatus status, I64 epochs, std::string message,
                      SgdParameters* final_params);
 
@@ -214,23 +215,31 @@ void MlpTraining<Real, Tracer>::trace_weights(I64 rows_count) {
     t_.read(buf_.W1_table, 0, u((net_.na + 3) / 4 * 16 * h_));
 }
 
+// The trace of kern_.forward on `count` rows of `x` (rows[r], their indices read from "idx", or
+// row r when rows is null): the table when used, then the pre-activations, then the outputs.
+template <class Real, class Tracer>
+void MlpTraining<Real, Tracer>::trace_forward(BufferId x, const std::int32_t* rows, I64 count,
+                                              BufferId h_pre, BufferId out) {
+  trace_table(count);
+  if (rows) t_.read(buf_.idx, u(rows - idx_.data()), u(count));
+  for (I64 r = 0; r < count; ++r) t_.read(x, u((rows ? rows[r] : r) * n_), u(net_.na));
+  trace_weights(count);
+  t_.read(buf_.b1, 0, u(h_));
+  t_.write(h_pre, 0, u(count * h_));
+  t_.op_end();
+  t_.read(h_pre, 0, u(count * h_));
+  t_.read(buf_.W2, 0, u(h_));
+  t_.read(buf_.b2, 0, 1);
+  t_.write(out, 0, u(count));
+  t_.op_end();
+}
+
 // h_pre and out for every row of the batch; false when some f is not finite.
 template <class Real, class Tracer>
 bool MlpTraining<Real, Tracer>::forward_batch(const std::int32_t* rows, I64 bs) {
   kern_.forward(net_, X_.data(), pat_.data(), rows, bs, a_.data(), out_.data());
   if constexpr (Tracer::kEnabled) {
-    trace_table(bs);
-    t_.read(buf_.idx, u(rows - idx_.data()), u(bs));
-    for (I64 r = 0; r < bs; ++r) t_.read(buf_.X, u(rows[r] * n_), u(net_.na));
-    trace_weights(bs);
-    t_.read(buf_.b1, 0, u(h_));
-    t_.write(buf_.h_pre, 0, u(bs * h_));
-    t_.op_end();
-    t_.read(buf_.h_pre, 0, u(bs * h_));
-    t_.read(buf_.W2, 0, u(h_));
-    t_.read(buf_.b2, 0, 1);
-    t_.write(buf_.out, 0, u(bs));
-    t_.op_end();
+    trace_forward(buf_.X, rows, bs, buf_.h_pre, buf_.out);
   }
   bool finite = true;
   for (I64 r = 0; r < bs; ++r) finite = finite && std::isfinite(out_[z(r)]);
@@ -415,17 +424,7 @@ double MlpTraining<Real, Tracer>::evaluate(bool* finite, I64* correct) {
     *correct += (bit_ || p != 0) && p == data_.y_test[z(i)];
   }
   if constexpr (Tracer::kEnabled) {
-    trace_table(n_test_);
-    for (I64 i = 0; i < n_test_; ++i) t_.read(buf_.X_test, u(i * n_), u(net_.na));
-    trace_weights(n_test_);
-    t_.read(buf_.b1, 0, u(h_));
-    t_.write(buf_.h_pre_test, 0, u(n_test_ * h_));
-    t_.op_end();
-    t_.read(buf_.h_pre_test, 0, u(n_test_ * h_));
-    t_.read(buf_.W2, 0, u(h_));
-    t_.read(buf_.b2, 0, 1);
-    t_.write(buf_.out_test, 0, u(n_test_));
-    t_.op_end();
+    trace_forward(buf_.X_test, nullptr, n_test_, buf_.h_pre_test, buf_.out_test);
     t_.read(buf_.out_test, 0, u(n_test_));
     t_.read(buf_.y_test, 0, u(n_test_));
     t_.write(buf_.predictions, 0, u(n_test_));
