@@ -87,8 +87,7 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
 }
 
 // Whole iteration: forward + backward + clip + AdamW.
-void GptTrainStep(benchmark::State& state) {
-  const int threads = static_cast<int>(state.range(0));
+void train_steps(benchmark::State& state, int threads) {
   omp_set_num_threads(threads);
   Setup s;
   s.next_batch();
@@ -103,60 +102,101 @@ void GptTrainStep(benchmark::State& state) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   set_rate_counters(state, s.model, threads, seconds);
 }
+void GptTrainStep(benchmark::State& state) { train_steps(state, static_cast<int>(state.range(0))); }
 BENCHMARK(GptTrainStep)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// The training step and the model's GEMM shapes on each fused GEMM path the CPU runs, side by
-// side in one process (the paths give the same bits; gemm.h). Arg: threads; the path is the name.
-void GptTrainStepOnPath(benchmark::State& state, GemmPath path) {
-  if (path == GemmPath::kAvx512 && best_gemm_path() != GemmPath::kAvx512) {
-    state.SkipWithError("no AVX-512 on this CPU");
-    return;
+// The GEMM engines this CPU and build run: cube's kernels on the AVX2 and AVX-512 paths (same
+// bits, gemm.h) and oneDNN's sgemm (the default where built in). Arg value -> engine.
+enum Engine { kCubeAvx2 = 1, kCubeAvx512 = 2, kOneDnn = 3 };
+
+// Switches gemm.h to `engine`; false (with the reason in `why`) when it cannot run here.
+bool use_engine(int engine, const char** why) {
+  if (engine == kCubeAvx512 && best_gemm_path() != GemmPath::kAvx512) {
+    *why = "no AVX-512 on this CPU";
+    return false;
   }
-  set_gemm_path(path);
-  GptTrainStep(state);
+  if (engine == kOneDnn && !onednn_available()) {
+    *why = "built without oneDNN";
+    return false;
+  }
+  set_gemm_backend(engine == kOneDnn ? GemmBackend::kOneDnn : GemmBackend::kCube);
+  set_gemm_path(engine == kCubeAvx2 ? GemmPath::kAvx2 : best_gemm_path());
+  return true;
+}
+
+void restore_default_engine() {
+  set_gemm_backend(default_gemm_backend());
   set_gemm_path(best_gemm_path());
 }
-BENCHMARK_CAPTURE(GptTrainStepOnPath, avx2, GemmPath::kAvx2)
-    ->Arg(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(GptTrainStepOnPath, avx512, GemmPath::kAvx512)
-    ->Arg(2)
+
+const char* engine_name(int engine) {
+  return engine == kOneDnn ? "onednn" : engine == kCubeAvx512 ? "cube_avx512" : "cube_avx2";
+}
+
+// The training step on each GEMM engine, side by side in one process. Arg: engine; 2 threads.
+void GptTrainStepOnEngine(benchmark::State& state) {
+  const char* why = "";
+  if (!use_engine(static_cast<int>(state.range(0)), &why)) {
+    state.SkipWithError(why);
+    return;
+  }
+  state.SetLabel(engine_name(static_cast<int>(state.range(0))));
+  train_steps(state, static_cast<int>(state.range(1)));
+  restore_default_engine();
+}
+BENCHMARK(GptTrainStepOnEngine)
+    ->ArgsProduct({{kCubeAvx2, kCubeAvx512, kOneDnn}, {2}})
+    ->ArgNames({"engine", "threads"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-// One product of the exam model (M = B*T = 768 rows) on a path, 2 threads: GFLOP/s.
-// Args: path (1 = AVX2, 2 = AVX-512), N, K.
-void GemmOnPath(benchmark::State& state) {
-  const GemmPath path = state.range(0) == 2 ? GemmPath::kAvx512 : GemmPath::kAvx2;
-  if (path == GemmPath::kAvx512 && best_gemm_path() != GemmPath::kAvx512) {
-    state.SkipWithError("no AVX-512 on this CPU");
+// One product of the exam model's step (B*T = 768 rows, C = 128) on an engine, 2 threads, in the
+// layout the model computes it: forward out = in·Wᵀ (nt), input gradient dX = dY·W (nn), weight
+// gradient dW = dYᵀ·X (tn). Args: engine, product (index into kProducts); GFLOP/s.
+struct Product {
+  const char* name;
+  char layout;  // 'f' nt, 'x' nn, 'w' tn
+  int M, N, K;
+};
+constexpr Product kProducts[] = {
+    {"qkv", 'f', 768, 384, 128},        {"fc", 'f', 768, 512, 128},
+    {"fc_proj", 'f', 768, 128, 512},    {"attn_proj", 'f', 768, 128, 128},
+    {"lm_head", 'f', 768, 65, 128},     {"fc_proj_dX", 'x', 768, 512, 128},
+    {"qkv_dX", 'x', 768, 128, 384},     {"fc_dX", 'x', 768, 128, 512},
+    {"qkv_dW", 'w', 384, 128, 768},     {"fc_dW", 'w', 512, 128, 768},
+    {"fc_proj_dW", 'w', 128, 512, 768}, {"attn_proj_dW", 'w', 128, 128, 768},
+};
+
+void GemmOnEngine(benchmark::State& state) {
+  const int engine = static_cast<int>(state.range(0));
+  const Product& p = kProducts[state.range(1)];
+  const char* why = "";
+  if (!use_engine(engine, &why)) {
+    state.SkipWithError(why);
     return;
   }
-  const int M = 768, N = static_cast<int>(state.range(1)), K = static_cast<int>(state.range(2));
+  state.SetLabel(std::string(p.name) + " " + engine_name(engine));
   omp_set_num_threads(2);
-  set_gemm_path(path);
   Rng rng(7);
-  std::vector<float> in(static_cast<std::size_t>(M) * K), w(static_cast<std::size_t>(N) * K),
-      out(static_cast<std::size_t>(M) * N);
-  for (float& v : in) v = static_cast<float>(rng.uniform() - 0.5);
-  for (float& v : w) v = static_cast<float>(rng.uniform() - 0.5);
+  std::vector<float> a(static_cast<std::size_t>(p.M) * p.K), b(static_cast<std::size_t>(p.N) * p.K),
+      out(static_cast<std::size_t>(p.M) * p.N);
+  for (float& v : a) v = static_cast<float>(rng.uniform() - 0.5);
+  for (float& v : b) v = static_cast<float>(rng.uniform() - 0.5);
   for (auto _ : state) {
-    gemm_nt(M, N, K, in.data(), w.data(), out.data(), false);
+    if (p.layout == 'f') gemm_nt(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
+    if (p.layout == 'x') gemm_nn(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
+    if (p.layout == 'w') gemm_tn(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
     benchmark::ClobberMemory();
   }
-  set_gemm_path(best_gemm_path());
+  restore_default_engine();
   state.counters["GFLOPs"] =
-      benchmark::Counter(2.0 * M * N * K * static_cast<double>(state.iterations()) * 1e-9,
+      benchmark::Counter(2.0 * p.M * p.N * p.K * static_cast<double>(state.iterations()) * 1e-9,
                          benchmark::Counter::kIsRate);
 }
-// qkv (N = 3C, K = C), fc (4C, C), fc_proj (C, 4C), attn_proj (C, C), lm_head (65, C); C = 128.
-BENCHMARK(GemmOnPath)
-    ->ArgsProduct({{1, 2}, {384}, {128}})
-    ->ArgsProduct({{1, 2}, {512}, {128}})
-    ->ArgsProduct({{1, 2}, {128}, {512}})
-    ->ArgsProduct({{1, 2}, {128}, {128}})
-    ->ArgsProduct({{1, 2}, {65}, {128}})
+BENCHMARK(GemmOnEngine)
+    ->ArgsProduct({{kCubeAvx2, kCubeAvx512, kOneDnn},
+                   benchmark::CreateDenseRange(0, std::size(kProducts) - 1, 1)})
+    ->ArgNames({"engine", "product"})
     ->UseRealTime();
 
 void GptForward(benchmark::State& state) {

@@ -15,6 +15,7 @@ packages=(
   libboost-program-options-dev      # the cube command line
   libyaml-cpp-dev                    # cell and sweep files
   libsqlite3-dev                     # the results store
+  libdnnl-dev                        # oneDNN: the GPT's linear-layer GEMMs
   nlohmann-json3-dev                 # JSON plans and --format json
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # bench/

@@ -1,6 +1,6 @@
 // cube/models/gemm/gemm.cc: packed-panel float32 GEMM with a 12x16 AVX-512 micro-kernel, a 6x16
-// AVX2+FMA one and a portable fallback (see gemm.h). Not a general BLAS: no alpha/beta, no complex,
-// no transposed C.
+// AVX2+FMA one and a portable fallback, and the switch to the oneDNN backend (gemm_onednn.cc) for
+// parallel products (see gemm.h). Not a general BLAS: no alpha/beta, no complex, no transposed C.
 #include "models/gemm/gemm.h"
 
 #include <immintrin.h>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/gemm/gemm_onednn.h"
 
 namespace cube::gpt {
 namespace {
@@ -199,6 +200,11 @@ Kernels& kernels() {
   return k;
 }
 
+GemmBackend& backend() {
+  static GemmBackend b = default_gemm_backend();
+  return b;
+}
+
 // Packs panels [jp0, jp1) of B (K x N), each K x 16 and zero padded on the right, into `packed`
 // (which holds all ceil(N/16) panels).
 void pack_b(int jp0, int jp1, int N, int K, ConstStrided b, float* packed) {
@@ -287,6 +293,22 @@ const char* to_string(GemmPath path) {
   return "portable";
 }
 
+bool onednn_available() { return detail::onednn_built_in(); }
+
+GemmBackend default_gemm_backend() {
+  return onednn_available() ? GemmBackend::kOneDnn : GemmBackend::kCube;
+}
+
+GemmBackend gemm_backend() { return backend(); }
+
+void set_gemm_backend(GemmBackend b) {
+  CUBE_CHECK(b == GemmBackend::kCube || onednn_available(),
+             "gemm: cube was built without oneDNN (install libdnnl-dev and reconfigure)");
+  backend() = b;
+}
+
+const char* to_string(GemmBackend b) { return b == GemmBackend::kOneDnn ? "onednn" : "cube"; }
+
 bool gemm_uses_avx2() { return kernels().path != GemmPath::kPortable; }
 
 void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
@@ -296,6 +318,10 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
     if (!accumulate) {
       for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
     }
+    return;
+  }
+  if (parallel && backend() == GemmBackend::kOneDnn &&
+      detail::onednn_gemm(M, N, K, a, b, c, ldc, accumulate)) {
     return;
   }
   const int panels = (N + kNr - 1) / kNr;

@@ -9,8 +9,15 @@
 // Geijn, "Anatomy of high-performance matrix multiplication", TOMS 2008) sums over p in increasing
 // order, in slices of 256 whose partial sums are added to C in order.
 //
+// Backends: products called with parallel=true (the model's linear layers) go to oneDNN's sgemm
+// when cube is built with it (Debian libdnnl-dev; 1.4-1.7x cube's own kernels on the exam's shapes,
+// docs/performance.md), the rest (attention's per-head products) to cube's own kernels.
+//
 // Determinism: every C element is computed by one thread, in the same order, whatever the thread
-// count, so results are bitwise identical for 1 or 2 threads. The path is chosen at run time
+// count, so results are bitwise identical for any number of threads. On the oneDNN backend C is
+// cut into blocks that depend on the shape only, each computed by one single-threaded oneDNN call
+// (oneDNN's own threading splits K for weight-gradient shapes at 8 or more threads, which would
+// change the bits with the thread count). The path is chosen at run time
 // (cpuid): AVX-512F, else AVX2+FMA, else portable. The AVX-512 and AVX2 paths compute every
 // element by the same fused multiply-adds in the same order, so they give the same bits; the
 // portable path does not fuse: its bits differ, never between runs on one machine.
@@ -59,6 +66,20 @@ GemmPath gemm_path();
 // process; call it outside parallel regions). Throws Error when the CPU cannot run it.
 void set_gemm_path(GemmPath path);
 const char* to_string(GemmPath path);
+
+// Who computes the products of parallel calls: cube's kernels (the path above) or oneDNN's sgemm.
+// oneDNN sums in another order than cube's kernels: the bits differ between backends (never
+// between runs or thread counts on one backend).
+enum class GemmBackend { kCube, kOneDnn };
+// True when cube was built with oneDNN (CMake found Debian's libdnnl-dev).
+bool onednn_available();
+// oneDNN when available, else cube; and the backend in use.
+GemmBackend default_gemm_backend();
+GemmBackend gemm_backend();
+// Switches every later parallel product to `backend` (benches and tests that compare backends in
+// one process; call it outside parallel regions). Throws Error for oneDNN when it is not built in.
+void set_gemm_backend(GemmBackend backend);
+const char* to_string(GemmBackend backend);
 
 // True when a fused (AVX2 or AVX-512) kernel is in use.
 bool gemm_uses_avx2();

@@ -10,9 +10,11 @@ decay on 2-D tensors only, clip_grad_norm_ at 1.0) and checks, each to 1e-5 rela
   - the loss and the gradient norm of each of the 20 steps;
   - the first AdamW update alone: torch's AdamW applied to cube's own step-0 gradients gives
     cube's parameters after step 0;
-  - every parameter tensor after the 20 AdamW steps, to PARAMS_TOLERANCE = 2e-5: over 20 steps
+  - every parameter tensor after the 20 AdamW steps, to PARAMS_TOLERANCE = 5e-5: over 20 steps
     Adam divides by sqrt(v) per element, which amplifies the ~1e-6 float32 rounding differences
-    of the gradients wherever v is small (measured: 1.1e-5 in the worst tensor).
+    of the gradients wherever v is small (measured in the worst tensor: 1.1e-5 with cube's own
+    GEMM kernels, 2.3e-5 with oneDNN's, which sums in another order than cube's and PyTorch's
+    OpenBLAS; the per-step losses and gradient norms stay within 1e-5).
 Exit 0 when all hold, 1 with the failures listed, 77 (ctest's skip code) when torch is missing.
 Usage: gpt_reference.py DUMP_BINARY WORK_DIR
 """
@@ -31,7 +33,7 @@ except ImportError as error:
     sys.exit(77)
 
 TOLERANCE = 1e-5
-PARAMS_TOLERANCE = 2e-5
+PARAMS_TOLERANCE = 5e-5
 VERBOSE = os.environ.get("CUBE_REFERENCE_VERBOSE") == "1"
 
 

@@ -2,6 +2,7 @@
 #include "models/gemm/gemm.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <vector>
@@ -18,49 +19,117 @@ using test::random_vector;
 
 // Every shape class the model uses: tails in M (not a multiple of 6) and N (not of 16), K over
 // one 256-deep slice, transposed and strided operands, accumulation, serial and parallel.
+// The backends this build has: cube's kernels, and oneDNN when built in.
+std::vector<GemmBackend> built_backends() {
+  std::vector<GemmBackend> backends{GemmBackend::kCube};
+  if (onednn_available()) backends.push_back(GemmBackend::kOneDnn);
+  return backends;
+}
+
 TEST(Gemm, MatchesNaiveProductForStridesTailsAndAccumulation) {
   struct Shape {
     int M, N, K;
   };
-  for (Shape s : {Shape{1, 1, 1}, Shape{7, 17, 5}, Shape{65, 128, 768}, Shape{768, 65, 128},
-                  Shape{96, 48, 300}, Shape{13, 33, 0}}) {
-    for (int layout = 0; layout < 3; ++layout) {
-      for (bool accumulate : {false, true}) {
-        for (bool parallel : {false, true}) {
-          const std::size_t lda = s.K + 3, ldb = s.N + 2;
-          std::vector<float> a =
-              random_vector(static_cast<std::size_t>(s.M + 1) * (s.K + 3) + 8, 1);
-          std::vector<float> b =
-              random_vector(static_cast<std::size_t>(s.K + 2) * (s.N + 2) + 8, 2);
-          // layout 0: A row-major (lda), B row-major (ldb); 1: B given transposed (N x K);
-          // 2: A given transposed (K x M).
-          ConstStrided sa{a.data(), static_cast<std::ptrdiff_t>(lda), 1};
-          ConstStrided sb{b.data(), static_cast<std::ptrdiff_t>(ldb), 1};
-          if (layout == 1) sb = {b.data(), 1, s.K + 2};
-          if (layout == 2) sa = {a.data(), 1, s.M + 1};
-          const std::ptrdiff_t ldc = s.N + 1;
-          std::vector<float> c = random_vector(static_cast<std::size_t>(s.M) * ldc, 3);
-          const std::vector<float> c0 = c;
-          gemm(s.M, s.N, s.K, sa, sb, c.data(), ldc, accumulate, parallel);
-          double max_err = 0;
-          for (int i = 0; i < s.M; ++i) {
-            for (int j = 0; j < s.N; ++j) {
-              double ref = accumulate ? c0[i * ldc + j] : 0.0;
-              for (int p = 0; p < s.K; ++p) {
-                ref += double(sa.data[i * sa.rs + p * sa.cs]) * sb.data[p * sb.rs + j * sb.cs];
+  for (GemmBackend backend : built_backends()) {
+    SCOPED_TRACE(to_string(backend));
+    set_gemm_backend(backend);
+    for (Shape s : {Shape{1, 1, 1}, Shape{7, 17, 5}, Shape{65, 128, 768}, Shape{768, 65, 128},
+                    Shape{96, 48, 300}, Shape{13, 33, 0}}) {
+      for (int layout = 0; layout < 3; ++layout) {
+        for (bool accumulate : {false, true}) {
+          for (bool parallel : {false, true}) {
+            const std::size_t lda = s.K + 3, ldb = s.N + 2;
+            std::vector<float> a =
+                random_vector(static_cast<std::size_t>(s.M + 1) * (s.K + 3) + 8, 1);
+            std::vector<float> b =
+                random_vector(static_cast<std::size_t>(s.K + 2) * (s.N + 2) + 8, 2);
+            // layout 0: A row-major (lda), B row-major (ldb); 1: B given transposed (N x K);
+            // 2: A given transposed (K x M).
+            ConstStrided sa{a.data(), static_cast<std::ptrdiff_t>(lda), 1};
+            ConstStrided sb{b.data(), static_cast<std::ptrdiff_t>(ldb), 1};
+            if (layout == 1) sb = {b.data(), 1, s.K + 2};
+            if (layout == 2) sa = {a.data(), 1, s.M + 1};
+            const std::ptrdiff_t ldc = s.N + 1;
+            std::vector<float> c = random_vector(static_cast<std::size_t>(s.M) * ldc, 3);
+            const std::vector<float> c0 = c;
+            gemm(s.M, s.N, s.K, sa, sb, c.data(), ldc, accumulate, parallel);
+            double max_err = 0;
+            for (int i = 0; i < s.M; ++i) {
+              for (int j = 0; j < s.N; ++j) {
+                double ref = accumulate ? c0[i * ldc + j] : 0.0;
+                for (int p = 0; p < s.K; ++p) {
+                  ref += double(sa.data[i * sa.rs + p * sa.cs]) * sb.data[p * sb.rs + j * sb.cs];
+                }
+                max_err = std::max(max_err, std::fabs(ref - c[i * ldc + j]));
               }
-              max_err = std::max(max_err, std::fabs(ref - c[i * ldc + j]));
+              // The padding column of C is untouched.
+              EXPECT_EQ(c[i * ldc + s.N], c0[i * ldc + s.N]);
             }
-            // The padding column of C is untouched.
-            EXPECT_EQ(c[i * ldc + s.N], c0[i * ldc + s.N]);
+            // float32 sums of K products of |x| <= 1: error ~ K * 2^-24 * sqrt(K) at worst.
+            EXPECT_LE(max_err, 1e-6 * (s.K + 1) + 1e-6)
+                << s.M << "x" << s.N << "x" << s.K << " layout " << layout;
           }
-          // float32 sums of K products of |x| <= 1: error ~ K * 2^-24 * sqrt(K) at worst.
-          EXPECT_LE(max_err, 1e-6 * (s.K + 1) + 1e-6)
-              << s.M << "x" << s.N << "x" << s.K << " layout " << layout;
         }
       }
     }
   }
+  set_gemm_backend(default_gemm_backend());
+}
+
+// oneDNN's own threading splits K on weight-gradient shapes at 8 or more threads; cube's blocks
+// depend on the shape only, so every thread count gives the bits of one thread. The shapes are the
+// exam model's products (M = B*T = 768, C = 128) and the names model's (512 x 64), in the three
+// layouts the model uses (in·Wᵀ, D·W, Aᵀ·D), overwriting and accumulating.
+TEST(Gemm, OneDnnBackendGivesTheSameBitsAtEveryThreadCount) {
+  if (!onednn_available()) GTEST_SKIP() << "built without oneDNN";
+  struct Shape {
+    int M, N, K, layout;  // 0: A·Bᵀ, 1: A·B, 2: Aᵀ·B
+  };
+  set_gemm_backend(GemmBackend::kOneDnn);
+  const int saved_threads = omp_get_max_threads();
+  for (Shape s : {Shape{768, 384, 128, 0}, Shape{768, 128, 512, 0}, Shape{768, 65, 128, 0},
+                  Shape{768, 128, 512, 1}, Shape{128, 512, 768, 2}, Shape{128, 128, 768, 2},
+                  Shape{65, 128, 768, 2}, Shape{128, 128, 3072, 2}, Shape{64, 256, 512, 2},
+                  Shape{512, 256, 64, 0}, Shape{5, 7, 9, 1}}) {
+    const std::vector<float> a = random_vector(static_cast<std::size_t>(s.M) * s.K, 6);
+    const std::vector<float> b = random_vector(static_cast<std::size_t>(s.K) * s.N, 7);
+    const std::vector<float> c0 = random_vector(static_cast<std::size_t>(s.M) * s.N, 8);
+    const ConstStrided sa =
+        s.layout == 2 ? ConstStrided{a.data(), 1, s.M} : ConstStrided{a.data(), s.K, 1};
+    const ConstStrided sb =
+        s.layout == 0 ? ConstStrided{b.data(), 1, s.K} : ConstStrided{b.data(), s.N, 1};
+    for (bool accumulate : {false, true}) {
+      std::vector<float> one_thread;
+      for (int threads : {1, 2, 3, 8, 16}) {
+        omp_set_num_threads(threads);
+        std::vector<float> c = c0;
+        gemm(s.M, s.N, s.K, sa, sb, c.data(), s.N, accumulate, true);
+        if (threads == 1) {
+          one_thread = c;
+          continue;
+        }
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          ASSERT_EQ(c[i], one_thread[i]) << s.M << "x" << s.N << "x" << s.K << " layout "
+                                         << s.layout << ", " << threads << " threads, at " << i;
+        }
+      }
+    }
+  }
+  omp_set_num_threads(saved_threads);
+  set_gemm_backend(default_gemm_backend());
+}
+
+TEST(Gemm, BackendsNotBuiltInAreRefused) {
+  EXPECT_NO_THROW(set_gemm_backend(GemmBackend::kCube));
+  EXPECT_EQ(gemm_backend(), GemmBackend::kCube);
+  if (onednn_available()) {
+    EXPECT_EQ(default_gemm_backend(), GemmBackend::kOneDnn);
+  } else {
+    EXPECT_EQ(default_gemm_backend(), GemmBackend::kCube);
+    EXPECT_THROW(set_gemm_backend(GemmBackend::kOneDnn), Error);
+  }
+  set_gemm_backend(default_gemm_backend());
+  EXPECT_EQ(gemm_backend(), default_gemm_backend());
 }
 
 // The AVX-512 kernel (12 x 16 tiles) and the AVX2 one (6 x 16) compute every element by the same
@@ -68,6 +137,7 @@ TEST(Gemm, MatchesNaiveProductForStridesTailsAndAccumulation) {
 // 2 threads. Runs the comparison only where the CPU has AVX-512.
 TEST(Gemm, Avx512AndAvx2PathsGiveTheSameBits) {
   if (best_gemm_path() != GemmPath::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  set_gemm_backend(GemmBackend::kCube);
   struct Shape {
     int M, N, K;
   };
@@ -92,6 +162,7 @@ TEST(Gemm, Avx512AndAvx2PathsGiveTheSameBits) {
       }
     }
   }
+  set_gemm_backend(default_gemm_backend());
 }
 
 TEST(Gemm, PathsTheCpuCannotRunAreRefused) {
