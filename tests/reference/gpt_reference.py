@@ -4,7 +4,9 @@
 Runs gpt_reference_dump (cube's exam model, seed 1337, 20 AdamW steps on random batches), loads
 its initial weights and batches into the same model written in PyTorch (float32, nanoGPT's
 conventions: pre-LayerNorm, no bias, causal attention, exact erf GELU, tied lm_head, AdamW with
-decay on 2-D tensors only, clip_grad_norm_ at 1.0) and checks, each to 1e-5 relative:
+decay on 2-D tensors only, clip_grad_norm_ at 1.0), checks that cube's choices follow nanoGPT's
+rules (check_nanogpt_conventions: decay groups, init scheme, AdamW and clip settings) and checks,
+each to 1e-5 relative:
   - step 0's logits and loss;
   - every gradient tensor of step 0 (max |cube - torch| / max |torch| per tensor);
   - the loss and the gradient norm of each of the 20 steps;
@@ -99,6 +101,37 @@ class Report:
         return error
 
 
+def check_nanogpt_conventions(meta, params0, report):
+    """cube's own choices against nanoGPT's rules, independently of cube's meta flags: weight
+    decay on exactly the 2-D tensors (wte, wpe and every Linear weight; not the LayerNorm
+    weights), initial weights N(0, 0.02) with the residual projections (attn_proj, fc_proj) at
+    0.02 / sqrt(2 n_layer) and LayerNorm weights 1, AdamW betas (0.9, 0.99), eps 1e-8, weight
+    decay 0.1, clip 1.0 (nanoGPT's model.py _init_weights / configure_optimizers and
+    config/train_shakespeare_char.py). The lr schedule is get_lr's, tested in optimizers_test."""
+    expected = {"beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0}
+    for key, value in expected.items():
+        if abs(meta[key] - value) > 1e-7 * value:  # cube keeps them in float32
+            report.failures.append(f"convention {key}: cube {meta[key]!r}, nanoGPT {value}")
+    proj_std = 0.02 / math.sqrt(2 * meta["n_layer"])
+    for t in meta["tensors"]:
+        name, size = t["name"], t["rows"] * t["cols"]
+        values = params0[t["offset"] : t["offset"] + size].astype(np.float64)
+        is_matrix = t["rows"] > 1 and t["cols"] > 1
+        if t["decay"] != is_matrix:
+            report.failures.append(f"convention {name}: decay {t['decay']}, nanoGPT decays "
+                                   f"dim >= 2 tensors only")
+        if name.split(".")[-1].startswith("ln"):
+            if not np.all(values == 1.0):
+                report.failures.append(f"convention {name}: LayerNorm weight not all 1")
+            continue
+        std = proj_std if name.endswith(("attn_proj_w", "fc_proj_w")) else 0.02
+        # Sample std of n normal draws: relative standard error 1 / sqrt(2 n), <= 0.9 % here.
+        if abs(values.std() / std - 1.0) > 6.0 / math.sqrt(2 * size):
+            report.failures.append(f"convention {name}: init std {values.std():.5f}, nanoGPT {std:.5f}")
+        if abs(values.mean()) > 6.0 * std / math.sqrt(size):
+            report.failures.append(f"convention {name}: init mean {values.mean():.2e}, nanoGPT 0")
+
+
 def adamw_groups(model, meta):
     """nanoGPT's configure_optimizers: decay 2-D tensors only. With one flat parameter the
     groups become per-element decay masks, applied as torch.optim.AdamW does (decoupled)."""
@@ -140,7 +173,8 @@ def main():
     B, T, V, steps = meta["batch_size"], meta["seq_len"], meta["vocab_size"], meta["steps"]
     tokens = torch.from_numpy(read(os.path.join(work, "tokens.i32"), np.int32).astype(np.int64))
     tokens = tokens.view(steps, 2, B, T)
-    model = Model(meta, read(os.path.join(work, "params0.f32"), np.float32))
+    params0 = read(os.path.join(work, "params0.f32"), np.float32)
+    model = Model(meta, params0)
     decay = adamw_groups(model, meta)
     # Two AdamW instances over the same flat tensor would share nothing; instead one AdamW with
     # weight_decay 0 and the decoupled decay p -= lr * wd * p applied first to the decayed
@@ -148,6 +182,7 @@ def main():
     opt = torch.optim.AdamW([model.flat], lr=meta["lr"][0], betas=(meta["beta1"], meta["beta2"]),
                             eps=meta["eps"], weight_decay=0.0)
     report = Report()
+    check_nanogpt_conventions(meta, params0, report)
     for step in range(steps):
         logits, loss = model.forward(tokens[step, 0], tokens[step, 1])
         opt.zero_grad(set_to_none=True)
