@@ -53,6 +53,70 @@ void trace_update(Tracer& tr, ParamRange range, std::size_t n_params,
   }
 }
 
+struct AdamWConstants {
+  float b1, b2, eps, bc1, bc2, lr;
+};
+
+// One AdamW element, in the order every vector path below follows (IEEE single operations, no
+// fused multiply-add: the file is compiled with -ffp-contract=off), so all paths give the same
+// bits: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p = p shrink - lr (m / bc1) /
+// (sqrt(v / bc2) + eps).
+inline void adamw_element(const AdamWConstants& k, float shrink, float& p, float g, float& m,
+                          float& v) {
+  m = k.b1 * m + (1.0f - k.b1) * g;
+  v = k.b2 * v + (1.0f - k.b2) * (g * g);
+  const float mhat = m / k.bc1;
+  const float vhat = v / k.bc2;
+  p = p * shrink - k.lr * (mhat / (std::sqrt(vhat) + k.eps));
+}
+
+// SSE intrinsics because GCC does not vectorize sqrtf under math-errno.
+void adamw_sse(const AdamWConstants& k, float shrink, float* p, const float* g, float* m, float* v,
+               std::size_t n) {
+  const std::size_t quads = n / 4 * 4;
+  for (std::size_t i = 0; i < quads; i += 4) {
+    const __m128 gi = _mm_loadu_ps(g + i);
+    const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b1), _mm_loadu_ps(m + i)),
+                                 _mm_mul_ps(_mm_set1_ps(1.0f - k.b1), gi));
+    const __m128 vi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b2), _mm_loadu_ps(v + i)),
+                                 _mm_mul_ps(_mm_set1_ps(1.0f - k.b2), _mm_mul_ps(gi, gi)));
+    _mm_storeu_ps(m + i, mi);
+    _mm_storeu_ps(v + i, vi);
+    const __m128 mhat = _mm_div_ps(mi, _mm_set1_ps(k.bc1));
+    const __m128 vhat = _mm_div_ps(vi, _mm_set1_ps(k.bc2));
+    const __m128 step = _mm_div_ps(mhat, _mm_add_ps(_mm_sqrt_ps(vhat), _mm_set1_ps(k.eps)));
+    _mm_storeu_ps(p + i, _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), _mm_set1_ps(shrink)),
+                                    _mm_mul_ps(_mm_set1_ps(k.lr), step)));
+  }
+  for (std::size_t i = quads; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
+}
+
+__attribute__((target("avx512f"))) void adamw_avx512(const AdamWConstants& k, float shrink,
+                                                     float* p, const float* g, float* m, float* v,
+                                                     std::size_t n) {
+  const std::size_t full = n / 16 * 16;
+  const __m512 b1 = _mm512_set1_ps(k.b1), c1 = _mm512_set1_ps(1.0f - k.b1);
+  const __m512 b2 = _mm512_set1_ps(k.b2), c2 = _mm512_set1_ps(1.0f - k.b2);
+  const __m512 bc1 = _mm512_set1_ps(k.bc1), bc2 = _mm512_set1_ps(k.bc2);
+  const __m512 eps = _mm512_set1_ps(k.eps), lr = _mm512_set1_ps(k.lr);
+  const __m512 sh = _mm512_set1_ps(shrink);
+  for (std::size_t i = 0; i < full; i += 16) {
+    const __m512 gi = _mm512_loadu_ps(g + i);
+    const __m512 mi =
+        _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(c1, gi));
+    const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + i)),
+                                    _mm512_mul_ps(c2, _mm512_mul_ps(gi, gi)));
+    _mm512_storeu_ps(m + i, mi);
+    _mm512_storeu_ps(v + i, vi);
+    const __m512 step =
+        _mm512_div_ps(_mm512_div_ps(mi, bc1),
+                      _mm512_add_ps(_mm512_maskz_sqrt_ps(0xFFFF, _mm512_div_ps(vi, bc2)), eps));
+    _mm512_storeu_ps(
+        p + i, _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p + i), sh), _mm512_mul_ps(lr, step)));
+  }
+  for (std::size_t i = full; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
+}
+
 }  // namespace
 
 double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup_iters,
@@ -67,16 +131,69 @@ double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup
   return min_lr + coeff * (lr - min_lr);
 }
 
+namespace {
+
+constexpr int kNormLanes = 8;
+
+// Sum of squares of x[0, n) in double in kNormLanes interleaved partial sums (lane l takes
+// i = l mod 8) added lane 0 to 7 at the end: eight independent add chains instead of one, the
+// same bits on every path (each product and add is one IEEE double operation).
+double sum_squares_portable(const float* x, std::size_t n) {
+  double lane[kNormLanes] = {};
+  const std::size_t full = n / kNormLanes * kNormLanes;
+  for (std::size_t i = 0; i < full; i += kNormLanes) {
+    for (int l = 0; l < kNormLanes; ++l) {
+      const double v = x[i + l];
+      lane[l] += v * v;
+    }
+  }
+  for (std::size_t i = full; i < n; ++i) {
+    const double v = x[i];
+    lane[i - full] += v * v;
+  }
+  double total = 0.0;
+  for (double s : lane) total += s;
+  return total;
+}
+
+__attribute__((target("avx512f"))) double sum_squares_avx512(const float* x, std::size_t n) {
+  __m512d acc = _mm512_setzero_pd();
+  const std::size_t full = n / kNormLanes * kNormLanes;
+  for (std::size_t i = 0; i < full; i += kNormLanes) {
+    const __m512d v = _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(x + i));
+    acc = _mm512_add_pd(acc, _mm512_mul_pd(v, v));
+  }
+  alignas(64) double lane[kNormLanes];
+  _mm512_store_pd(lane, acc);
+  for (std::size_t i = full; i < n; ++i) {
+    const double v = x[i];
+    lane[i - full] += v * v;
+  }
+  double total = 0.0;
+  for (double s : lane) total += s;
+  return total;
+}
+
+bool has_avx512f() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return yes;
+}
+
+}  // namespace
+
 double grad_norm(std::span<const float> grads) {
   constexpr std::size_t kChunks = 64;
   double partial[kChunks];
   const std::size_t n = grads.size();
+  const bool wide = has_avx512f();
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (n > 65536)
   for (std::size_t c = 0; c < kChunks; ++c) {
     const std::size_t b = n * c / kChunks, e = n * (c + 1) / kChunks;
-    double s = 0.0;
-    for (std::size_t i = b; i < e; ++i) s += static_cast<double>(grads[i]) * grads[i];
-    partial[c] = s;
+    partial[c] = wide ? sum_squares_avx512(grads.data() + b, e - b)
+                      : sum_squares_portable(grads.data() + b, e - b);
   }
   double total = 0.0;
   for (double s : partial) total += s;
@@ -122,34 +239,22 @@ void AdamW::run(ParamRange range, std::span<float> params, std::span<const float
   const float* g = grads.data();
   float* m = m_.data();
   float* v = v_.data();
+  const AdamWConstants k{b1, b2, eps, bc1, bc2, lr};
+  const bool wide = has_avx512f();
   for_each_piece(segments_, range, [&](std::size_t begin, std::size_t count, bool decay) {
     const float shrink = decay ? 1.0f - lr * config_.weight_decay : 1.0f;
-    const auto b = static_cast<std::int64_t>(begin), e = static_cast<std::int64_t>(begin + count);
-    const std::int64_t quads = (e - b) / 4;
-    // SSE intrinsics because GCC does not vectorize sqrtf under math-errno; every operation is
-    // the same IEEE single-precision one as in the scalar tail, so the bits do not depend on it.
+    // Blocks of 4096 elements: the split never changes an element's arithmetic.
+    constexpr std::size_t kBlock = 4096;
+    const auto blocks = static_cast<std::int64_t>((count + kBlock - 1) / kBlock);
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (count > 16384)
-    for (std::int64_t q = 0; q < quads; ++q) {
-      const std::int64_t i = b + 4 * q;
-      const __m128 gi = _mm_loadu_ps(g + i);
-      const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(b1), _mm_loadu_ps(m + i)),
-                                   _mm_mul_ps(_mm_set1_ps(1.0f - b1), gi));
-      const __m128 vi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(b2), _mm_loadu_ps(v + i)),
-                                   _mm_mul_ps(_mm_set1_ps(1.0f - b2), _mm_mul_ps(gi, gi)));
-      _mm_storeu_ps(m + i, mi);
-      _mm_storeu_ps(v + i, vi);
-      const __m128 mhat = _mm_div_ps(mi, _mm_set1_ps(bc1));
-      const __m128 vhat = _mm_div_ps(vi, _mm_set1_ps(bc2));
-      const __m128 step = _mm_div_ps(mhat, _mm_add_ps(_mm_sqrt_ps(vhat), _mm_set1_ps(eps)));
-      _mm_storeu_ps(p + i, _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), _mm_set1_ps(shrink)),
-                                      _mm_mul_ps(_mm_set1_ps(lr), step)));
-    }
-    for (std::int64_t i = b + 4 * quads; i < e; ++i) {
-      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-      v[i] = b2 * v[i] + (1.0f - b2) * (g[i] * g[i]);
-      const float mhat = m[i] / bc1;
-      const float vhat = v[i] / bc2;
-      p[i] = p[i] * shrink - lr * (mhat / (std::sqrt(vhat) + eps));
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::size_t i = begin + static_cast<std::size_t>(blk) * kBlock;
+      const std::size_t n = std::min(kBlock, begin + count - i);
+      if (wide) {
+        adamw_avx512(k, shrink, p + i, g + i, m + i, v + i, n);
+      } else {
+        adamw_sse(k, shrink, p + i, g + i, m + i, v + i, n);
+      }
     }
   });
   trace_update(tracer, range, n_params_, {"opt.m", "opt.v"});

@@ -36,8 +36,8 @@ namespace cube::gpt {
 double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup_iters,
                   std::int64_t decay_iters);
 
-// Euclidean norm of grads, summed in double over fixed chunks in a fixed order (independent of
-// the thread count).
+// Euclidean norm of grads, summed in double over 64 fixed chunks, each in 8 interleaved partial
+// sums, all added in a fixed order (independent of the thread count and of the ISA path).
 double grad_norm(std::span<const float> grads);
 // torch.nn.utils.clip_grad_norm_: if norm > max_norm, grads *= max_norm / (norm + 1e-6).
 // Returns the norm before clipping. Precondition: max_norm > 0.

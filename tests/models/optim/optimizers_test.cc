@@ -3,6 +3,7 @@
 #include "models/optim/optimizers.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <vector>
@@ -140,6 +141,59 @@ TEST(Optimizers, ClipGradNormScalesToMaxNorm) {
   double ref = 0;
   for (float x : big) ref += double(x) * x;
   EXPECT_NEAR(grad_norm(big), std::sqrt(ref), 1e-9 * std::sqrt(ref));
+}
+
+// grad_norm's vector paths against the same sums written out element by element: 64 chunks of
+// n*c/64 .. n*(c+1)/64, each in 8 partial sums by i mod 8 from the chunk start, lanes added 0..7,
+// chunks added 0..63. Bitwise, with 1 and 2 threads.
+TEST(Optimizers, GradNormEqualsItsOrderWrittenOutBitwise) {
+  for (std::size_t n : {std::size_t{9}, std::size_t{100003}, std::size_t{804096}}) {
+    const std::vector<float> g = random_vector(n, 21);
+    double total = 0.0;
+    for (std::size_t c = 0; c < 64; ++c) {
+      const std::size_t b = n * c / 64, e = n * (c + 1) / 64;
+      double lane[8] = {};
+      for (std::size_t i = b; i < e; ++i) lane[(i - b) % 8] += double(g[i]) * double(g[i]);
+      double chunk = 0.0;
+      for (double x : lane) chunk += x;
+      total += chunk;
+    }
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      EXPECT_EQ(grad_norm(g), std::sqrt(total)) << n << " elements, " << threads << " threads";
+    }
+  }
+}
+
+// AdamW's vector paths (AVX-512 where the CPU has it, SSE) against the scalar formula in float,
+// operation by operation, bitwise: odd tensor sizes put elements in every tail, the large one
+// spans several parallel blocks.
+TEST(Optimizers, AdamWVectorPathsGiveTheScalarFormulasBits) {
+  const std::vector<ParamTensor> tensors = {ParamTensor{"w", 0, 50001, 7, 7143, 0, true},
+                                            ParamTensor{"b", 50001, 37, 1, 37, 0, false},
+                                            ParamTensor{"u", 50038, 20011, 1, 20011, 0, true}};
+  const std::size_t n = 70049;
+  const AdamWConfig cfg{0.9f, 0.99f, 1e-8f, 0.1f};
+  AdamW opt(cfg, tensors, n);
+  std::vector<float> p = random_vector(n, 4), ps = p, m(n, 0.0f), v(n, 0.0f);
+  for (int t = 1; t <= 3; ++t) {
+    const std::vector<float> g = random_vector(n, 30 + t);
+    const float lr = 1e-3f * static_cast<float>(t);
+    opt.begin_step();
+    opt.update({0, n}, p, g, lr);
+    const float bc1 = 1.0f - std::pow(cfg.beta1, static_cast<float>(t));
+    const float bc2 = 1.0f - std::pow(cfg.beta2, static_cast<float>(t));
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool decay = i < 50001 || i >= 50038;
+      const float shrink = decay ? 1.0f - lr * cfg.weight_decay : 1.0f;
+      m[i] = cfg.beta1 * m[i] + (1.0f - cfg.beta1) * g[i];
+      v[i] = cfg.beta2 * v[i] + (1.0f - cfg.beta2) * (g[i] * g[i]);
+      const float mhat = m[i] / bc1;
+      const float vhat = v[i] / bc2;
+      ps[i] = ps[i] * shrink - lr * (mhat / (std::sqrt(vhat) + cfg.eps));
+    }
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(p[i], ps[i]) << "step " << t << " at " << i;
+  }
 }
 
 TEST(Optimizers, NanoGptScheduleWarmupCosineFloor) {
