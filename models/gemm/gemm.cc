@@ -237,8 +237,10 @@ float* pack_buffer(std::size_t n) {
 // Rows [i0, i1) of C against every packed panel, in blocks of kRowBlock rows. K is cut into
 // slices of kKc so that a 16-column B slice (16 KB) stays in L1; each slice after the first adds
 // its partial sums into C, so every element of C sums over p in increasing order.
-void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed, float* c,
-               std::ptrdiff_t ldc, bool accumulate) {
+// Panel jp of `packed` starts at packed + jp * panel_stride (K * 16 when B was packed for this
+// product alone; more when the product reads a row range of a larger packed B).
+void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed,
+               std::ptrdiff_t panel_stride, float* c, std::ptrdiff_t ldc, bool accumulate) {
   const Kernels& k = kernels();
   const int panels = (N + kNr - 1) / kNr;
   const int rows = k.rows;
@@ -250,7 +252,7 @@ void row_range(int i0, int i1, int N, int K, ConstStrided a, const float* packed
       for (int jp = 0; jp < panels; ++jp) {
         const int j0 = jp * kNr;
         const int nc = std::min(kNr, N - j0);
-        const float* panel = packed + (static_cast<std::ptrdiff_t>(jp) * K + p0) * kNr;
+        const float* panel = packed + jp * panel_stride + static_cast<std::ptrdiff_t>(p0) * kNr;
         for (int i = r0; i < r1; i += rows) {
           const int mr = std::min(rows, r1 - i);
           k.by_rows[mr](kc, a.data + i * a.rs + p0 * a.cs, a.rs, a.cs, panel, c + i * ldc + j0, ldc,
@@ -332,7 +334,7 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
   const bool big = static_cast<double>(M) * N * K >= 2097152.0;
   if (!(parallel && big && micro_rows > 1 && omp_get_max_threads() > 1)) {
     pack_b(0, panels, N, K, b, packed);
-    row_range(0, M, N, K, a, packed, c, ldc, accumulate);
+    row_range(0, M, N, K, a, packed, static_cast<std::ptrdiff_t>(K) * kNr, c, ldc, accumulate);
     return;
   }
   // Each thread packs its share of the B panels, then computes an equal share of the rows of C
@@ -345,8 +347,38 @@ void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::pt
 #pragma omp barrier
     const int i0 = rows * (micro_rows * id / nt);
     const int i1 = std::min(M, rows * (micro_rows * (id + 1) / nt));
-    if (i0 < i1) row_range(i0, i1, N, K, a, packed, c, ldc, accumulate);
+    if (i0 < i1) {
+      row_range(i0, i1, N, K, a, packed, static_cast<std::ptrdiff_t>(K) * kNr, c, ldc, accumulate);
+    }
   }
+}
+
+void PackedB::pack(int K, int N, ConstStrided b) {
+  K_ = std::max(K, 0);
+  N_ = std::max(N, 0);
+  const int panels = (N_ + kNr - 1) / kNr;
+  const std::size_t n = static_cast<std::size_t>(panels) * K_ * kNr;
+  if (storage_.size() < n + 16) storage_.resize(n + 16);
+  const auto addr = reinterpret_cast<std::uintptr_t>(storage_.data());
+  panels_ = reinterpret_cast<float*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
+  if (K_ > 0) pack_b(0, panels, N_, K_, b, panels_);
+}
+
+void gemm_packed(int M, int N, int K, ConstStrided a, const PackedB& b, int p0, float* c,
+                 std::ptrdiff_t ldc, bool accumulate) {
+  CUBE_CHECK(p0 >= 0 && K >= 0 && p0 + K <= b.depth() && N <= b.cols(),
+             "gemm_packed: rows [" << p0 << ", " << p0 + K << ") x " << N
+                                   << " columns outside the packed " << b.depth() << " x "
+                                   << b.cols());
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    if (!accumulate) {
+      for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    }
+    return;
+  }
+  row_range(0, M, N, K, a, b.panels_ + static_cast<std::ptrdiff_t>(p0) * kNr,
+            static_cast<std::ptrdiff_t>(b.depth()) * kNr, c, ldc, accumulate);
 }
 
 }  // namespace cube::gpt

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace cube::gpt {
 
@@ -57,6 +58,29 @@ inline void gemm_tn(int M, int N, int K, const float* a, const float* b, float* 
                     bool accumulate, bool parallel = true) {
   gemm(M, N, K, {a, 1, M}, {b, N, 1}, out, N, accumulate, parallel);
 }
+
+// B (K x N) packed once into the kernels' 16-column panels, for several serial products that
+// read row ranges of it (attention's causal strips read keys j < i1 of one head's K and V).
+// Storage grows on demand and is reused by later pack() calls.
+class PackedB {
+ public:
+  void pack(int K, int N, ConstStrided b);
+  int depth() const { return K_; }
+  int cols() const { return N_; }
+
+ private:
+  friend void gemm_packed(int, int, int, ConstStrided, const PackedB&, int, float*, std::ptrdiff_t,
+                          bool);
+  std::vector<float> storage_;
+  float* panels_ = nullptr;  // 64-byte aligned start within storage_
+  int K_ = 0, N_ = 0;
+};
+
+// C (+)= A · B[p0 : p0 + K, 0 : N] on the calling thread, with B from PackedB::pack: the bits of
+// gemm(M, N, K, a, <those rows of B>, c, ldc, accumulate, false), without packing B again.
+// Preconditions: p0 + K <= b.depth(), N <= b.cols() (else Error); C does not alias A or B.
+void gemm_packed(int M, int N, int K, ConstStrided a, const PackedB& b, int p0, float* c,
+                 std::ptrdiff_t ldc, bool accumulate);
 
 enum class GemmPath { kPortable, kAvx2, kAvx512 };
 // The widest path this CPU runs, and the one in use (the widest unless set_gemm_path chose).

@@ -119,6 +119,41 @@ TEST(Gemm, OneDnnBackendGivesTheSameBitsAtEveryThreadCount) {
   set_gemm_backend(default_gemm_backend());
 }
 
+// A product over a row range of a B packed once gives the bits of gemm on that range alone,
+// for B given row-major and transposed, on every row offset and column count the attention strips
+// use (and tails of the 16-column panels), overwriting and accumulating.
+TEST(Gemm, PackedBRowRangesGiveTheBitsOfUnpackedProducts) {
+  const int K = 64, N = 37, M = 24;
+  const std::vector<float> b = random_vector(static_cast<std::size_t>(K) * N, 11);
+  const std::vector<float> a = random_vector(static_cast<std::size_t>(M) * K, 12);
+  for (bool transposed : {false, true}) {
+    // transposed: B(p, j) read from a N x K array, as attention reads Kᵀ from the rows of K.
+    const ConstStrided sb =
+        transposed ? ConstStrided{b.data(), 1, K} : ConstStrided{b.data(), N, 1};
+    PackedB packed;
+    packed.pack(K, N, sb);
+    for (int p0 : {0, 5, 24, 48}) {
+      for (int n : {N, 16, 9}) {
+        for (bool accumulate : {false, true}) {
+          const int k = K - p0;
+          const ConstStrided rows{sb.data + p0 * sb.rs, sb.rs, sb.cs};
+          std::vector<float> expected = random_vector(static_cast<std::size_t>(M) * n, 13);
+          std::vector<float> got = expected;
+          gemm(M, n, k, {a.data(), K, 1}, rows, expected.data(), n, accumulate, false);
+          gemm_packed(M, n, k, {a.data(), K, 1}, packed, p0, got.data(), n, accumulate);
+          ASSERT_EQ(got, expected) << "p0 " << p0 << ", " << n << " columns";
+        }
+      }
+    }
+  }
+  PackedB packed;
+  packed.pack(K, N, {b.data(), N, 1});
+  std::vector<float> c(static_cast<std::size_t>(M) * (N + 1));
+  EXPECT_THROW(gemm_packed(M, N, 8, {a.data(), K, 1}, packed, K - 4, c.data(), N, false), Error);
+  EXPECT_THROW(gemm_packed(M, N + 1, 8, {a.data(), K, 1}, packed, 0, c.data(), N + 1, false),
+               Error);
+}
+
 TEST(Gemm, BackendsNotBuiltInAreRefused) {
   EXPECT_NO_THROW(set_gemm_backend(GemmBackend::kCube));
   EXPECT_EQ(gemm_backend(), GemmBackend::kCube);
