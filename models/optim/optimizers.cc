@@ -138,6 +138,17 @@ constexpr int kNormLanes = 8;
 // Sum of squares of x[0, n) in double in kNormLanes interleaved partial sums (lane l takes
 // i = l mod 8) added lane 0 to 7 at the end: eight independent add chains instead of one, the
 // same bits on every path (each product and add is one IEEE double operation).
+// The last n - full (< 8) squares into lanes 0.., then the lanes added 0 to 7.
+double add_tail_and_lanes(double* lane, const float* x, std::size_t full, std::size_t n) {
+  for (std::size_t i = full; i < n; ++i) {
+    const double v = x[i];
+    lane[i - full] += v * v;
+  }
+  double total = 0.0;
+  for (int l = 0; l < kNormLanes; ++l) total += lane[l];
+  return total;
+}
+
 double sum_squares_portable(const float* x, std::size_t n) {
   double lane[kNormLanes] = {};
   const std::size_t full = n / kNormLanes * kNormLanes;
@@ -147,13 +158,7 @@ double sum_squares_portable(const float* x, std::size_t n) {
       lane[l] += v * v;
     }
   }
-  for (std::size_t i = full; i < n; ++i) {
-    const double v = x[i];
-    lane[i - full] += v * v;
-  }
-  double total = 0.0;
-  for (double s : lane) total += s;
-  return total;
+  return add_tail_and_lanes(lane, x, full, n);
 }
 
 __attribute__((target("avx512f"))) double sum_squares_avx512(const float* x, std::size_t n) {
@@ -165,13 +170,7 @@ __attribute__((target("avx512f"))) double sum_squares_avx512(const float* x, std
   }
   alignas(64) double lane[kNormLanes];
   _mm512_store_pd(lane, acc);
-  for (std::size_t i = full; i < n; ++i) {
-    const double v = x[i];
-    lane[i - full] += v * v;
-  }
-  double total = 0.0;
-  for (double s : lane) total += s;
-  return total;
+  return add_tail_and_lanes(lane, x, full, n);
 }
 
 bool has_avx512f() {
