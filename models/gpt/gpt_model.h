@@ -31,7 +31,8 @@
 // once at construction; no allocation in forward or backward (the GEMM pack buffer and attention
 // scratch are thread-local and grow once). Threads: OpenMP over rows, columns or (batch, head);
 // every reduction has a fixed order, so the loss and gradients are bitwise identical for any thread
-// count on one machine (gemm.h says why AVX2 and portable builds differ).
+// count on one machine (gemm.h says why builds with and without oneDNN, and AVX and portable
+// paths, differ in their last bits).
 //
 // Trace (when the tracer is enabled): buffers "gpt.params", "gpt.grads", "gpt.acts" (all forward
 // activations in one buffer: embedding sum; per block ln1, its mean and rstd, qkv, attention
