@@ -36,8 +36,9 @@ bool as_blas(ConstStrided m, int rows, int cols, BlasOperand& out) {
 }
 
 // Blocks along the longer side of C: a power of two near side / 128, 2 to 16 (768 -> 4,
-// 512 -> 4, 128 -> 2), each a multiple of 16 wide. Measured on the exam's shapes with 2 threads,
-// 4 blocks of 192 rows run as fast as oneDNN's own threading (bench/gpt_bench GemmOnPath).
+// 512 -> 4, 128 -> 2), each a multiple of 16 wide; a function of the shape only. On the exam's
+// products with 2 threads, 4 blocks of 192 rows ran within 5 % of oneDNN's own threading, 9-10 %
+// slower on lm_head and the 128 x 128 weight gradient (docs/performance.md).
 int block_count(int side) {
   if (side < 32) return 1;
   int blocks = 2;
