@@ -1,6 +1,6 @@
-// Compares the stored rows of two commits: exact for deterministic metrics, by range for noisy
-// ones. Not here: choosing which rows a commit has (store.cc rows_for_commit) or rendering
-// (table.cc).
+// Compares the stored rows of two commits: exact for deterministic metrics, by a Mann-Whitney U
+// test for noisy ones. Not here: choosing which rows a commit has (store.cc rows_for_commit) or
+// rendering (table.cc).
 
 #include "experiments/diff.h"
 
@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "experiments/report.h"
+#include "experiments/stats.h"
 
 namespace cube {
 namespace {
@@ -122,34 +123,39 @@ std::vector<DiffRow> exact_rows(const DiffSide& a, const DiffSide& b, const Inde
       row.verdict = same_value(old_value, new_value) ? "same" : "changed";
     row.cells = {optional_value(old_value), optional_value(new_value),
                  (old_row && new_row) ? relative_change(old_value, new_value) : "n/a",
-                 std::string()};
+                 std::string(), std::string()};
     rows.push_back(std::move(row));
   }
 
   return rows;
 }
 
-// The verdict on a noisy metric: a status change, else whether the ranges of the two sides'
-// values are disjoint (higher / lower, slower / faster for wall time) or overlap.
+// The verdict on a noisy metric (diff.h): a status change, else higher / lower (slower / faster
+// for wall time) when the U test's p < alpha and the medians moved by more than the threshold,
+// else "~".
 std::string noisy_verdict(const std::string& metric, const NoisyValues& old_values,
-                          const NoisyValues& new_values) {
+                          const NoisyValues& new_values, double p_value,
+                          const DiffOptions& options) {
   const std::vector<double>& ov = old_values.values;
   const std::vector<double>& nv = new_values.values;
   if (old_values.worst_status != new_values.worst_status)
     return "status " + old_values.worst_status + " -> " + new_values.worst_status;
   if (ov.empty() || nv.empty()) return ov.empty() && nv.empty() ? "same" : "changed";
-  auto [old_low, old_high] = std::minmax_element(ov.begin(), ov.end());
-  auto [new_low, new_high] = std::minmax_element(nv.begin(), nv.end());
+  const double old_median = median(ov), new_median = median(nv);
+  const double moved =
+      old_median == 0 ? (new_median == old_median ? 0.0 : std::numeric_limits<double>::infinity())
+                      : std::fabs(new_median - old_median) / std::fabs(old_median);
+  if (!(p_value < options.alpha) || !(moved > options.threshold)) return "~";
   const bool time = metric == "wall_time";
-  if (*new_low > *old_high) return time ? "slower" : "higher";
-  if (*new_high < *old_low) return time ? "faster" : "lower";
-  return "~ within noise";
+  if (new_median > old_median) return time ? "slower" : "higher";
+  return time ? "faster" : "lower";
 }
 
 // Noisy metrics: one row per (cell, metric) over every seed and repeat; *few_values is set when
-// a side has fewer than 2 values of one.
+// a side has fewer than 4 values of one (too few for p < 0.05).
 void add_noisy_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_side,
-                    const Indexed& new_side, std::vector<DiffRow>& rows, bool* few_values) {
+                    const Indexed& new_side, const DiffOptions& options, std::vector<DiffRow>& rows,
+                    bool* few_values) {
   std::set<std::pair<std::string, std::string>> noisy_keys;
   for (const Indexed* side : {&old_side, &new_side})
     for (const auto& [key, values] : side->noisy)
@@ -170,7 +176,8 @@ void add_noisy_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_sid
       row.cells = {
           old_only ? optional_value(m) : Value(), old_only ? Value() : optional_value(m),
           std::string("n/a"),
-          (old_only ? range_text(only.values) + " -> n/a" : "n/a -> " + range_text(only.values))};
+          (old_only ? range_text(only.values) + " -> n/a" : "n/a -> " + range_text(only.values)),
+          std::string()};
       row.verdict = "only in " + (old_only ? a.label : b.label);
       rows.push_back(std::move(row));
       continue;
@@ -182,11 +189,13 @@ void add_noisy_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_sid
     std::string counts = ov.size() == nv.size() ? "(n=" + std::to_string(ov.size()) + ")"
                                                 : "(n=" + std::to_string(ov.size()) + " -> " +
                                                       std::to_string(nv.size()) + ")";
+    const MannWhitney test = mann_whitney_u(ov, nv);
     row.cells = {optional_value(old_median), optional_value(new_median),
                  relative_change(old_median, new_median),
-                 range_text(ov) + " -> " + range_text(nv) + " " + counts};
-    if (ov.size() < 2 || nv.size() < 2) *few_values = true;
-    row.verdict = noisy_verdict(row.metric, o->second, n->second);
+                 range_text(ov) + " -> " + range_text(nv) + " " + counts,
+                 (ov.empty() || nv.empty()) ? Value() : Value(test.p_value)};
+    if (ov.size() < 4 || nv.size() < 4) *few_values = true;
+    row.verdict = noisy_verdict(row.metric, o->second, n->second, test.p_value, options);
     rows.push_back(std::move(row));
   }
 }
@@ -220,16 +229,17 @@ void add_notes(Table& table, const DiffSide& a, const DiffSide& b, const Indexed
                             short_sha(side->commit) + " (uncommitted edits)");
   if (few_noisy_values)
     table.notes.push_back(
-        "noisy metrics with fewer than 2 values on a side show no spread; add seeds or --repeat "
-        "before trusting a faster/slower verdict");
+        "noisy metrics with fewer than 4 values on a side cannot reach p < 0.05 (the U test's "
+        "smallest p is 0.1 for 3 against 3); add seeds or --repeat");
 }
 
 }  // namespace
 
-Table diff_table(const DiffSide& a, const DiffSide& b) {
+Table diff_table(const DiffSide& a, const DiffSide& b, const DiffOptions& options) {
   Table table;
   table.title = "metric diff " + a.label + " -> " + b.label;
-  const std::vector<std::string> fixed = {"cell", "seed", "metric", "change", "spread", "verdict"};
+  const std::vector<std::string> fixed = {"cell",   "seed", "metric", "change",
+                                          "spread", "p",    "verdict"};
   bool clash = a.label == b.label || std::count(fixed.begin(), fixed.end(), a.label) ||
                std::count(fixed.begin(), fixed.end(), b.label);
   table.columns = {"cell",
@@ -239,6 +249,7 @@ Table diff_table(const DiffSide& a, const DiffSide& b) {
                    clash ? b.label + " (new)" : b.label,
                    "change",
                    "spread",
+                   "p",
                    "verdict"};
 
   std::set<std::string> noisy_metrics;
@@ -250,7 +261,7 @@ Table diff_table(const DiffSide& a, const DiffSide& b) {
 
   std::vector<DiffRow> rows = exact_rows(a, b, old_side, new_side);
   bool few_noisy_values = false;
-  add_noisy_rows(a, b, old_side, new_side, rows, &few_noisy_values);
+  add_noisy_rows(a, b, old_side, new_side, options, rows, &few_noisy_values);
 
   std::sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
     return std::tie(x.cell, x.all_seeds, x.seed, x.metric) <

@@ -461,14 +461,25 @@ int cmd_results(const std::vector<std::string>& args) {
 int cmd_diff(const std::vector<std::string>& args) {
   CommonOptions common;
   std::string rev_a, rev_b;
+  DiffOptions options;
   po::options_description desc("cube diff options");
   desc.add_options()("a", po::value(&rev_a)->required(), "old git revision")(
-      "b", po::value(&rev_b)->required(), "new git revision");
+      "b", po::value(&rev_b)->required(), "new git revision")(
+      "alpha", po::value(&options.alpha)->default_value(options.alpha),
+      "noisy metrics: significance level of the Mann-Whitney U test, in (0, 1)")(
+      "threshold", po::value(&options.threshold)->default_value(options.threshold),
+      "noisy metrics: least relative move of the median called faster/slower, >= 0");
   add_store_and_format(desc, common);
   po::positional_options_description positional;
   positional.add("a", 1).add("b", 1);
   po::variables_map vm;
   if (!parse_command(args, desc, positional, vm, "cube diff REV_A REV_B [options]")) return kExitOk;
+  if (!(options.alpha > 0 && options.alpha < 1))
+    throw ConfigError(SourceLocation{"--alpha"},
+                      "alpha " + readable(options.alpha) + " is out of range (0, 1)");
+  if (!(options.threshold >= 0))
+    throw ConfigError(SourceLocation{"--threshold"},
+                      "threshold " + readable(options.threshold) + " is out of range [0, inf)");
   Format format = parse_format(common.format);
   fs::path path = store_path(common);
   if (!fs::exists(path))
@@ -482,7 +493,7 @@ int cmd_diff(const std::vector<std::string>& args) {
   };
   DiffSide a = side(rev_a);
   DiffSide b = side(rev_b);
-  Table table = diff_table(a, b);
+  Table table = diff_table(a, b, options);
   for (const DiffSide* s : {&a, &b})
     if (s->rows.empty())
       table.notes.push_back("to produce rows for " + s->label + ": git checkout " +

@@ -179,6 +179,9 @@ sweep:
     if (metric == "wall_time") {
       ++wall_rows;
       EXPECT_EQ(row["seed"], "all");
+      // The same code twice: three values a side cannot reach p < 0.05, so no verdict but "~".
+      EXPECT_TRUE(row["p"].is_number()) << row;
+      EXPECT_EQ(row["verdict"], "~");
     } else {
       ++verdicts[row["verdict"].get<std::string>()];
     }
@@ -191,6 +194,14 @@ sweep:
   Result md = cube("diff HEAD~1 HEAD --store store.db --format md");
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("| metric"), std::string::npos) << md.out;
+
+  Result bad_alpha = cube("diff HEAD~1 HEAD --store store.db --alpha 1.5");
+  EXPECT_EQ(bad_alpha.exit_code, 2);
+  EXPECT_NE(bad_alpha.err.find("--alpha: alpha 1.5 is out of range (0, 1)"), std::string::npos)
+      << bad_alpha.err;
+  Result bad_threshold = cube("diff HEAD~1 HEAD --store store.db --threshold -0.1");
+  EXPECT_EQ(bad_threshold.exit_code, 2);
+  EXPECT_NE(bad_threshold.err.find("--threshold"), std::string::npos) << bad_threshold.err;
 }
 
 TEST_F(CliTest, DiffWithAnEmptySideSaysHowToProduceIt) {

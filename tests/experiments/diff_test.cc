@@ -76,35 +76,58 @@ DiffSide new_side() {
   return b;
 }
 
-TEST(DiffTest, ComparesDeterministicExactlyAndNoisyByRange) {
+// Noisy rows carry the U test's p-value (scipy.stats.mannwhitneyu prints 0.7715034091403082 for
+// p/s's wall times); with 2 values a side p is at least 1/3, so even disjoint ranges are "~".
+TEST(DiffTest, ComparesDeterministicExactlyAndNoisyByUTest) {
   Table t = diff_table(old_side(), new_side());
   EXPECT_EQ(t.title, "metric diff old -> new");
-  EXPECT_EQ(render(t, Format::kCsv),
-            "cell,seed,metric,old,new,change,spread,verdict\n"
-            "p/s,1,accuracy,1,1,0,,same\n"
-            "p/s,1,ard,,7,n/a,,only in new\n"
-            "p/s,1,epochs,10,10,0,,same\n"
-            "p/s,2,accuracy,0.5,0.75,+50.00%,,changed\n"
-            "p/s,2,epochs,10,12,+20.00%,,changed\n"
-            "p/s,all,wall_time,1.375,1.5,+9.09%,\"[1, 2] -> [1.125, 2.25] (n=4)\",~ within noise\n"
-            "p/t,1,accuracy,1,1,0,,same\n"
-            "p/t,2,accuracy,1,1,0,,same\n"
-            "p/t,all,joules,11,5.5,-50.00%,\"[10, 12] -> [5, 6] (n=2)\",lower\n"
-            "p/t,all,wall_time,1.25,3,+140.00%,\"[1, 1.5] -> [2, 4] (n=2)\",slower\n"
-            "p/v,1,accuracy,1,,n/a,,status ok -> error\n");
-  EXPECT_EQ(t.notes, (std::vector<std::string>{
-                         "11 rows: 2 changed, 1 lower, 1 only in new, 4 same, 1 slower, "
-                         "1 status ok -> error, 1 ~ within noise",
-                         "only in old: p/z", "only in new: p/w"}));
+  EXPECT_EQ(
+      render(t, Format::kCsv),
+      "cell,seed,metric,old,new,change,spread,p,verdict\n"
+      "p/s,1,accuracy,1,1,0,,,same\n"
+      "p/s,1,ard,,7,n/a,,,only in new\n"
+      "p/s,1,epochs,10,10,0,,,same\n"
+      "p/s,2,accuracy,0.5,0.75,+50.00%,,,changed\n"
+      "p/s,2,epochs,10,12,+20.00%,,,changed\n"
+      "p/s,all,wall_time,1.375,1.5,+9.09%,\"[1, 2] -> [1.125, 2.25] (n=4)\",0.7715034091403082,~\n"
+      "p/t,1,accuracy,1,1,0,,,same\n"
+      "p/t,2,accuracy,1,1,0,,,same\n"
+      "p/t,all,joules,11,5.5,-50.00%,\"[10, 12] -> [5, 6] (n=2)\",0.3333333333333333,~\n"
+      "p/t,all,wall_time,1.25,3,+140.00%,\"[1, 1.5] -> [2, 4] (n=2)\",0.3333333333333333,~\n"
+      "p/v,1,accuracy,1,,n/a,,,status ok -> error\n");
+  EXPECT_EQ(t.notes,
+            (std::vector<std::string>{
+                "11 rows: 2 changed, 1 only in new, 4 same, 1 status ok -> error, 3 ~",
+                "only in old: p/z", "only in new: p/w",
+                "noisy metrics with fewer than 4 values on a side cannot reach p < 0.05 "
+                "(the U test's smallest p is 0.1 for 3 against 3); add seeds or --repeat"}));
 }
 
-TEST(DiffTest, FasterWhenTheNewRangeIsBelowTheOld) {
-  DiffSide a{"a", "a", {row("c/d", 1, 0, "wall_time", 3.0), row("c/d", 2, 0, "wall_time", 4.0)}};
-  DiffSide b{"b", "b", {row("c/d", 1, 0, "wall_time", 1.0), row("c/d", 2, 0, "wall_time", 2.0)}};
-  Table t = diff_table(a, b);
+DiffSide wall_times(const std::string& label, const std::vector<double>& seconds) {
+  DiffSide side{label, label, {}};
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    side.rows.push_back(row("c/d", 1, static_cast<std::int64_t>(i), "wall_time", seconds[i]));
+  return side;
+}
+
+// Five repeats a side, disjoint: p = 2 / C(10, 5) = 0.0079 (scipy: 0.007936507936507936).
+TEST(DiffTest, FasterOnlyWhenSignificantAndMovedBeyondTheThreshold) {
+  const DiffSide slow = wall_times("a", {3, 3.5, 4, 4.5, 5});
+  Table t = diff_table(slow, wall_times("b", {1, 1.5, 2, 2.5, 2.75}));
   ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][5], Value(std::string("-50.00%")));
+  EXPECT_NEAR(std::get<double>(t.rows[0][7]), 0.007936507936507936, 1e-15);
   EXPECT_EQ(t.rows[0].back(), Value(std::string("faster")));
-  EXPECT_EQ(t.rows[0][5], Value(std::string("-57.14%")));
+  EXPECT_EQ(diff_table(wall_times("b", {1, 1.5, 2, 2.5, 2.75}), slow).rows[0].back(),
+            Value(std::string("slower")));
+  // Significant (the same p) but the median moved 5 %: not more than the 5 % threshold.
+  const DiffSide base = wall_times("a", {1.0, 1.01, 1.02, 1.03, 1.04});
+  const DiffSide shifted = wall_times("b", {1.05, 1.06, 1.07, 1.08, 1.09});
+  EXPECT_EQ(diff_table(base, shifted).rows[0].back(), Value(std::string("~")));
+  EXPECT_EQ(diff_table(base, shifted, {0.05, 0.01}).rows[0].back(), Value(std::string("slower")));
+  // A stricter alpha than p: "~".
+  EXPECT_EQ(diff_table(slow, wall_times("b", {1, 1.5, 2, 2.5, 2.75}), {0.005, 0.05}).rows[0].back(),
+            Value(std::string("~")));
 }
 
 TEST(DiffTest, IdenticalSidesAreAllSame) {
@@ -115,9 +138,9 @@ TEST(DiffTest, IdenticalSidesAreAllSame) {
   }());
   for (const auto& r : t.rows) {
     std::string verdict = std::get<std::string>(r.back());
-    EXPECT_TRUE(verdict == "same" || verdict == "~ within noise") << verdict;
+    EXPECT_TRUE(verdict == "same" || verdict == "~") << verdict;
   }
-  EXPECT_EQ(t.notes.front(), "11 rows: 8 same, 3 ~ within noise");
+  EXPECT_EQ(t.notes.front(), "11 rows: 8 same, 3 ~");
 }
 
 TEST(DiffTest, EmptySideGivesANoteAndNoRows) {
@@ -126,7 +149,7 @@ TEST(DiffTest, EmptySideGivesANoteAndNoRows) {
   EXPECT_TRUE(t.rows.empty());
   EXPECT_EQ(t.notes, (std::vector<std::string>{"no rows stored for new (bbbbbbbbbbbb)"}));
   EXPECT_EQ(t.columns, (std::vector<std::string>{"cell", "seed", "metric", "old", "new", "change",
-                                                 "spread", "verdict"}));
+                                                 "spread", "p", "verdict"}));
 }
 
 TEST(DiffTest, EqualLabelsAreDisambiguatedAndDirtyRowsAreLabelled) {
@@ -141,8 +164,8 @@ TEST(DiffTest, EqualLabelsAreDisambiguatedAndDirtyRowsAreLabelled) {
   EXPECT_NE(std::find(t.notes.begin(), t.notes.end(),
                       "HEAD: rows from a dirty working tree at c (uncommitted edits)"),
             t.notes.end());
-  // n = 1 cannot show noise: the table says so.
-  EXPECT_NE(t.notes.back().find("fewer than 2 values"), std::string::npos);
+  // n = 1 cannot reach significance: the table says so.
+  EXPECT_NE(t.notes.back().find("fewer than 4 values"), std::string::npos);
 }
 
 TEST(DiffTest, RelativeChangeFormats) {
