@@ -345,7 +345,7 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
   for (std::size_t i = 0; i < spec.sections.size(); ++i) {
     ReportSection& section = spec.sections[i];
     if (section.curves.empty()) continue;
-    const std::vector<CurveSeries> series = section_curves(section, store);
+    const std::vector<CurveSeries> series = section_curves(section, store, provenance.build_key());
     if (series.empty()) continue;
     PlotOptions plot_options;
     plot_options.title = section.title;

@@ -171,7 +171,8 @@ std::string render_report(const ReportSpec& spec,
   return out.str();
 }
 
-std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store) {
+std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store,
+                                        const std::string& build_key) {
   std::vector<const Job*> cells;  // the first job of each distinct cell
   for (const Job& job : section.plan.jobs)
     if (std::none_of(cells.begin(), cells.end(),
@@ -179,7 +180,7 @@ std::vector<CurveSeries> section_curves(const ReportSection& section, const Resu
       cells.push_back(&job);
   std::vector<CurveSeries> series;
   for (std::size_t c = 0; c < cells.size(); ++c) {
-    const auto points = store.curves(cells[c]->cell());
+    const auto points = store.curves(build_key, cells[c]->cell());
     if (points.empty()) continue;
     const std::uint64_t first_seed = points.front().seed;
     const std::string solver = parse_spec(cells[c]->solver).name;

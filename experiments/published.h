@@ -28,9 +28,11 @@ std::string render_report(const ReportSpec& spec,
                           const std::vector<std::vector<ResultRow>>& section_rows,
                           const Provenance& provenance);
 
-// The loss curves of a section from the store: per distinct cell, in plan order, its
-// "train_loss" (dashed) and "val_loss" series of the first stored seed, repeat 0, labelled by
-// the solver's name and coloured by the cell's position. Cells without curves are left out.
-std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store);
+// The loss curves of a section from the store, those of the build `build_key` (the report's own
+// build): per distinct cell, in plan order, its "train_loss" (dashed) and "val_loss" series of
+// the first stored seed, repeat 0, labelled by the solver's name and coloured by the cell's
+// position. Cells without curves are left out.
+std::vector<CurveSeries> section_curves(const ReportSection& section, const ResultStore& store,
+                                        const std::string& build_key);
 
 }  // namespace cube

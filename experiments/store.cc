@@ -430,14 +430,16 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
   return rows;
 }
 
-std::vector<StoredCurvePoint> ResultStore::curves(const std::string& cell) const {
+std::vector<StoredCurvePoint> ResultStore::curves(const std::string& build_key,
+                                                  const std::string& cell) const {
   std::lock_guard lock(mutex_);
-  // Only the latest run that wrote a curve for this cell counts.
+  // One curve per job within a build (write_job replaces it), whichever run wrote it: a resumed
+  // sweep's seeds come from several runs.
   Statement select(db_, path_,
-                   "SELECT seed, repeat, series, step, value FROM curves WHERE cell = ?1 AND "
-                   "run_id = (SELECT MAX(run_id) FROM curves WHERE cell = ?1) "
-                   "ORDER BY seed, repeat, series, step");
-  select.bind(1, cell);
+                   "SELECT seed, repeat, series, step, value FROM curves WHERE build_key = ?1 AND "
+                   "cell = ?2 ORDER BY seed, repeat, series, step");
+  select.bind(1, build_key);
+  select.bind(2, cell);
   std::vector<StoredCurvePoint> points;
   while (select.step()) {
     StoredCurvePoint p;

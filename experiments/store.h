@@ -91,9 +91,10 @@ class ResultStore {
   void write_job(std::int64_t run_id, const std::string& build_key,
                  const std::vector<ResultRow>& rows, const std::vector<CurvePoint>& curve = {});
 
-  // The learning curve points of `cell` written by the latest run that wrote any, ordered by
-  // seed, repeat, series, step.
-  std::vector<StoredCurvePoint> curves(const std::string& cell) const;
+  // The learning curve points of `cell` stored for the build `build_key` (each job's latest),
+  // ordered by seed, repeat, series, step. Curves of other builds (another commit, compiler or
+  // build type) never mix in.
+  std::vector<StoredCurvePoint> curves(const std::string& build_key, const std::string& cell) const;
 
   // Rows of runs at `commit` (a full sha). If both clean and dirty rows exist, only clean ones.
   // If several build keys remain, the latest run's row wins per (cell, seed, repeat, metric).

@@ -158,19 +158,19 @@ TEST_F(StoreTest, LearningCurvesLandWithTheirJobAndTheLatestRunWins) {
                                    {"train_loss", 250, 2.5},
                                    {"val_loss", 250, 2.6}};
   store.write_job(first, "c/Release", {job_row("p/s", 1, 0, "val_loss", 2.6)}, curve);
-  auto points = store.curves("p/s");
+  auto points = store.curves("c/Release", "p/s");
   ASSERT_EQ(points.size(), 4u);
   EXPECT_EQ(points[0].series, "train_loss");
   EXPECT_EQ(points[1].series, "train_loss");
   EXPECT_EQ(points[1].step, 250);
   EXPECT_EQ(points[1].value, 2.5);
-  EXPECT_TRUE(store.curves("other/cell").empty());
+  EXPECT_TRUE(store.curves("c/Release", "other/cell").empty());
 
   // Re-running the job replaces its curve; a later run's curve is the one returned.
   const std::int64_t second = store.begin_run(provenance("c", false, "Release"));
   store.write_job(second, "c/Release", {job_row("p/s", 1, 0, "val_loss", 2.0)},
                   {{"val_loss", 0, 4.0}});
-  points = store.curves("p/s");
+  points = store.curves("c/Release", "p/s");
   ASSERT_EQ(points.size(), 1u);
   EXPECT_EQ(points[0].value, 4.0);
 
@@ -180,7 +180,32 @@ TEST_F(StoreTest, LearningCurvesLandWithTheirJobAndTheLatestRunWins) {
                                {job_row("q/s", 1, 0, "x", 1.0), job_row("q/s", 1, 0, "x", 2.0)},
                                {{"val_loss", 0, 1.0}}),
                Error);
-  EXPECT_TRUE(store.curves("q/s").empty());
+  EXPECT_TRUE(store.curves("c/Release", "q/s").empty());
+}
+
+// Curves are read per build: another commit's later run does not replace this build's curve,
+// and the seeds of a sweep resumed in a second run are all returned (the query used to take the
+// cell's latest run only, across builds).
+TEST_F(StoreTest, LearningCurvesAreReadPerBuildAndAcrossResumedRuns) {
+  ResultStore store(dir_ / "r.db");
+  const std::int64_t first = store.begin_run(provenance("c", false, "Release"));
+  store.write_job(first, "c/Release", {job_row("p/s", 1, 0, "val_loss", 2.6)},
+                  {{"val_loss", 0, 4.3}});
+  const std::int64_t resumed = store.begin_run(provenance("c", false, "Release"));
+  store.write_job(resumed, "c/Release", {job_row("p/s", 2, 0, "val_loss", 2.7)},
+                  {{"val_loss", 0, 4.4}});
+  const std::int64_t other = store.begin_run(provenance("d", false, "Release"));
+  store.write_job(other, "d/Release", {job_row("p/s", 1, 0, "val_loss", 1.0)},
+                  {{"val_loss", 0, 9.9}});
+  const auto mine = store.curves("c/Release", "p/s");
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].seed, 1u);
+  EXPECT_EQ(mine[0].value, 4.3);
+  EXPECT_EQ(mine[1].seed, 2u);
+  EXPECT_EQ(mine[1].value, 4.4);
+  const auto theirs = store.curves("d/Release", "p/s");
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(theirs[0].value, 9.9);
 }
 
 TEST_F(StoreTest, UniqueIndexRefusesASecondRowForAKey) {
