@@ -22,6 +22,7 @@
 #include "core/trace_binary.h"
 #include "core/trace_text.h"
 #include "experiments/diff.h"
+#include "experiments/html.h"
 #include "experiments/ir_score.h"
 #include "experiments/plan.h"
 #include "experiments/plot.h"
@@ -315,18 +316,40 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   return finish_sweep(sweep, a, format, path);
 }
 
+// The curves drawn by gnuplot as SVG markup (from "<svg" on: no XML prolog), for an HTML page.
+std::string inline_svg_curves(const std::vector<CurveSeries>& series, const PlotOptions& options) {
+  const fs::path file = fs::temp_directory_path() /
+                        ("cube_curves_" + std::to_string(::getpid()) + "_" +
+                         std::to_string(std::hash<std::string>{}(options.title)) + ".svg");
+  plot_curves(series, file, options);
+  std::ifstream in(file, std::ios::binary);
+  std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  fs::remove(file);
+  const std::size_t start = svg.find("<svg");
+  CUBE_CHECK(start != std::string::npos, "gnuplot wrote no <svg> element to " << file);
+  return svg.substr(start);
+}
+
 int cmd_report(const std::vector<std::string>& args, const std::string& command) {
   std::string file, output;
   RunArgs a;
   po::options_description desc("cube report options");
   desc.add_options()("spec", po::value(&file)->required(), "report spec YAML")(
-      "output,o", po::value(&output), "markdown file to write (default: standard output)");
+      "output,o", po::value(&output),
+      "file to write (default: standard output); a .html name implies --format html");
   add_run_options(desc, a);
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
   if (!parse_command(args, desc, positional, vm, "cube report SPEC.yaml [-o doc.md] [options]"))
     return kExitOk;
+  // Markdown with the plots as image files, or one HTML page with the plots inline as SVG.
+  const bool html = a.common.format == "html" ||
+                    (vm["format"].defaulted() && fs::path(output).extension() == ".html");
+  if (!html && a.common.format != "md" && !vm["format"].defaulted())
+    throw ConfigError(SourceLocation{"--format"},
+                      "unknown report format '" + a.common.format + "'; valid choices: md, html");
   RunOptions options = to_run_options(a);
   ReportSpec spec = load_report_spec(file);  // every sweep validated before anything runs
   fs::path path = store_path(a.common);
@@ -350,12 +373,17 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
     PlotOptions plot_options;
     plot_options.title = section.title;
     plot_options.x_label = "iteration";
+    if (html) {
+      section.curves_svg = inline_svg_curves(series, plot_options);
+      continue;
+    }
     plot_curves(series, section.curves, plot_options);
     const fs::path doc_dir =
         output.empty() ? fs::current_path() : fs::absolute(output).parent_path();
     section.curves_link = fs::relative(fs::absolute(section.curves), doc_dir).string();
   }
-  const std::string doc = render_report(spec, rows, provenance);
+  std::string doc = render_report(spec, rows, provenance);
+  if (html) doc = html_page(spec.title.empty() ? "cube report" : spec.title, markdown_to_html(doc));
   if (output.empty()) {
     print(doc);
   } else {

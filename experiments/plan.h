@@ -84,6 +84,7 @@ struct ReportSection {
   std::vector<PublishedFigure> published;
   std::string curves;       // PNG/SVG to draw the cells' loss curves into ('' = none), as given
   std::string curves_link;  // set by `cube report`: the image path relative to the document
+  std::string curves_svg;   // set by `cube report --format html`: the plot, inline SVG markup
 };
 
 // A comparison report spec: YAML with keys title, intro (markdown) and sections (a list of

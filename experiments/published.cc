@@ -161,9 +161,17 @@ std::string render_report(const ReportSpec& spec,
         << section.plan.jobs.size() << " jobs).\n\n";
     out << section_markdown(section,
                             i < section_rows.size() ? section_rows[i] : std::vector<ResultRow>{});
-    if (!section.curves_link.empty())
+    if (!section.curves_svg.empty()) {
+      // A raw HTML block ends at a blank line, so the markup goes in without any.
+      std::istringstream svg(section.curves_svg);
+      out << "\n<figure>\n";
+      for (std::string line; std::getline(svg, line);)
+        if (line.find_first_not_of(" \t\r") != std::string::npos) out << line << "\n";
+      out << "</figure>\n\nLoss curves: train dashed, val solid, first seed of each cell.\n";
+    } else if (!section.curves_link.empty()) {
       out << "\n![loss curves of " << section.title << "](" << section.curves_link
           << ")\n\nLoss curves: train dashed, val solid, first seed of each cell.\n";
+    }
     if (!section.notes.empty())
       out << "\n" << section.notes << (section.notes.back() == '\n' ? "" : "\n");
     out << "\n";

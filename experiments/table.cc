@@ -1,4 +1,5 @@
-// Renders a Table as aligned text, GitHub markdown, RFC 4180 CSV or JSON; formats doubles.
+// Renders a Table as aligned text, GitHub markdown, RFC 4180 CSV, JSON or an HTML page; formats
+// doubles.
 // Not here: what goes into a table (report.cc, diff.cc, main.cc).
 
 #include "experiments/table.h"
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "experiments/html.h"
 
 namespace cube {
 namespace {
@@ -217,6 +219,27 @@ std::string render_json(const Table& table) {
   return out.str();
 }
 
+std::string render_html(const Table& table) {
+  std::string body;
+  if (!table.title.empty()) body += "<h1>" + html_escape(table.title) + "</h1>\n";
+  body += "<table>\n<thead><tr>";
+  for (const std::string& column : table.columns) body += "<th>" + html_escape(column) + "</th>";
+  body += "</tr></thead>\n<tbody>\n";
+  for (const auto& row : table.rows) {
+    body += "<tr>";
+    for (const Value& value : padded(row, table.columns.size()))
+      body += "<td>" + html_escape(to_text(value)) + "</td>";
+    body += "</tr>\n";
+  }
+  body += "</tbody>\n</table>\n";
+  if (!table.notes.empty()) {
+    body += "<ul>\n";
+    for (const std::string& note : table.notes) body += "<li>" + html_escape(note) + "</li>\n";
+    body += "</ul>\n";
+  }
+  return html_page(table.title.empty() ? "cube" : table.title, body);
+}
+
 }  // namespace
 
 Format parse_format(const std::string& text) {
@@ -224,8 +247,9 @@ Format parse_format(const std::string& text) {
   if (text == "md") return Format::kMarkdown;
   if (text == "csv") return Format::kCsv;
   if (text == "json") return Format::kJson;
+  if (text == "html") return Format::kHtml;
   throw ConfigError(SourceLocation{"--format"},
-                    "unknown format '" + text + "'; valid choices: table, md, csv, json");
+                    "unknown format '" + text + "'; valid choices: table, md, csv, json, html");
 }
 
 std::string readable(double x) {
@@ -275,6 +299,8 @@ std::string render(const Table& table, Format format) {
       return render_csv(table);
     case Format::kJson:
       return render_json(table);
+    case Format::kHtml:
+      return render_html(table);
   }
   throw Error("render: unknown format");
 }

@@ -19,10 +19,10 @@
 
 namespace cube {
 
-enum class Format { kTable, kMarkdown, kCsv, kJson };
+enum class Format { kTable, kMarkdown, kCsv, kJson, kHtml };
 
-// "table" | "md" | "csv" | "json". Throws ConfigError
-// "--format: unknown format 'x'; valid choices: table, md, csv, json".
+// "table" | "md" | "csv" | "json" | "html". Throws ConfigError
+// "--format: unknown format 'x'; valid choices: table, md, csv, json, html".
 Format parse_format(const std::string& text);
 
 // One cell of a table. monostate = n/a (JSON null).
@@ -35,7 +35,8 @@ struct Table {
   std::vector<std::string> notes;
 };
 
-// The whole rendering, ending with a newline. O(cells).
+// The whole rendering, ending with a newline. O(cells). kHtml is a self-contained page
+// (html.h): the title as heading, the table, the notes as a list; every text escaped.
 std::string render(const Table& table, Format format);
 
 // A double for people: integral values with |x| < 1e15 exactly ("123456789"); other values with

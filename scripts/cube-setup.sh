@@ -17,6 +17,7 @@ packages=(
   libsqlite3-dev                     # the results store
   libdnnl-dev                        # oneDNN: the GPT's linear-layer GEMMs
   nlohmann-json3-dev                 # JSON plans and --format json
+  libcmark-gfm-dev libcmark-gfm-extensions-dev   # markdown to HTML for --format html
   libgtest-dev libgmock-dev          # tests
   libbenchmark-dev                   # bench/
   gnuplot-nox                        # cube plot (PNG and SVG)

@@ -195,6 +195,11 @@ sweep:
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("| metric"), std::string::npos) << md.out;
 
+  Result html = cube("diff HEAD~1 HEAD --store store.db --format html");
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_EQ(html.out.rfind("<!DOCTYPE html>", 0), 0u) << html.out;
+  EXPECT_NE(html.out.find("<th>verdict</th>"), std::string::npos) << html.out;
+
   Result bad_alpha = cube("diff HEAD~1 HEAD --store store.db --alpha 1.5");
   EXPECT_EQ(bad_alpha.exit_code, 2);
   EXPECT_NE(bad_alpha.err.find("--alpha: alpha 1.5 is out of range (0, 1)"), std::string::npos)
@@ -202,6 +207,51 @@ sweep:
   Result bad_threshold = cube("diff HEAD~1 HEAD --store store.db --threshold -0.1");
   EXPECT_EQ(bad_threshold.exit_code, 2);
   EXPECT_NE(bad_threshold.err.find("--threshold"), std::string::npos) << bad_threshold.err;
+}
+
+// --format html: `results` prints one page; `report -o x.html` writes one page whose loss curves
+// are inline SVG (no image file beside it) and whose tables are HTML tables.
+TEST_F(CliTest, HtmlResultsAndReportAreSelfContainedPages) {
+  write("lm.yaml",
+        R"(problem: char_lm(dataset=names,block_size=16,batch_size=8,eval_interval=10,eval_iters=2)
+solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=20,warmup_iters=2,lr_decay_iters=20,threads=1,progress=false)
+metrics: [loss, wall_time]
+seeds: [1]
+)");
+  write("gf2.yaml", "problem: sparse_parity(n=20,k=3)\nsolver: gf2\nmetrics: [accuracy]\n");
+  write("r.yaml", R"(title: "A <small> report"
+sections:
+  - title: "Language model"
+    sweep: lm.yaml
+    columns: [val_loss]
+    curves: curves.png
+  - title: "Parity"
+    sweep: gf2.yaml
+    columns: [accuracy]
+)");
+  Result report = cube("report r.yaml -o r.html -q --store store.db");
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const std::string page = slurp(dir_ / "r.html");
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u) << page.substr(0, 200);
+  EXPECT_NE(page.find("<title>A &lt;small&gt; report</title>"), std::string::npos);
+  EXPECT_NE(page.find("<table>"), std::string::npos);
+  EXPECT_NE(page.find("<figure>"), std::string::npos);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_EQ(page.find("curves.png"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "curves.png"));
+  // The same report as markdown draws the PNG and links it.
+  Result md = cube("report r.yaml -o r.md -q --store store.db");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(slurp(dir_ / "r.md").find("](curves.png)"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir_ / "curves.png"));
+  Result bad = cube("report r.yaml --format csv -q --store store.db");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("valid choices: md, html"), std::string::npos) << bad.err;
+
+  Result results = cube("results --store store.db --format html");
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_EQ(results.out.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(results.out.find("<td>val_loss</td>"), std::string::npos) << results.out;
 }
 
 TEST_F(CliTest, DiffWithAnEmptySideSaysHowToProduceIt) {

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "experiments/html.h"
 
 namespace cube {
 namespace {
@@ -145,6 +146,27 @@ TEST(RenderReportTest, PutsPublishedFiguresBesideCubeValues) {
             std::string::npos)
       << doc;
   EXPECT_NE(doc.find("commit `0123456789ab`"), std::string::npos);
+}
+
+// With --format html the curves are inline SVG in a raw HTML block, which a blank line would end:
+// blank lines of gnuplot's markup are dropped, and the block survives markdown rendering.
+TEST(RenderReportTest, InlineSvgCurvesFormOneHtmlBlock) {
+  ReportSpec spec;
+  spec.title = "T";
+  ReportSection section;
+  section.title = "S";
+  section.curves_svg = "<svg width=\"4\">\n\n  <g>\n  \n<path d=\"M0 0\"/></g>\n</svg>\n";
+  spec.sections = {section};
+  const std::string doc = render_report(spec, {{}}, Provenance{});
+  EXPECT_NE(doc.find("<figure>\n<svg width=\"4\">\n  <g>\n<path d=\"M0 0\"/></g>\n</svg>\n"
+                     "</figure>\n"),
+            std::string::npos)
+      << doc;
+  const std::string html = markdown_to_html(doc);
+  EXPECT_NE(html.find("<svg width=\"4\">\n  <g>\n<path d=\"M0 0\"/></g>\n</svg>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("<pre>"), std::string::npos) << html;
 }
 
 }  // namespace

@@ -126,16 +126,38 @@ TEST(TableTest, NonFiniteDoublesAreNullInJson) {
   EXPECT_EQ(render(t, Format::kCsv), "x\nnan\n");
 }
 
+// An HTML page: the title as heading and page title, one header cell per column, short rows
+// padded with n/a, notes as a list, and every text escaped.
+TEST(TableTest, HtmlIsOnePageWithEveryTextEscaped) {
+  Table t;
+  t.title = "rows <of> HEAD";
+  t.columns = {"cell", "value"};
+  t.rows = {{std::string("a&b"), 1.5}, {std::string("<script>")}};
+  t.notes = {"note \"quoted\""};
+  const std::string html = render(t, Format::kHtml);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u) << html;
+  EXPECT_NE(html.find("<title>rows &lt;of&gt; HEAD</title>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<h1>rows &lt;of&gt; HEAD</h1>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<thead><tr><th>cell</th><th>value</th></tr></thead>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>a&amp;b</td><td>1.5</td></tr>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<tr><td>&lt;script&gt;</td><td>n/a</td></tr>"), std::string::npos);
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("<li>note &quot;quoted&quot;</li>"), std::string::npos) << html;
+  EXPECT_EQ(html.substr(html.size() - 8), "</html>\n");
+}
+
 TEST(TableTest, ParseFormatNamesTheValidChoices) {
   EXPECT_EQ(parse_format("table"), Format::kTable);
   EXPECT_EQ(parse_format("md"), Format::kMarkdown);
   EXPECT_EQ(parse_format("csv"), Format::kCsv);
   EXPECT_EQ(parse_format("json"), Format::kJson);
+  EXPECT_EQ(parse_format("html"), Format::kHtml);
   try {
     parse_format("xml");
     FAIL() << "no exception";
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(), "--format: unknown format 'xml'; valid choices: table, md, csv, json");
+    EXPECT_STREQ(e.what(),
+                 "--format: unknown format 'xml'; valid choices: table, md, csv, json, html");
   }
 }
 
