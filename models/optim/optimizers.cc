@@ -10,6 +10,7 @@
 #include <numbers>
 
 #include "core/error.h"
+#include "models/gemm/gemm.h"
 
 namespace cube::gpt {
 namespace {
@@ -117,27 +118,13 @@ __attribute__((target("avx512f"))) void adamw_avx512(const AdamWConstants& k, fl
   for (std::size_t i = full; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
 }
 
-}  // namespace
-
-double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup_iters,
-                  std::int64_t decay_iters) {
-  if (it < warmup_iters) {
-    return lr * static_cast<double>(it + 1) / static_cast<double>(warmup_iters + 1);
-  }
-  if (it > decay_iters) return min_lr;
-  const double ratio = static_cast<double>(it - warmup_iters) /
-                       static_cast<double>(std::max<std::int64_t>(1, decay_iters - warmup_iters));
-  const double coeff = 0.5 * (1.0 + std::cos(std::numbers::pi * ratio));
-  return min_lr + coeff * (lr - min_lr);
-}
-
-namespace {
-
 constexpr int kNormLanes = 8;
 
-// Sum of squares of x[0, n) in double in kNormLanes interleaved partial sums (lane l takes
-// i = l mod 8) added lane 0 to 7 at the end: eight independent add chains instead of one, the
-// same bits on every path (each product and add is one IEEE double operation).
+// grad_norm's chunk sums: the sum of squares of x[0, n) in double in kNormLanes interleaved
+// partial sums (lane l takes i = l mod 8), added lane 0 to 7 at the end: eight independent add
+// chains instead of one, the same bits on every path (each product and add is one IEEE double
+// operation).
+
 // The last n - full (< 8) squares into lanes 0.., then the lanes added 0 to 7.
 double add_tail_and_lanes(double* lane, const float* x, std::size_t full, std::size_t n) {
   for (std::size_t i = full; i < n; ++i) {
@@ -173,21 +160,25 @@ __attribute__((target("avx512f"))) double sum_squares_avx512(const float* x, std
   return add_tail_and_lanes(lane, x, full, n);
 }
 
-bool has_avx512f() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return yes;
-}
-
 }  // namespace
+
+double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup_iters,
+                  std::int64_t decay_iters) {
+  if (it < warmup_iters) {
+    return lr * static_cast<double>(it + 1) / static_cast<double>(warmup_iters + 1);
+  }
+  if (it > decay_iters) return min_lr;
+  const double ratio = static_cast<double>(it - warmup_iters) /
+                       static_cast<double>(std::max<std::int64_t>(1, decay_iters - warmup_iters));
+  const double coeff = 0.5 * (1.0 + std::cos(std::numbers::pi * ratio));
+  return min_lr + coeff * (lr - min_lr);
+}
 
 double grad_norm(std::span<const float> grads) {
   constexpr std::size_t kChunks = 64;
   double partial[kChunks];
   const std::size_t n = grads.size();
-  const bool wide = has_avx512f();
+  const bool wide = best_gemm_path() == GemmPath::kAvx512;
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (n > 65536)
   for (std::size_t c = 0; c < kChunks; ++c) {
     const std::size_t b = n * c / kChunks, e = n * (c + 1) / kChunks;
@@ -239,7 +230,7 @@ void AdamW::run(ParamRange range, std::span<float> params, std::span<const float
   float* m = m_.data();
   float* v = v_.data();
   const AdamWConstants k{b1, b2, eps, bc1, bc2, lr};
-  const bool wide = has_avx512f();
+  const bool wide = best_gemm_path() == GemmPath::kAvx512;
   for_each_piece(segments_, range, [&](std::size_t begin, std::size_t count, bool decay) {
     const float shrink = decay ? 1.0f - lr * config_.weight_decay : 1.0f;
     // Blocks of 4096 elements: the split never changes an element's arithmetic.
