@@ -200,6 +200,17 @@ Kernels& kernels() {
   return k;
 }
 
+// Handles the products with nothing to sum: an empty C, or K <= 0 (C = 0 unless accumulating).
+// True when the product is done.
+bool empty_product(int M, int N, int K, float* c, std::ptrdiff_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return true;
+  if (K > 0) return false;
+  if (!accumulate) {
+    for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+  }
+  return true;
+}
+
 GemmBackend& backend() {
   static GemmBackend b = default_gemm_backend();
   return b;
@@ -315,13 +326,7 @@ bool gemm_uses_avx2() { return kernels().path != GemmPath::kPortable; }
 
 void gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
           bool accumulate, bool parallel) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate) {
-      for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    }
-    return;
-  }
+  if (empty_product(M, N, K, c, ldc, accumulate)) return;
   if (parallel && backend() == GemmBackend::kOneDnn &&
       detail::onednn_gemm(M, N, K, a, b, c, ldc, accumulate)) {
     return;
@@ -370,13 +375,7 @@ void gemm_packed(int M, int N, int K, ConstStrided a, const PackedB& b, int p0, 
              "gemm_packed: rows [" << p0 << ", " << p0 + K << ") x " << N
                                    << " columns outside the packed " << b.depth() << " x "
                                    << b.cols());
-  if (M <= 0 || N <= 0) return;
-  if (K == 0) {
-    if (!accumulate) {
-      for (int i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    }
-    return;
-  }
+  if (empty_product(M, N, K, c, ldc, accumulate)) return;
   row_range(0, M, N, K, a, b.panels_ + static_cast<std::ptrdiff_t>(p0) * kNr,
             static_cast<std::ptrdiff_t>(b.depth()) * kNr, c, ldc, accumulate);
 }
