@@ -134,20 +134,18 @@ std::vector<DiffRow> exact_rows(const DiffSide& a, const DiffSide& b, const Inde
 // for wall time) when the U test's p < alpha and the medians moved by more than the threshold,
 // else "~".
 std::string noisy_verdict(const std::string& metric, const NoisyValues& old_values,
-                          const NoisyValues& new_values, double p_value,
+                          const NoisyValues& new_values, const std::optional<double>& old_median,
+                          const std::optional<double>& new_median, double p_value,
                           const DiffOptions& options) {
-  const std::vector<double>& ov = old_values.values;
-  const std::vector<double>& nv = new_values.values;
   if (old_values.worst_status != new_values.worst_status)
     return "status " + old_values.worst_status + " -> " + new_values.worst_status;
-  if (ov.empty() || nv.empty()) return ov.empty() && nv.empty() ? "same" : "changed";
-  const double old_median = median(ov), new_median = median(nv);
-  const double moved =
-      old_median == 0 ? (new_median == old_median ? 0.0 : std::numeric_limits<double>::infinity())
-                      : std::fabs(new_median - old_median) / std::fabs(old_median);
+  if (!old_median || !new_median) return !old_median && !new_median ? "same" : "changed";
+  const double moved = *old_median == 0
+                           ? (*new_median == 0 ? 0.0 : std::numeric_limits<double>::infinity())
+                           : std::fabs(*new_median - *old_median) / std::fabs(*old_median);
   if (!(p_value < options.alpha) || !(moved > options.threshold)) return "~";
   const bool time = metric == "wall_time";
-  if (new_median > old_median) return time ? "slower" : "higher";
+  if (*new_median > *old_median) return time ? "slower" : "higher";
   return time ? "faster" : "lower";
 }
 
@@ -195,7 +193,8 @@ void add_noisy_rows(const DiffSide& a, const DiffSide& b, const Indexed& old_sid
                  range_text(ov) + " -> " + range_text(nv) + " " + counts,
                  (ov.empty() || nv.empty()) ? Value() : Value(test.p_value)};
     if (ov.size() < 4 || nv.size() < 4) *few_values = true;
-    row.verdict = noisy_verdict(row.metric, o->second, n->second, test.p_value, options);
+    row.verdict = noisy_verdict(row.metric, o->second, n->second, old_median, new_median,
+                                test.p_value, options);
     rows.push_back(std::move(row));
   }
 }
