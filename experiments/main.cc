@@ -1,6 +1,6 @@
 // cube/experiments/main.cc: the `cube` command line, git-style subcommands over
 // Boost.ProgramOptions. The only place that decides exit codes: 0 success, 1 some cell failed, 2
-// bad usage or input.
+// bad usage or input, 3 a revision `cube diff` had to build did not build.
 
 #include <unistd.h>
 
@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "experiments/provenance.h"
 #include "experiments/published.h"
 #include "experiments/report.h"
+#include "experiments/revisions.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
 #include "experiments/table.h"
@@ -49,6 +51,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitCellFailed = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitBuildFailed = 3;
 
 // Prints an error the way every command does and returns the usage exit code.
 int usage_error(const std::string& message, const std::string& command = "") {
@@ -486,48 +489,122 @@ int cmd_results(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Keeps the rows of `cells` (all rows when `cells` is empty: nothing to restrict to).
+std::vector<StoredRow> rows_of_cells(std::vector<StoredRow> rows,
+                                     const std::set<std::string>& cells) {
+  if (cells.empty()) return rows;
+  std::erase_if(rows, [&](const StoredRow& row) { return !cells.count(row.cell); });
+  return rows;
+}
+
+struct DiffArgs {
+  std::string rev_a, rev_b, sweep_at;
+  std::vector<std::string> sweeps;
+  EnsureRowsOptions ensure;
+  std::int64_t build_jobs = 0;
+  bool quiet = false;
+};
+
+// The sweep files to run: as given (read from the working tree), or their text at --sweep-at.
+std::vector<fs::path> diff_sweep_files(const DiffArgs& d, const fs::path& repo,
+                                       const fs::path& cache_root) {
+  std::optional<std::string> at;
+  if (!d.sweep_at.empty()) {
+    at = resolve_git_rev(repo, d.sweep_at);
+    if (!at)
+      throw ConfigError(SourceLocation{"--sweep-at"}, "unknown git revision '" + d.sweep_at + "'");
+  }
+  std::vector<fs::path> files;
+  for (const std::string& sweep : d.sweeps) {
+    const fs::path file = fs::weakly_canonical(fs::absolute(sweep));
+    if (!at) {
+      if (!fs::is_regular_file(file))
+        throw ConfigError(SourceLocation{sweep}, "cannot read: no such sweep file");
+      files.push_back(file);
+      continue;
+    }
+    const fs::path relative = file.lexically_relative(fs::weakly_canonical(repo));
+    if (relative.empty() || *relative.begin() == "..")
+      throw ConfigError(SourceLocation{sweep},
+                        "--sweep-at needs a file inside the repository " + repo.string());
+    files.push_back(sweep_file_at(repo, cache_root, *at, relative));
+  }
+  return files;
+}
+
 int cmd_diff(const std::vector<std::string>& args) {
   CommonOptions common;
-  std::string rev_a, rev_b;
+  DiffArgs d;
   DiffOptions options;
   po::options_description desc("cube diff options");
-  desc.add_options()("a", po::value(&rev_a)->required(), "old git revision")(
-      "b", po::value(&rev_b)->required(), "new git revision")(
-      "alpha", po::value(&options.alpha)->default_value(options.alpha),
+  desc.add_options()("a", po::value(&d.rev_a)->required(), "old git revision")(
+      "b", po::value(&d.rev_b)->required(), "new git revision")(
+      "sweep", po::value(&d.sweeps)->composing(),
+      "sweep YAML to run at each revision that lacks its rows (built in .cube/builds/<sha>/)")(
+      "sweep-at", po::value(&d.sweep_at), "read the sweep files as they are at this revision")(
+      "repeat", po::value(&d.ensure.run.repeat)->default_value(5),
+      "runs of each (cell, seed) at each revision, for the statistics of noisy metrics")(
+      "jobs,j", po::value(&d.ensure.run.jobs)->default_value(1),
+      "cells run in parallel (1 keeps wall times apart; 0 = all cores)")(
+      "build-jobs", po::value(&d.build_jobs)->default_value(0),
+      "parallel compiles when building a revision (0 = all cores)")(
+      "quiet,q", po::bool_switch(&d.quiet), "no progress lines")(
+      "alpha", po::value(&options.alpha)->default_value(options.alpha, "0.05"),
       "noisy metrics: significance level of the Mann-Whitney U test, in (0, 1)")(
-      "threshold", po::value(&options.threshold)->default_value(options.threshold),
+      "threshold", po::value(&options.threshold)->default_value(options.threshold, "0.05"),
       "noisy metrics: least relative move of the median called faster/slower, >= 0");
   add_store_and_format(desc, common);
   po::positional_options_description positional;
-  positional.add("a", 1).add("b", 1);
+  positional.add("a", 1).add("b", 1).add("sweep", -1);
   po::variables_map vm;
-  if (!parse_command(args, desc, positional, vm, "cube diff REV_A REV_B [options]")) return kExitOk;
+  if (!parse_command(args, desc, positional, vm,
+                     "cube diff REV_A REV_B [SWEEP.yaml ...] [options]"))
+    return kExitOk;
   if (!(options.alpha > 0 && options.alpha < 1))
     throw ConfigError(SourceLocation{"--alpha"},
                       "alpha " + readable(options.alpha) + " is out of range (0, 1)");
   if (!(options.threshold >= 0))
     throw ConfigError(SourceLocation{"--threshold"},
                       "threshold " + readable(options.threshold) + " is out of range [0, inf)");
+  if (d.ensure.run.repeat < 1) throw ConfigError(SourceLocation{"--repeat"}, "must be >= 1");
+  if (d.ensure.run.jobs < 0) throw ConfigError(SourceLocation{"--jobs"}, "must be >= 0");
+  if (d.build_jobs < 0) throw ConfigError(SourceLocation{"--build-jobs"}, "must be >= 0");
+  if (!d.sweep_at.empty() && d.sweeps.empty())
+    throw ConfigError(SourceLocation{"--sweep-at"}, "names the revision of sweep files; give one");
   Format format = parse_format(common.format);
   fs::path path = store_path(common);
-  if (!fs::exists(path))
+  if (d.sweeps.empty() && !fs::exists(path))
     throw ConfigError(SourceLocation{path.string()},
-                      "no results store here yet; run `cube run FILE` at each commit first");
-  ResultStore store(path);
-  auto side = [&](const std::string& rev) {
+                      "no results store here yet; give a sweep (cube diff A B SWEEP.yaml) or run "
+                      "`cube run FILE` at each commit first");
+  auto resolve = [&](const std::string& rev) {
     auto sha = resolve_git_rev(fs::current_path(), rev);
     if (!sha) throw ConfigError(SourceLocation{"diff"}, "unknown git revision '" + rev + "'");
-    return DiffSide{rev, *sha, store.rows_for_commit(*sha)};
+    return Revision{rev, *sha};
   };
-  DiffSide a = side(rev_a);
-  DiffSide b = side(rev_b);
+  const std::vector<Revision> revisions = {resolve(d.rev_a), resolve(d.rev_b)};
+  // Sweep files are checked before the store is opened: bad input leaves no store behind.
+  const fs::path repo = git_toplevel(fs::current_path()).value_or(fs::current_path());
+  const fs::path cache_root = repo / ".cube" / "builds";
+  const std::vector<fs::path> sweeps = diff_sweep_files(d, repo, cache_root);
+  ResultStore store(path);
+  std::vector<std::set<std::string>> cells(2);
+  if (!sweeps.empty()) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    d.ensure.build_jobs = d.build_jobs == 0 ? cores : static_cast<unsigned>(d.build_jobs);
+    if (d.ensure.run.jobs == 0) d.ensure.run.jobs = cores;
+    d.ensure.progress = d.quiet ? nullptr : &std::cerr;
+    cells = ensure_sweep_rows(repo, cache_root, revisions, sweeps, store, d.ensure);
+  }
+  DiffSide a{d.rev_a, revisions[0].commit,
+             rows_of_cells(store.rows_for_commit(revisions[0].commit), cells[0])};
+  DiffSide b{d.rev_b, revisions[1].commit,
+             rows_of_cells(store.rows_for_commit(revisions[1].commit), cells[1])};
   Table table = diff_table(a, b, options);
   for (const DiffSide* s : {&a, &b})
-    if (s->rows.empty())
-      table.notes.push_back("to produce rows for " + s->label + ": git checkout " +
-                            s->commit.substr(0, 12) +
-                            " && cmake --build build && build/cube run FILE --store " +
-                            fs::absolute(path).string() + " (then check out your branch again)");
+    if (s->rows.empty() && d.sweeps.empty())
+      table.notes.push_back("no rows for " + s->label + ": cube diff " + d.rev_a + " " + d.rev_b +
+                            " SWEEP.yaml builds it in .cube/builds/ and runs the sweep there");
   print(render(table, format));
   return kExitOk;
 }
@@ -843,7 +920,8 @@ const std::vector<Command>& top_commands() {
        [](const auto& args, const auto& line) { return cmd_report(args, line); }},
       {"results", "results", "print stored rows",
        [](const auto& args, const auto&) { return cmd_results(args); }},
-      {"diff", "diff REV_A REV_B", "metric tables of two commits side by side",
+      {"diff", "diff REV_A REV_B [SWEEP...]",
+       "metric tables of two commits side by side (builds and runs what they lack)",
        [](const auto& args, const auto&) { return cmd_diff(args); }},
       {"trace", "trace record|replay ...", "record the memory trace of a job; price a trace file",
        [](const auto& args, const auto& line) {
@@ -876,6 +954,9 @@ int dispatch(int argc, char** argv) {
     return usage_error(e.what(), command);
   } catch (const ConfigError& e) {
     return usage_error(e.what());
+  } catch (const BuildError& e) {
+    std::cerr << "cube: error: " << e.what() << "\n";
+    return kExitBuildFailed;
   }
 }
 

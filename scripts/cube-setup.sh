@@ -10,7 +10,7 @@ case "$mode" in quickstart|test|build) ;; *) echo "usage: $0 quickstart|test|bui
 
 # Every dependency is a Debian package; nothing is fetched at build time.
 packages=(
-  g++ cmake ninja-build git          # toolchain (OpenMP comes with g++ as libgomp)
+  g++ cmake ninja-build git ccache   # toolchain (OpenMP comes with g++ as libgomp); ccache for cube diff
   libeigen3-dev                      # dense linear algebra in solvers
   libboost-program-options-dev      # the cube command line
   libyaml-cpp-dev                    # cell and sweep files

@@ -261,7 +261,39 @@ TEST_F(CliTest, DiffWithAnEmptySideSaysHowToProduceIt) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   Result diff = cube("diff HEAD~1 HEAD --store store.db");
   EXPECT_EQ(diff.exit_code, 0) << diff.err;
-  EXPECT_NE(diff.out.find("to produce rows for HEAD~1"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("no rows for HEAD~1: cube diff HEAD~1 HEAD SWEEP.yaml builds it"),
+            std::string::npos)
+      << diff.out;
+}
+
+TEST_F(CliTest, DiffWithASweepWhoseRowsAreStoredBuildsNothing) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy, wall_time]\n");
+  commit("second");
+  ASSERT_EQ(cube("run cell.yaml --store store.db -q --repeat 5").exit_code, 0);
+  Result diff = cube("diff HEAD HEAD cell.yaml --store store.db --format csv");
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_EQ(diff.err.find("building"), std::string::npos) << diff.err;
+  EXPECT_EQ(diff.err.find("running"), std::string::npos) << diff.err;
+  EXPECT_FALSE(fs::exists(dir_ / ".cube" / "builds"));
+  EXPECT_NE(diff.out.find(",accuracy,1,1,0,,,same"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("(n=5)"), std::string::npos) << diff.out;
+}
+
+TEST_F(CliTest, DiffRejectsBadSweepOptions) {
+  commit("second");
+  Result missing = cube("diff HEAD HEAD no_such.yaml --store store.db");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no_such.yaml: cannot read: no such sweep file"), std::string::npos)
+      << missing.err;
+  Result at = cube("diff HEAD HEAD --sweep-at HEAD --store store.db");
+  EXPECT_EQ(at.exit_code, 2);
+  EXPECT_NE(at.err.find("--sweep-at"), std::string::npos) << at.err;
+  Result repeat = cube("diff HEAD HEAD cell.yaml --repeat 0 --store store.db");
+  EXPECT_EQ(repeat.exit_code, 2);
+  EXPECT_NE(repeat.err.find("--repeat: must be >= 1"), std::string::npos) << repeat.err;
+  Result absent = cube("diff HEAD HEAD no_such.yaml --sweep-at HEAD --store store.db");
+  EXPECT_EQ(absent.exit_code, 2);
+  EXPECT_NE(absent.err.find("has no file no_such.yaml"), std::string::npos) << absent.err;
 }
 
 TEST_F(CliTest, BadInputExitsTwoAndStoresNothing) {
