@@ -80,7 +80,13 @@ std::vector<EnergyTier> energy_table(const std::string& table) {
     return {{"register_file", 256, 1.0 / 4},
             {"sram", 8192, 5.0 / 4},
             {"dram", std::nullopt, 640.0 / 4}};
-  throw ConfigError("energy_estimate: unknown table '" + table + "'; valid choices: horowitz, han");
+  if (table == "zen5")
+    return {{"l1_48kib", 49152, 20.0 / 8},
+            {"l2_1mib", 1048576, 100.0 / 8},
+            {"l3_share_4mib", 4194304, 200.0 / 8},
+            {"dram", std::nullopt, 1300.0 / 8}};
+  throw ConfigError("energy_estimate: unknown table '" + table +
+                    "'; valid choices: horowitz, han, zen5");
 }
 
 EnergyEstimator::EnergyEstimator(std::vector<EnergyTier> tiers, std::size_t initial_slots)
@@ -108,7 +114,13 @@ double EnergyEstimator::picojoules() const {
 }
 
 EnergyEstimateMetric::EnergyEstimateMetric(const EnergyEstimateConfig& config)
-    : tiers_(energy_table(config.table)), estimator_(tiers_) {}
+    : tiers_(energy_table(config.table)),
+      line_bytes_(static_cast<std::uint64_t>(config.line_bytes)),
+      estimator_(tiers_) {
+  if ((line_bytes_ & (line_bytes_ - 1)) != 0)
+    throw ConfigError("energy_estimate: line_bytes " + std::to_string(line_bytes_) +
+                      " is not 0 or a power of two (64 is a cache line)");
+}
 
 void EnergyEstimateMetric::begin(const BufferTable& buffers) {
   estimator_ = EnergyEstimator(tiers_);
@@ -119,9 +131,19 @@ void EnergyEstimateMetric::begin(const BufferTable& buffers) {
 void EnergyEstimateMetric::consume(std::span<const TraceEvent> events) {
   for (const TraceEvent& e : events) {
     if (e.kind != EventKind::kRead && e.kind != EventKind::kWrite) continue;
-    const std::uint32_t bytes = (*buffers_)[e.buffer].element_bytes;
+    const BufferInfo& buffer = (*buffers_)[e.buffer];
+    const std::uint32_t bytes = buffer.element_bytes;
     const std::uint64_t first = e.offset;
-    for (std::uint64_t i = first; i < first + e.count; ++i) estimator_.access(e.buffer, i, bytes);
+    if (line_bytes_ == 0) {
+      for (std::uint64_t i = first; i < first + e.count; ++i) estimator_.access(e.buffer, i, bytes);
+      continue;
+    }
+    if (e.count == 0) continue;
+    // Lines live in one address space across buffers: key them all under buffer 0.
+    const std::uint64_t begin = buffer.base_address + first * bytes;
+    const std::uint64_t end = begin + e.count * bytes;
+    for (std::uint64_t line = begin / line_bytes_; line <= (end - 1) / line_bytes_; ++line)
+      estimator_.access(0, line, static_cast<std::uint32_t>(line_bytes_));
   }
 }
 

@@ -23,11 +23,23 @@
 //     32-bit registers, the pebble game's register tier) and SRAM 8 KB (Horowitz's 8 KB cache
 //     costs 10 pJ per 64 bits = Han's 5 pJ per 32 bits). Tiers: depth <= 256 B: 0.25 pJ/B;
 //     <= 8 KB: 1.25 pJ/B; else 160 pJ/B.
-// The figures are 45 nm circuit energies for single accesses; no arithmetic, no cache-line or
-// associativity effects, no leakage. Use the value to compare traces, not as a measurement.
+//   zen5: the tiers of this project's machine (AMD Zen 5, per core: L1d 48 KiB, L2 1 MiB; the
+//     L3 of a CCD is 32 MiB for 8 cores, so a core's share is 4 MiB), priced with Horowitz's
+//     64-bit figures: L1 as his 32 KB cache (20 pJ), L2 as his 1 MB cache (100 pJ), the L3 share
+//     by his sqrt(capacity) fit from 1 MB (100 pJ x sqrt(4) = 200 pJ, anchors.md §4.2), DRAM
+//     1.3 nJ. Tiers: depth <= 48 KiB: 2.5 pJ/B; <= 1 MiB: 12.5 pJ/B; <= 4 MiB: 25 pJ/B; else
+//     162.5 pJ/B. Use it with line_bytes = 64, as the caches move lines.
+// The figures are 45 nm circuit energies for single accesses; no arithmetic, no associativity
+// effects, no leakage. Use the value to compare traces, not as a measurement.
 //
-// Granularity: element-level. An event (buffer b, offset o, count c) is c accesses of the
-// elements (b, o), (b, o+1), ..., (b, o+c-1) in that order, each of b's element size in bytes.
+// Granularity (parameter `line_bytes`): 0 (default) is element-level: an event (buffer b, offset
+// o, count c) is c accesses of the elements (b, o), (b, o+1), ..., (b, o+c-1) in that order, each
+// of b's element size in bytes. line_bytes = L > 0 (a power of two) is line-level: the event's
+// bytes [base(b) + o e, base(b) + (o + c) e) in the buffers' logical address space (BufferTable,
+// e = b's element size) are the accesses of the lines they touch, in address order, each
+// costing L bytes at its tier: depth = L x distinct lines since the line's previous access. A
+// 16-float event is one 64-byte line when aligned, two otherwise; consecutive events on one line
+// are separate accesses (at depth L).
 // Text traces (core/trace_text.h) have offset 0 and 4-byte elements ("prefix identity",
 // metrics.md §1). kFree and kOpEnd are ignored: a freed buffer stays in the stack until pushed
 // out, as dead lines do in a cache.
@@ -92,7 +104,8 @@ struct EnergyTier {
   double pj_per_byte = 0;
 };
 
-// The tiers of `table` ("horowitz" or "han"), as documented above. Throws ConfigError otherwise.
+// The tiers of `table` ("horowitz", "han" or "zen5"), as documented above. Throws ConfigError
+// otherwise.
 std::vector<EnergyTier> energy_table(const std::string& table);
 
 // The estimator: a ByteLruStack and a tier table, driven per element access.
@@ -118,12 +131,19 @@ class EnergyEstimator {
 
 struct EnergyEstimateConfig {
   std::string table = "horowitz";
+  std::int64_t line_bytes = 0;
   template <class V>
   void visit(V& v) {
     v("table", table,
-      "per-access energy table: horowitz (ISSCC 2014, 45 nm: 8 KB/32 KB/1 MB caches, DRAM) or "
-      "han (NIPS 2015, 45 nm: register file/SRAM/DRAM)")
-        .one_of({"horowitz", "han"});
+      "per-access energy table: horowitz (ISSCC 2014, 45 nm: 8 KB/32 KB/1 MB caches, DRAM), "
+      "han (NIPS 2015, 45 nm: register file/SRAM/DRAM) or zen5 (this machine's L1 48 KiB, L2 "
+      "1 MiB, L3 share 4 MiB, DRAM, at Horowitz's energies)")
+        .one_of({"horowitz", "han", "zen5"});
+    v("line_bytes", line_bytes,
+      "0: every element is one access; L (a power of two, e.g. 64): accesses are the L-byte lines "
+      "of the buffers' logical addresses an event touches")
+        .at_least(0)
+        .at_most(4096);
   }
 };
 
@@ -145,6 +165,7 @@ class EnergyEstimateMetric : public Metric {
 
  private:
   std::vector<EnergyTier> tiers_;
+  std::uint64_t line_bytes_ = 0;
   EnergyEstimator estimator_;
   const BufferTable* buffers_ = nullptr;
   bool traced_ = false;

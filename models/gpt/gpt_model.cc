@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "core/trace.h"
 #include "models/gemm/gemm.h"
+#include "models/gemm/gemm_trace.h"
 
 namespace cube::gpt {
 namespace {
@@ -124,8 +125,15 @@ void apply_dropout(float* x, std::size_t n, const Dropout& d, std::uint64_t site
 // --- tracing ------------------------------------------------------------------------------
 
 struct Ids {
-  BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0;
+  BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0, pack = 0;
 };
+
+// The micro-kernel height the traced products report: the AVX-512 kernel's 12 rows on every
+// machine, so that a trace does not depend on where it was recorded.
+constexpr int kTracedKernelRows = 12;
+
+// An element offset as the signed type of TracedMatrix.
+std::int64_t sdiff(std::size_t offset) { return static_cast<std::int64_t>(offset); }
 
 // Calls f(r0, r1) then op_end() for each tile of kTraceRows rows of [0, M).
 template <class Tracer, class F>
@@ -627,8 +635,10 @@ void GptModel::check_ids() const {
 
 namespace {
 
+// np parameters, na activations, nd backward scratch, nt tokens, npack floats of GEMM packing.
 template <class Tracer>
-Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt) {
+Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt,
+                    std::size_t npack) {
   Ids ids;
   if constexpr (Tracer::kEnabled) {
     ids.params = tr.buffer("gpt.params", 4, np);
@@ -637,8 +647,16 @@ Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, 
     ids.dacts = tr.buffer("gpt.dacts", 4, nd);
     ids.tokens = tr.buffer("gpt.tokens", 4, nt);
     ids.targets = tr.buffer("gpt.targets", 4, nt);
+    ids.pack = tr.buffer("gpt.pack", 4, npack);
   }
   return ids;
+}
+
+// Floats of the packed B of the largest product of a pass: panels of 16 columns x depth, with
+// columns up to max(V, 4C) and depth up to max(B*T, 4C) (the weight gradients sum over B*T).
+std::size_t pack_elements(int BT, int C, int V) {
+  const std::size_t cols = static_cast<std::size_t>((std::max(V, 4 * C) + 15) / 16) * 16;
+  return cols * static_cast<std::size_t>(std::max(BT, 4 * C));
 }
 
 // The dropout of one pass: active in training with p > 0, keyed by the pass's key.
@@ -698,17 +716,25 @@ struct GptPass {
   double* fslot(int kind) { return profile != nullptr ? &profile->forward[kind] : nullptr; }
   double* bslot(int kind) { return profile != nullptr ? &profile->backward[kind] : nullptr; }
 
+  // The product C (+)= A·B as cube's kernel runs it (gemm_trace.h), operands in traced buffers.
+  void traced_gemm(int M, int N, int K, TracedMatrix a, TracedMatrix b, TracedMatrix c,
+                   bool accumulate) {
+    if constexpr (kTraced) trace_gemm(tr, M, N, K, a, b, c, id.pack, accumulate, kTracedKernelRows);
+  }
+
   // out = in · Wᵀ + b over BT rows (N outputs, K inputs).
   void matmul(int kind, std::size_t in, std::size_t w, std::size_t b, std::size_t out, int N,
               int K) {
     ScopedKernelTimer timer(fslot(kind));
     matmul_forward(A + in, P + w, bias ? P + b : nullptr, A + out, BT, N, K);
-    per_tile(tr, BT, [&](int r0, int r1) {
-      rows(id.acts, in, K, r0, r1, false);
-      param(w, static_cast<std::size_t>(N) * K);
-      if (bias) param(b, N);
-      rows(id.acts, out, N, r0, r1, true);
-    });
+    if (bias) {
+      per_tile(tr, BT, [&](int r0, int r1) {  // the bias copied into every row of out
+        param(b, N);
+        rows(id.acts, out, N, r0, r1, true);
+      });
+    }
+    traced_gemm(BT, N, K, {id.acts, sdiff(in), K, 1}, {id.params, sdiff(w), 1, K},
+                {id.acts, sdiff(out), N, 1}, bias);
   }
   void layernorm(std::size_t in, std::size_t out, std::size_t mean, std::size_t rstd, std::size_t w,
                  std::size_t b) {
@@ -756,18 +782,18 @@ struct GptPass {
     gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
     if (has_bias) column_sums(D + d_out, G + b, BT, N);
     gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
-    per_tile(tr, BT, [&](int r0, int r1) {
-      rows(id.dacts, d_out, N, r0, r1, false);
-      rows(id.acts, in, K, r0, r1, false);
-      tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
-      tensor(id.grads, w, static_cast<std::size_t>(N) * K, false);
-      tensor(id.grads, w, static_cast<std::size_t>(N) * K, true);
-      if (has_bias) {
+    // dW = d_outᵀ · in, then db (column sums of d_out), then d_in = d_out · W.
+    traced_gemm(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, {id.acts, sdiff(in), K, 1},
+                {id.grads, sdiff(w), K, 1}, false);
+    if (has_bias) {
+      per_tile(tr, BT, [&](int r0, int r1) {
+        rows(id.dacts, d_out, N, r0, r1, false);
         tensor(id.grads, b, N, false);
         tensor(id.grads, b, N, true);
-      }
-      rows(id.dacts, d_in, K, r0, r1, true);
-    });
+      });
+    }
+    traced_gemm(BT, K, N, {id.dacts, sdiff(d_out), N, 1}, {id.params, sdiff(w), K, 1},
+                {id.dacts, sdiff(d_in), K, 1}, false);
   }
   void layernorm_back(std::size_t d_out, std::size_t in, std::size_t mean, std::size_t rstd,
                       std::size_t w, std::size_t b) {
@@ -810,7 +836,9 @@ struct GptPass {
 
 template <class Pass, class Tracer, class Drop>
 Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
-  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size());
+  const Ids id = declare_buffers(
+      tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
+      pack_elements(max_batch_ * config_.block_size, config_.n_embd, config_.vocab_size));
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
   return Pass{tr,
               id,
@@ -918,11 +946,8 @@ float GptModel::head_forward(Pass& pass) {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kLmHead));
     matmul_forward(A + lnf_, P + wte_, nullptr, A + logits_, BT, V, C);
   }
-  per_tile(pass.tr, BT, [&](int r0, int r1) {
-    pass.rows(pass.id.acts, lnf_, C, r0, r1, false);
-    pass.param(wte_, static_cast<std::size_t>(V) * C);
-    pass.rows(pass.id.acts, logits_, V, r0, r1, true);
-  });
+  pass.traced_gemm(BT, V, C, {pass.id.acts, sdiff(lnf_), C, 1}, {pass.id.params, sdiff(wte_), 1, C},
+                   {pass.id.acts, sdiff(logits_), V, 1}, false);
 
   // Softmax and cross-entropy.
   float* logits = A + logits_;

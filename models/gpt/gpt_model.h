@@ -38,12 +38,16 @@
 // activations in one buffer: embedding sum; per block ln1, its mean and rstd, qkv, attention
 // probabilities, attention output, projection, residual, ln2 (+ stats), fc, gelu, fc_proj,
 // residual; then lnf (+ stats), logits, probs, losses), "gpt.dacts" (backward scratch),
-// "gpt.tokens", "gpt.targets" (4-byte ids). Each kernel reports, per tile of kTraceRows = 64 rows
-// of its (B*T)-row operands, the read of the input rows, the read of every parameter tensor it uses
-// (whole tensor per tile), the write of the output rows, then op_end(). Attention reports per
-// (batch, head): the read of that sequence's qkv rows, the write of its T x T probabilities and
-// of its output rows (whole rows: head slices are not separated). Weight-gradient products report
-// per tile the reads of both operand tiles and a read+write of the gradient tensor.
+// "gpt.tokens", "gpt.targets" (4-byte ids), "gpt.pack" (the GEMM's packed B panels). Every
+// linear-layer product (qkv, attention projection, fc, fc_proj, lm_head; forward, input gradient
+// and weight gradient) reports the accesses of cube's blocked kernel in its loop order at
+// cache-line granularity (models/gemm/gemm_trace.h: packing of B, then per 12-row micro-kernel
+// call the 16-float runs of A, the packed-B lines and the C tile), as one thread runs it. The
+// other kernels report, per tile of kTraceRows = 64 rows of their (B*T)-row operands, the read of
+// the input rows, the read of every parameter tensor they use (whole tensor per tile), the write
+// of the output rows, then op_end(). Attention reports per (batch, head): the read of that
+// sequence's qkv rows, the write of its T x T probabilities and of its output rows (whole rows:
+// head slices are not separated).
 #pragma once
 
 #include <cstddef>

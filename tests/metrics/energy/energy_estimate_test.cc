@@ -124,7 +124,7 @@ TEST(EnergyEstimateTest, MarkersAreIgnoredAndBeginResets) {
 TEST(EnergyEstimateTest, MetricShape) {
   auto metric = instantiate<Metric>(parse_spec("energy_estimate"), "metric");
   EXPECT_TRUE(metric->needs_trace());
-  EXPECT_EQ(metric->spec(), "energy_estimate(table=horowitz)");
+  EXPECT_EQ(metric->spec(), "energy_estimate(line_bytes=0,table=horowitz)");
   EXPECT_EQ(metric->value_names(), std::vector<std::string>{"energy_estimate.pj"});
   std::vector<MetricValue> values = metric->finish(RunOutcome{});
   ASSERT_EQ(values.size(), 1u);
@@ -134,6 +134,23 @@ TEST(EnergyEstimateTest, MetricShape) {
   EXPECT_THROW(energy_table("dally"), ConfigError);
   EXPECT_EQ(energy_table("horowitz").size(), 4u);
   EXPECT_EQ(energy_table("han").size(), 3u);
+  EXPECT_EQ(energy_table("zen5").size(), 4u);
+  EXPECT_THROW(instantiate<Metric>(parse_spec("energy_estimate(line_bytes=48)"), "metric"),
+               ConfigError);
+  EXPECT_THROW(instantiate<Metric>(parse_spec("energy_estimate(line_bytes=8192)"), "metric"),
+               ConfigError);
+}
+
+TEST(EnergyEstimateTest, Zen5TiersAreThisMachinesCachesAtHorowitzEnergies) {
+  const std::vector<EnergyTier> tiers = energy_table("zen5");
+  EXPECT_EQ(tiers[0].capacity_bytes, 48u * 1024);
+  EXPECT_EQ(tiers[1].capacity_bytes, 1024u * 1024);
+  EXPECT_EQ(tiers[2].capacity_bytes, 4u * 1024 * 1024);
+  EXPECT_FALSE(tiers[3].capacity_bytes.has_value());
+  EXPECT_EQ(tiers[0].pj_per_byte, 2.5);    // 20 pJ per 64 bits (32 KB cache)
+  EXPECT_EQ(tiers[1].pj_per_byte, 12.5);   // 100 pJ (1 MB cache)
+  EXPECT_EQ(tiers[2].pj_per_byte, 25.0);   // 100 pJ x sqrt(4 MiB / 1 MiB)
+  EXPECT_EQ(tiers[3].pj_per_byte, 162.5);  // 1.3 nJ DRAM
 }
 
 // The obvious LRU stack: a vector, most recent first, searched and summed linearly.
@@ -201,6 +218,47 @@ TEST(EnergyEstimateTest, EstimatorTiersMatchTheSlowStack) {
                    8.0 * static_cast<double>(expected[2]) +
                    100.0 * static_cast<double>(expected[3]),
                "pJ");
+  }
+}
+
+// Line-level pricing against the slow stack over line keys: every event is mapped by hand to
+// the 64-byte lines of its bytes in the logical address space (buffers laid out in declaration
+// order, 4-byte and 2-byte elements, unaligned bases).
+TEST(EnergyEstimateTest, LineLevelPricesTheLinesEachEventTouches) {
+  const std::vector<EnergyTier> tiers = energy_table("zen5");
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Rng rng(seed);
+    Trace trace;
+    trace.buffers.declare("a", 4, 3001);  // 12,004 bytes: b starts mid-line
+    trace.buffers.declare("b", 2, 50000);
+    trace.buffers.declare("c", 4, 300000);
+    SlowByteLru slow;
+    std::vector<std::uint64_t> expected(tiers.size(), 0);
+    for (int i = 0; i < 1500; ++i) {
+      const BufferId b = static_cast<BufferId>(rng.below(3));
+      const BufferInfo& info = trace.buffers[b];
+      const std::uint64_t count = 1 + rng.below(40);
+      const std::uint64_t offset = rng.below(info.elements - count);
+      trace.events.push_back({b, static_cast<std::uint32_t>(offset),
+                              static_cast<std::uint32_t>(count),
+                              rng.below(2) ? EventKind::kRead : EventKind::kWrite});
+      const std::uint64_t first = (info.base_address + offset * info.element_bytes) / 64;
+      const std::uint64_t last =
+          (info.base_address + (offset + count) * info.element_bytes - 1) / 64;
+      for (std::uint64_t line = first; line <= last; ++line) {
+        const std::optional<std::uint64_t> depth = slow.access(0, line, 64);
+        std::size_t tier = tiers.size() - 1;
+        if (depth) {
+          tier = 0;
+          while (tiers[tier].capacity_bytes && *depth > *tiers[tier].capacity_bytes) ++tier;
+        }
+        expected[tier] += 64;
+      }
+    }
+    EnergyEstimateMetric metric(EnergyEstimateConfig{"zen5", 64});
+    trace.replay(metric, 7);
+    EXPECT_EQ(metric.estimator().tier_bytes(), expected);
   }
 }
 
