@@ -125,7 +125,8 @@ void apply_dropout(float* x, std::size_t n, const Dropout& d, std::uint64_t site
 // --- tracing ------------------------------------------------------------------------------
 
 struct Ids {
-  BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0, pack = 0;
+  BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0, pack = 0,
+           att_scratch = 0;
 };
 
 // The micro-kernel height the traced products report: the AVX-512 kernel's 12 rows on every
@@ -635,10 +636,11 @@ void GptModel::check_ids() const {
 
 namespace {
 
-// np parameters, na activations, nd backward scratch, nt tokens, npack floats of GEMM packing.
+// np parameters, na activations, nd backward scratch, nt tokens, npack floats of GEMM packing,
+// nscratch floats of one head's attention scratch (d probabilities).
 template <class Tracer>
 Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt,
-                    std::size_t npack) {
+                    std::size_t npack, std::size_t nscratch) {
   Ids ids;
   if constexpr (Tracer::kEnabled) {
     ids.params = tr.buffer("gpt.params", 4, np);
@@ -648,6 +650,7 @@ Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, 
     ids.tokens = tr.buffer("gpt.tokens", 4, nt);
     ids.targets = tr.buffer("gpt.targets", 4, nt);
     ids.pack = tr.buffer("gpt.pack", 4, npack);
+    ids.att_scratch = tr.buffer("gpt.att_scratch", 4, nscratch);
   }
   return ids;
 }
@@ -671,8 +674,8 @@ Dropout pass_dropout(float p, bool training, std::uint64_t key) {
 
 // Rows [r0, r1) of a (rows x width) activation at `base`, as one read or write of a trace op.
 template <class Tracer>
-void trace_row_range(Tracer& tr, BufferId buf, std::size_t base, int width, int r0, int r1,
-                     bool write) {
+void trace_activation_rows(Tracer& tr, BufferId buf, std::size_t base, int width, int r0, int r1,
+                           bool write) {
   if constexpr (Tracer::kEnabled) {
     const std::size_t off = base + static_cast<std::size_t>(r0) * width;
     const std::size_t n = static_cast<std::size_t>(r1 - r0) * width;
@@ -701,7 +704,7 @@ struct GptPass {
   static constexpr bool kTraced = Tracer::kEnabled;
 
   void rows(BufferId buf, std::size_t base, int width, int r0, int r1, bool write) {
-    trace_row_range(tr, buf, base, width, r0, r1, write);
+    trace_activation_rows(tr, buf, base, width, r0, r1, write);
   }
   void param(std::size_t off, std::size_t n) {
     if constexpr (Tracer::kEnabled) {
@@ -715,6 +718,109 @@ struct GptPass {
   }
   double* fslot(int kind) { return profile != nullptr ? &profile->forward[kind] : nullptr; }
   double* bslot(int kind) { return profile != nullptr ? &profile->backward[kind] : nullptr; }
+
+  // One head's causal strips of rows [i0, i1) as attention_forward and attention_backward cut
+  // them (kCausalStrip rows each).
+  template <class F>
+  void causal_strips(F&& f) const {
+    for (int i0 = 0; i0 < T; i0 += kCausalStrip) f(i0, std::min(T, i0 + kCausalStrip));
+  }
+  // Element offset of packed operand `slot` (0-3) of one head in gpt.pack: each slot holds an
+  // operand of at most T x T floats in 16-column panels.
+  std::uint64_t head_pack(int slot) const {
+    const std::uint64_t panel_cols = static_cast<std::uint64_t>((T + 15) / 16) * 16;
+    return static_cast<std::uint64_t>(slot) * panel_cols * static_cast<std::uint64_t>(T);
+  }
+  // Rows [t, ...) of one head's T x T matrix at `base` of `buf`: read the first `n`, as an op.
+  void softmax_row(BufferId buf, std::int64_t base, int t, int n) {
+    tr.read(buf, static_cast<std::uint64_t>(base + static_cast<std::int64_t>(t) * T),
+            static_cast<std::uint64_t>(n));
+  }
+
+  // Attention of one layer as attention_forward runs it, per (batch, head): Kᵀ and V packed,
+  // per strip S = Q Kᵀ on the keys j < i1, the causal softmax row by row (reads j <= t, writes the
+  // row), per strip Y = P V. With dropout, the masked copy of P (thread scratch) is not traced.
+  void trace_attention_forward(std::size_t qkv, std::size_t att, std::size_t atty) {
+    if constexpr (kTraced) {
+      const int hs = C / NH;
+      for (int bh = 0; bh < B * NH; ++bh) {
+        const int b = bh / NH, h = bh % NH;
+        const std::int64_t q = sdiff(qkv) + static_cast<std::int64_t>(b) * T * 3 * C + h * hs;
+        const std::int64_t k = q + C, v = q + 2 * C;
+        const std::int64_t p = sdiff(att) + static_cast<std::int64_t>(bh) * T * T;
+        const std::int64_t y = sdiff(atty) + static_cast<std::int64_t>(b) * T * C + h * hs;
+        trace_pack_b(tr, hs, T, {id.acts, k, 1, 3 * C}, id.pack, head_pack(0));
+        trace_pack_b(tr, T, hs, {id.acts, v, 3 * C, 1}, id.pack, head_pack(1));
+        causal_strips([&](int i0, int i1) {
+          trace_row_range(tr, 0, i1 - i0, i1, hs, {id.acts, q + i0 * 3 * C, 3 * C, 1}, id.pack,
+                          head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
+                          {id.acts, p + i0 * T, T, 1}, false, kTracedKernelRows);
+        });
+        for (int t = 0; t < T; ++t) {
+          softmax_row(id.acts, p, t, t + 1);
+          tr.write(id.acts, static_cast<std::uint64_t>(p + static_cast<std::int64_t>(t) * T),
+                   static_cast<std::uint64_t>(T));
+          tr.op_end();
+        }
+        causal_strips([&](int i0, int i1) {
+          trace_row_range(tr, 0, i1 - i0, hs, i1, {id.acts, p + i0 * T, T, 1}, id.pack,
+                          head_pack(1), static_cast<std::uint64_t>(T) * kTraceNr,
+                          {id.acts, y + i0 * C, C, 1}, false, kTracedKernelRows);
+        });
+      }
+    }
+  }
+
+  // Its backward as attention_backward runs it, per (batch, head): Vᵀ, dY, K and Q packed; per
+  // strip dP = dY Vᵀ (into the head's scratch) and dV = Pᵀ dY; the softmax backward row by row;
+  // per strip dQ = dS K and dK = dSᵀ Q.
+  void trace_attention_backward(std::size_t d_qkv, std::size_t d_atty, std::size_t qkv,
+                                std::size_t att) {
+    if constexpr (kTraced) {
+      const int hs = C / NH;
+      const std::uint64_t depth_stride = static_cast<std::uint64_t>(T) * kTraceNr;
+      for (int bh = 0; bh < B * NH; ++bh) {
+        const int b = bh / NH, h = bh % NH;
+        const std::int64_t row0 = static_cast<std::int64_t>(b) * T;
+        const std::int64_t q = sdiff(qkv) + row0 * 3 * C + h * hs;
+        const std::int64_t k = q + C, v = q + 2 * C;
+        const std::int64_t dq = sdiff(d_qkv) + row0 * 3 * C + h * hs;
+        const std::int64_t dk = dq + C, dv = dq + 2 * C;
+        const std::int64_t dy = sdiff(d_atty) + row0 * C + h * hs;
+        const std::int64_t p = sdiff(att) + static_cast<std::int64_t>(bh) * T * T;
+        trace_pack_b(tr, hs, T, {id.acts, v, 1, 3 * C}, id.pack, head_pack(0));
+        trace_pack_b(tr, T, hs, {id.dacts, dy, C, 1}, id.pack, head_pack(1));
+        trace_pack_b(tr, T, hs, {id.acts, k, 3 * C, 1}, id.pack, head_pack(2));
+        trace_pack_b(tr, T, hs, {id.acts, q, 3 * C, 1}, id.pack, head_pack(3));
+        causal_strips([&](int i0, int i1) {
+          trace_row_range(tr, 0, i1 - i0, i1, hs, {id.dacts, dy + i0 * C, C, 1}, id.pack,
+                          head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
+                          {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, false,
+                          kTracedKernelRows);
+          trace_row_range(tr, 0, i1 - i0, hs, T - i0, {id.acts, p + i0 * T + i0, 1, T}, id.pack,
+                          head_pack(1) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
+                          {id.dacts, dv + i0 * 3 * C, 3 * C, 1}, false, kTracedKernelRows);
+        });
+        for (int t = 0; t < T; ++t) {
+          softmax_row(id.acts, p, t, t + 1);
+          softmax_row(id.att_scratch, 0, t, t + 1);
+          tr.write(id.att_scratch, static_cast<std::uint64_t>(t) * T,
+                   static_cast<std::uint64_t>(T));
+          tr.op_end();
+        }
+        causal_strips([&](int i0, int i1) {
+          trace_row_range(tr, 0, i1 - i0, hs, i1,
+                          {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, id.pack,
+                          head_pack(2), depth_stride, {id.dacts, dq + i0 * 3 * C, 3 * C, 1}, false,
+                          kTracedKernelRows);
+          trace_row_range(tr, 0, i1 - i0, hs, T - i0,
+                          {id.att_scratch, static_cast<std::int64_t>(i0) * T + i0, 1, T}, id.pack,
+                          head_pack(3) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
+                          {id.dacts, dk + i0 * 3 * C, 3 * C, 1}, false, kTracedKernelRows);
+        });
+      }
+    }
+  }
 
   // The product C (+)= A·B as cube's kernel runs it (gemm_trace.h), operands in traced buffers.
   void traced_gemm(int M, int N, int K, TracedMatrix a, TracedMatrix b, TracedMatrix c,
@@ -838,7 +944,8 @@ template <class Pass, class Tracer, class Drop>
 Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
   const Ids id = declare_buffers(
       tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
-      pack_elements(max_batch_ * config_.block_size, config_.n_embd, config_.vocab_size));
+      pack_elements(max_batch_ * config_.block_size, config_.n_embd, config_.vocab_size),
+      static_cast<std::size_t>(config_.block_size) * config_.block_size);
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
   return Pass{tr,
               id,
@@ -906,17 +1013,7 @@ void GptModel::block_forward(Pass& pass, int l) {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
     attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
   }
-  if constexpr (Pass::kTraced) {
-    for (int b = 0; b < B; ++b) {
-      for (int h = 0; h < NH; ++h) {
-        pass.rows(pass.id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
-        pass.tr.write(pass.id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
-                      static_cast<std::size_t>(T) * T);
-        pass.rows(pass.id.acts, a.atty, C, b * T, (b + 1) * T, true);
-        pass.tr.op_end();
-      }
-    }
-  }
+  pass.trace_attention_forward(a.qkv, a.att, a.atty);
   pass.matmul(KernelProfile::kAttnProj, a.atty, p.proj_w, p.proj_b, a.attproj, C, C);
   pass.residual(xin, a.attproj, a.res2, site_attout(l));
   pass.layernorm(a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
@@ -1073,18 +1170,7 @@ void GptModel::block_backward(Pass& pass, int l) {
     attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
                        site_att(l));
   }
-  if constexpr (Pass::kTraced) {
-    for (int b = 0; b < B; ++b) {
-      for (int h = 0; h < NH; ++h) {
-        pass.rows(pass.id.dacts, d_atty_, C, b * T, (b + 1) * T, false);
-        pass.rows(pass.id.acts, a.qkv, 3 * C, b * T, (b + 1) * T, false);
-        pass.tr.read(pass.id.acts, a.att + static_cast<std::size_t>(b * NH + h) * T * T,
-                     static_cast<std::size_t>(T) * T);
-        pass.rows(pass.id.dacts, d_qkv_, 3 * C, b * T, (b + 1) * T, true);
-        pass.tr.op_end();
-      }
-    }
-  }
+  pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);
   pass.matmul_back(KernelProfile::kQkv, d_qkv_, a.ln1, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
   pass.layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
 }

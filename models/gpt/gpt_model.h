@@ -42,12 +42,13 @@
 // linear-layer product (qkv, attention projection, fc, fc_proj, lm_head; forward, input gradient
 // and weight gradient) reports the accesses of cube's blocked kernel in its loop order at
 // cache-line granularity (models/gemm/gemm_trace.h: packing of B, then per 12-row micro-kernel
-// call the 16-float runs of A, the packed-B lines and the C tile), as one thread runs it. The
-// other kernels report, per tile of kTraceRows = 64 rows of their (B*T)-row operands, the read of
-// the input rows, the read of every parameter tensor they use (whole tensor per tile), the write
-// of the output rows, then op_end(). Attention reports per (batch, head): the read of that
-// sequence's qkv rows, the write of its T x T probabilities and of its output rows (whole rows:
-// head slices are not separated).
+// call the 16-float runs of A, the packed-B lines and the C tile), as one thread runs it.
+// Attention reports, per (batch, head), its products the same way (the head's operands packed in
+// "gpt.pack", each causal strip's products), the causal softmax row by row (forward: read of
+// j <= t, write of the row; backward: the same over the probabilities and the head's d
+// probabilities in "gpt.att_scratch"). The other kernels report, per tile of kTraceRows = 64
+// rows of their (B*T)-row operands, the read of the input rows, the read of every parameter
+// tensor they use (whole tensor per tile), the write of the output rows, then op_end().
 #pragma once
 
 #include <cstddef>
