@@ -36,6 +36,7 @@
 #include "experiments/table.h"
 #include "metrics/bytedmd/bytedmd.h"
 #include "metrics/dally/dally_cost.h"
+#include "metrics/energy/energy_estimate.h"
 #include "metrics/metric.h"
 #include "models/gpt/checkpoint.h"
 #include "models/gpt/sample.h"
@@ -700,12 +701,51 @@ Table replay_bytedmd_program(const std::string& file,
   return table;
 }
 
+// Where the energy of a trace goes: per energy_estimate metric, the bytes and pJ of each
+// (buffer, tier) with traffic, and its share of that metric's total.
+Table energy_by_buffer(const std::string& file, const Trace& trace,
+                       const std::vector<std::unique_ptr<Metric>>& metrics) {
+  Table table;
+  table.title = file + ": energy_estimate by buffer and tier";
+  table.columns = {"metric", "buffer", "tier", "bytes", "pJ", "share"};
+  bool any = false;
+  for (const auto& metric : metrics) {
+    auto* energy = dynamic_cast<EnergyEstimateMetric*>(metric.get());
+    if (energy == nullptr) continue;
+    any = true;
+    trace.replay(*energy);
+    const double total = energy->estimator().picojoules();
+    const std::vector<EnergyTier>& tiers = energy->estimator().tiers();
+    const auto& by_buffer = energy->tier_bytes_by_buffer();
+    for (std::size_t b = 0; b < by_buffer.size(); ++b) {
+      for (std::size_t t = 0; t < by_buffer[b].size(); ++t) {
+        const std::uint64_t bytes = by_buffer[b][t];
+        if (bytes == 0) continue;
+        const double pj = static_cast<double>(bytes) * tiers[t].pj_per_byte;
+        char share[32];
+        std::snprintf(share, sizeof(share), "%.1f%%", total > 0 ? 100.0 * pj / total : 0.0);
+        table.rows.push_back({metric->spec(), trace.buffers[static_cast<BufferId>(b)].name,
+                              tiers[t].name, static_cast<std::int64_t>(bytes), pj,
+                              std::string(share)});
+      }
+    }
+  }
+  if (!any)
+    throw ConfigError(SourceLocation{"--by-buffer"},
+                      "needs an energy_estimate metric in --metric, e.g. "
+                      "--metric 'energy_estimate(table=zen5,line_bytes=64)'");
+  return table;
+}
+
 int cmd_trace_replay(const std::vector<std::string>& args) {
   std::string file, metric_list, format_name = "table";
+  bool by_buffer = false;
   po::options_description desc("cube trace replay options");
   desc.add_options()("trace", po::value(&file)->required(),
                      "trace file (binary, W/R text, or a ByteDMD program)")(
-      "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc");
+      "metric", po::value(&metric_list)->required(), "metrics, comma-separated: ard,clock_dmc")(
+      "by-buffer", po::bool_switch(&by_buffer),
+      "energy_estimate metrics: bytes and pJ per buffer and tier instead of the totals");
   add_format(desc, format_name);
   po::positional_options_description positional;
   positional.add("trace", 1);
@@ -722,6 +762,10 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
     return kExitOk;
   }
   Trace trace = read_trace_file(file);
+  if (by_buffer) {
+    print(render(energy_by_buffer(file, trace, metrics), format));
+    return kExitOk;
+  }
   Table table;
   table.title = file + ": " + std::to_string(trace.events.size()) + " events, " +
                 std::to_string(trace.buffers.size()) + " buffers";

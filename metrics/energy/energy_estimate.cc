@@ -124,6 +124,7 @@ EnergyEstimateMetric::EnergyEstimateMetric(const EnergyEstimateConfig& config)
 
 void EnergyEstimateMetric::begin(const BufferTable& buffers) {
   estimator_ = EnergyEstimator(tiers_);
+  by_buffer_.clear();
   buffers_ = &buffers;
   traced_ = true;
 }
@@ -134,16 +135,21 @@ void EnergyEstimateMetric::consume(std::span<const TraceEvent> events) {
     const BufferInfo& buffer = (*buffers_)[e.buffer];
     const std::uint32_t bytes = buffer.element_bytes;
     const std::uint64_t first = e.offset;
+    if (by_buffer_.size() <= e.buffer) by_buffer_.resize(e.buffer + 1);
+    std::vector<std::uint64_t>& mine = by_buffer_[e.buffer];
+    if (mine.empty()) mine.assign(tiers_.size(), 0);
     if (line_bytes_ == 0) {
-      for (std::uint64_t i = first; i < first + e.count; ++i) estimator_.access(e.buffer, i, bytes);
+      for (std::uint64_t i = first; i < first + e.count; ++i)
+        mine[estimator_.access(e.buffer, i, bytes)] += bytes;
       continue;
     }
     if (e.count == 0) continue;
-    // Lines live in one address space across buffers: key them all under buffer 0.
+    // Lines live in one address space across buffers: key them all under buffer 0. A line
+    // shared by two buffers is charged to the buffer whose event touched it.
     const std::uint64_t begin = buffer.base_address + first * bytes;
     const std::uint64_t end = begin + e.count * bytes;
     for (std::uint64_t line = begin / line_bytes_; line <= (end - 1) / line_bytes_; ++line)
-      estimator_.access(0, line, static_cast<std::uint32_t>(line_bytes_));
+      mine[estimator_.access(0, line, static_cast<std::uint32_t>(line_bytes_))] += line_bytes_;
   }
 }
 

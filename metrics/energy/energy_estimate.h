@@ -162,11 +162,15 @@ class EnergyEstimateMetric : public Metric {
   std::vector<MetricValue> finish(const RunOutcome& outcome) override;
 
   const EnergyEstimator& estimator() const { return estimator_; }
+  // Bytes served per tier (table order) for the events of each buffer, indexed by BufferId (an
+  // empty row for a buffer no event named); rows sum to estimator().tier_bytes().
+  const std::vector<std::vector<std::uint64_t>>& tier_bytes_by_buffer() const { return by_buffer_; }
 
  private:
   std::vector<EnergyTier> tiers_;
   std::uint64_t line_bytes_ = 0;
   EnergyEstimator estimator_;
+  std::vector<std::vector<std::uint64_t>> by_buffer_;
   const BufferTable* buffers_ = nullptr;
   bool traced_ = false;
 };

@@ -365,6 +365,31 @@ TEST_F(CliTest, TraceRecordThenReplayGivesTheRunsValues) {
   EXPECT_NE(bad.err.find("bad.trace:3:"), std::string::npos) << bad.err;
 }
 
+TEST_F(CliTest, ReplayByBufferSplitsTheEnergyEstimateOverBuffersAndTiers) {
+  write("cell.yaml", "problem: sparse_parity\nsolver: gf2\nmetrics: [accuracy]\nseeds: [5]\n");
+  ASSERT_EQ(cube("trace record cell.yaml -o run.trace").exit_code, 0);
+  const std::string metric = "'energy_estimate(table=zen5,line_bytes=64)'";
+  Result total = cube("trace replay run.trace --metric " + metric + " --format json");
+  ASSERT_EQ(total.exit_code, 0) << total.err;
+  Result split = cube("trace replay run.trace --by-buffer --metric " + metric + " --format json");
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  const nlohmann::json rows = nlohmann::json::parse(split.out)["rows"];
+  ASSERT_FALSE(rows.empty());
+  double pj = 0;
+  std::set<std::string> tiers;
+  for (const auto& row : rows) {
+    pj += row["pJ"].get<double>();
+    tiers.insert(row["tier"].get<std::string>());
+    EXPECT_GT(row["bytes"].get<std::int64_t>(), 0);
+  }
+  const double expected = nlohmann::json::parse(total.out)["rows"][0]["value"].get<double>();
+  EXPECT_NEAR(pj, expected, 1e-9 * expected);
+  EXPECT_TRUE(tiers.count("dram"));  // first touches
+  Result none = cube("trace replay run.trace --by-buffer --metric ard");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("needs an energy_estimate metric"), std::string::npos) << none.err;
+}
+
 TEST_F(CliTest, ReplayPricesAByteDmdProgramTellingFormatsApartByContent) {
   // metrics.md §6.6 B6 (matvec2), saved with the .ir extension Dally programs also use.
   write("matvec.ir",

@@ -259,6 +259,11 @@ TEST(EnergyEstimateTest, LineLevelPricesTheLinesEachEventTouches) {
     EnergyEstimateMetric metric(EnergyEstimateConfig{"zen5", 64});
     trace.replay(metric, 7);
     EXPECT_EQ(metric.estimator().tier_bytes(), expected);
+    std::vector<std::uint64_t> summed(tiers.size(), 0);
+    for (const auto& row : metric.tier_bytes_by_buffer())
+      for (std::size_t t = 0; t < row.size(); ++t) summed[t] += row[t];
+    EXPECT_EQ(summed, expected);
+    EXPECT_EQ(metric.tier_bytes_by_buffer().size(), 3u);
   }
 }
 
