@@ -32,6 +32,7 @@
 #include "experiments/report.h"
 #include "experiments/revisions.h"
 #include "experiments/runner.h"
+#include "experiments/slurm.h"
 #include "experiments/store.h"
 #include "experiments/table.h"
 #include "metrics/bytedmd/bytedmd.h"
@@ -288,16 +289,125 @@ int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, cons
   return sweep.progress.failed > 0 ? kExitCellFailed : kExitOk;
 }
 
+// Prints what a collection merged and which tasks failed; true when none failed.
+bool print_collect_report(const CollectReport& report, const fs::path& store) {
+  if (report.shards > 0)
+    std::cerr << "collected " << report.shards << " Slurm shards (" << report.rows << " rows) into "
+              << store.string() << "\n";
+  if (report.waiting > 0)
+    std::cerr << report.waiting << " shards belong to tasks still running; collect them later\n";
+  for (const std::string& failure : report.failures) std::cerr << "cube: Slurm " << failure << "\n";
+  return report.failures.empty();
+}
+
+// The rows of every job of `plan` x repeat stored under `build_key`, in plan order.
+std::vector<ResultRow> stored_plan_rows(const ExperimentPlan& plan, const ResultStore& store,
+                                        const std::string& build_key, std::int64_t repeat) {
+  std::vector<ResultRow> rows;
+  for (const Job& job : plan.jobs)
+    for (std::int64_t r = 0; r < repeat; ++r)
+      for (ResultRow& row : store.job_rows(build_key, job.cell(), job.seed, r))
+        rows.push_back(std::move(row));
+  return rows;
+}
+
+struct SlurmArgs {
+  std::string launcher = "local";
+  SlurmOptions options;
+  bool no_wait = false;
+};
+
+// `cube run FILE --launcher slurm`: collect what earlier batches left, submit the jobs still
+// lacking as one array, wait for it with a progress line, collect, print the table.
+int run_on_slurm(const ExperimentPlan& plan, const RunArgs& a, const SlurmArgs& s, Format format,
+                 const std::string& command) {
+  const fs::path path = store_path(a.common);
+  ResultStore store(path);
+  const fs::path root = slurm_root(path);
+  print_collect_report(collect_shards(store, root), path);
+  const Provenance provenance = collect_provenance(fs::current_path(), command);
+  std::vector<std::size_t> lacking;
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i)
+    for (std::int64_t r = 0; r < a.repeat; ++r)
+      if (a.force ||
+          !store.job_status(provenance.build_key(), plan.jobs[i].cell(), plan.jobs[i].seed, r)) {
+        lacking.push_back(i);
+        break;
+      }
+  if (!lacking.empty()) {
+    SlurmOptions options = s.options;
+    options.repeat = a.repeat;
+    const SlurmBatch batch = submit_slurm_array(
+        plan, lacking, root, fs::canonical("/proc/self/exe"), fs::current_path(), options);
+    std::cerr << "submitted Slurm job " << batch.job_id << ": " << batch.jobs << " jobs in "
+              << batch.tasks << " array tasks; logs in " << batch.dir.string() << "\n";
+    if (s.no_wait) {
+      std::cerr << "collect the results with: cube collect --store " << path.string() << "\n";
+      return kExitOk;
+    }
+    const bool tty = isatty(STDERR_FILENO) && !a.quiet;
+    SlurmProgress last;
+    while (true) {
+      const SlurmProgress p = poll_slurm(batch);
+      if (!a.quiet &&
+          (tty || p.done != last.done || p.failed != last.failed || p.running != last.running)) {
+        std::fprintf(stderr, "%sslurm job %s: %zu pending, %zu running, %zu done, %zu failed%s",
+                     tty ? "\r" : "", batch.job_id.c_str(), p.pending, p.running, p.done, p.failed,
+                     tty ? "   " : "\n");
+        std::fflush(stderr);
+      }
+      last = p;
+      if (p.finished()) break;
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+    if (tty) std::cerr << "\n";
+  } else if (!a.quiet) {
+    std::cerr << "every job is stored for this commit and build; nothing to submit\n";
+  }
+  const bool ok = print_collect_report(collect_shards(store, root), path);
+  std::vector<ResultRow> rows = stored_plan_rows(plan, store, provenance.build_key(), a.repeat);
+  print(render(summary_table(rows), format));
+  bool cell_failed = false;
+  for (const ResultRow& row : rows) cell_failed = cell_failed || is_failure(row.status);
+  return !ok ? kExitCellFailed : cell_failed ? kExitCellFailed : kExitOk;
+}
+
+int cmd_collect(const std::vector<std::string>& args) {
+  CommonOptions common;
+  po::options_description desc("cube collect options");
+  add_store_and_format(desc, common);
+  po::positional_options_description positional;
+  positional.add("store", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, positional, vm, "cube collect [STORE]")) return kExitOk;
+  const fs::path path = store_path(common);
+  ResultStore store(path);
+  const CollectReport report = collect_shards(store, slurm_root(path));
+  if (report.shards == 0 && report.failures.empty() && report.waiting == 0)
+    std::cerr << "nothing to collect in " << slurm_root(path).string() << "\n";
+  return print_collect_report(report, path) ? kExitOk : kExitCellFailed;
+}
+
 int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   std::string file;
   std::vector<std::string> sets;
   bool dry_run = false;
   RunArgs a;
+  SlurmArgs s;
   po::options_description desc("cube run options");
   desc.add_options()("file", po::value(&file)->required(), "cell or sweep YAML, or a JSON plan")(
       "set", po::value(&sets)->composing(),
       "override key=value (solver.lr=0.05); key=a,b,c makes a sweep axis")(
-      "dry-run", po::bool_switch(&dry_run), "print the expanded jobs and exit");
+      "dry-run", po::bool_switch(&dry_run), "print the expanded jobs and exit")(
+      "launcher", po::value(&s.launcher)->default_value("local"),
+      "local (this machine's cores) | slurm (a job array; see --partition, --chunk)")(
+      "partition", po::value(&s.options.partition), "slurm: partition (default: the cluster's)")(
+      "time", po::value(&s.options.time), "slurm: time limit per array task, e.g. 01:00:00")(
+      "cpus-per-task", po::value(&s.options.cpus_per_task)->default_value(0),
+      "slurm: CPUs per array task, also its OMP_NUM_THREADS (0: not set)")(
+      "chunk", po::value(&s.options.chunk)->default_value(1), "slurm: jobs per array task")(
+      "no-wait", po::bool_switch(&s.no_wait),
+      "slurm: return after submitting; `cube collect` gathers the results later");
   add_run_options(desc, a);
   po::positional_options_description positional;
   positional.add("file", 1);
@@ -306,11 +416,18 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
     return kExitOk;
   Format format = parse_format(a.common.format);
   RunOptions options = to_run_options(a);
+  if (s.launcher != "local" && s.launcher != "slurm")
+    throw ConfigError(SourceLocation{"--launcher"},
+                      "unknown launcher '" + s.launcher + "'; valid choices: local, slurm");
+  if (s.options.chunk < 1) throw ConfigError(SourceLocation{"--chunk"}, "must be >= 1");
+  if (s.options.cpus_per_task < 0)
+    throw ConfigError(SourceLocation{"--cpus-per-task"}, "must be >= 0");
   ExperimentPlan plan = load_plan(file, sets);  // validated in full before anything runs
   if (dry_run) {
     print(render(jobs_table(plan), format));
     return kExitOk;
   }
+  if (s.launcher == "slurm") return run_on_slurm(plan, a, s, format, command);
   fs::path path = store_path(a.common);
   ResultStore store(path);
   Provenance provenance = collect_provenance(fs::current_path(), command);
@@ -964,6 +1081,8 @@ const std::vector<Command>& top_commands() {
        [](const auto& args, const auto& line) { return cmd_report(args, line); }},
       {"results", "results", "print stored rows",
        [](const auto& args, const auto&) { return cmd_results(args); }},
+      {"collect", "collect [STORE]", "merge the results of finished Slurm array tasks",
+       [](const auto& args, const auto&) { return cmd_collect(args); }},
       {"diff", "diff REV_A REV_B [SWEEP...]",
        "metric tables of two commits side by side (builds and runs what they lack)",
        [](const auto& args, const auto&) { return cmd_diff(args); }},

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #ifndef CUBE_VERSION
@@ -133,6 +134,13 @@ Provenance collect_provenance(const std::filesystem::path& work_dir, const std::
   p.started_at = utc_now_iso8601();
   p.cube_version = CUBE_VERSION;
   p.command = command;
+  const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
+  const char* array_task = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* job = std::getenv("SLURM_JOB_ID");
+  if (array_job != nullptr && array_task != nullptr)
+    p.scheduler_job = std::string(array_job) + "_" + array_task;
+  else if (job != nullptr)
+    p.scheduler_job = job;
 
   // Without a commit (outside git, or a repository with no commit yet) there is no HEAD to
   // compare against: the git fields stay empty and the run is "clean" by convention.

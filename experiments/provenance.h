@@ -26,6 +26,8 @@ struct Provenance {
   std::string started_at;    // ISO 8601 UTC, "2026-01-31T12:00:00Z"
   std::string cube_version;  // project version of this binary
   std::string command;       // the command line that started the run
+  std::string scheduler_job;  // Slurm: "<array job>_<task>" (SLURM_ARRAY_JOB_ID,
+                              // SLURM_ARRAY_TASK_ID) or SLURM_JOB_ID; "" outside Slurm
 
   // Identity for resume: commit + ("+" diff_hash if dirty) + "/" + build_type,
   // e.g. "3f2a...e1/Release" or "3f2a...e1+00c0ffee12345678/Debug".

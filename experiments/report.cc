@@ -151,9 +151,11 @@ Table rows_table(const std::vector<StoredRow>& rows) {
                    "metric", "value", "status", "message"};
   for (const StoredRow& row : rows) {
     std::string commit = row.git_commit.substr(0, 12) + (row.git_dirty ? "+dirty" : "");
-    table.rows.push_back({commit, row.build_type, row.cell, seed_value(row.seed), row.repeat,
-                          row.metric, row.value ? Value(*row.value) : Value(), row.status,
-                          row.message});
+    // A row written by a Slurm array task names it with its build: "Release slurm 12_3".
+    const std::string build =
+        row.scheduler_job.empty() ? row.build_type : row.build_type + " slurm " + row.scheduler_job;
+    table.rows.push_back({commit, build, row.cell, seed_value(row.seed), row.repeat, row.metric,
+                          row.value ? Value(*row.value) : Value(), row.status, row.message});
   }
   return table;
 }

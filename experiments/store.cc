@@ -20,6 +20,9 @@
 namespace cube {
 namespace {
 
+// Additive changes keep the version: older cubes (the builds `cube diff` makes of old commits)
+// must still open the store. runs.scheduler_job was added so; a store without it gains it,
+// empty, when opened.
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 60'000;
 
@@ -37,7 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
   host TEXT NOT NULL,
   started_at TEXT NOT NULL,
   cube_version TEXT NOT NULL,
-  command TEXT NOT NULL);
+  command TEXT NOT NULL,
+  scheduler_job TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS runs_commit ON runs(git_commit);
 CREATE TABLE IF NOT EXISTS results (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -241,6 +245,12 @@ ResultStore::ResultStore(const std::filesystem::path& file) : path_(file) {
     Statement version(db_, path_, "SELECT MAX(version) FROM schema_version");
     version.step();
     std::optional<double> stored = version.real(0);
+    Statement has_job(db_, path_,
+                      "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = "
+                      "'scheduler_job'");
+    has_job.step();
+    if (has_job.integer(0) == 0)
+      exec(db_, path_, "ALTER TABLE runs ADD COLUMN scheduler_job TEXT NOT NULL DEFAULT ''");
     if (!stored) {
       Statement insert(db_, path_, "INSERT INTO schema_version(version) VALUES (?)");
       insert.bind(1, std::int64_t{kSchemaVersion});
@@ -270,8 +280,8 @@ std::int64_t ResultStore::begin_run(const Provenance& p) {
   std::lock_guard lock(mutex_);
   Statement insert(db_, path_,
                    "INSERT INTO runs(build_key, git_commit, git_dirty, diff_hash, diff_patch, "
-                   "build_type, compiler, host, started_at, cube_version, command) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "build_type, compiler, host, started_at, cube_version, command, "
+                   "scheduler_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, p.build_key());
   insert.bind(2, p.git_commit);
   insert.bind(3, std::int64_t{p.git_dirty});
@@ -283,8 +293,89 @@ std::int64_t ResultStore::begin_run(const Provenance& p) {
   insert.bind(9, p.started_at);
   insert.bind(10, p.cube_version);
   insert.bind(11, p.command);
+  insert.bind(12, p.scheduler_job);
   insert.step();
   return sqlite3_last_insert_rowid(db_);
+}
+
+std::int64_t ResultStore::merge(const std::filesystem::path& shard) {
+  if (!std::filesystem::is_regular_file(shard))
+    throw ConfigError(SourceLocation{shard.string()}, "cannot merge: no such results store");
+  { ResultStore check(shard); }  // throws ConfigError unless it is a cube store (any version)
+  std::lock_guard lock(mutex_);
+  {
+    Statement attach(db_, path_, "ATTACH DATABASE ? AS shard");
+    attach.bind(1, shard.string());
+    attach.step();
+  }
+  struct Detach {
+    sqlite3* db;
+    ~Detach() { sqlite3_exec(db, "DETACH DATABASE shard", nullptr, nullptr, nullptr); }
+  } detach{db_};
+  std::int64_t copied = 0;
+  {
+    WriteTransaction transaction(db_, path_);
+    exec(db_, path_,
+         "CREATE TEMP TABLE IF NOT EXISTS run_map(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
+         "DELETE FROM temp.run_map;");
+    Statement runs(db_, path_,
+                   "SELECT id, build_key, git_commit, git_dirty, diff_hash, diff_patch, "
+                   "build_type, compiler, host, started_at, cube_version, command, "
+                   "scheduler_job FROM shard.runs ORDER BY id");
+    Statement existing(db_, path_,
+                       "SELECT id FROM main.runs WHERE build_key = ? AND host = ? AND "
+                       "started_at = ? AND command = ? ORDER BY id LIMIT 1");
+    Statement insert(db_, path_,
+                     "INSERT INTO main.runs(build_key, git_commit, git_dirty, diff_hash, "
+                     "diff_patch, build_type, compiler, host, started_at, cube_version, command, "
+                     "scheduler_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement map(db_, path_, "INSERT INTO temp.run_map(old, new) VALUES (?, ?)");
+    while (runs.step()) {
+      existing.reset();
+      existing.bind(1, runs.text(1));
+      existing.bind(2, runs.text(8));
+      existing.bind(3, runs.text(9));
+      existing.bind(4, runs.text(11));
+      std::int64_t id = 0;
+      if (existing.step()) {
+        id = existing.integer(0);
+      } else {
+        insert.reset();
+        for (int column = 1; column <= 12; ++column) {
+          if (column == 3)
+            insert.bind(column, runs.integer(column));
+          else
+            insert.bind(column, runs.text(column));
+        }
+        insert.step();
+        id = sqlite3_last_insert_rowid(db_);
+      }
+      map.reset();
+      map.bind(1, runs.integer(0));
+      map.bind(2, id);
+      map.step();
+    }
+    exec(db_, path_,
+         "DELETE FROM main.results WHERE EXISTS (SELECT 1 FROM shard.results s WHERE "
+         "s.build_key = main.results.build_key AND s.cell = main.results.cell AND "
+         "s.seed = main.results.seed AND s.repeat = main.results.repeat);"
+         "DELETE FROM main.curves WHERE EXISTS (SELECT 1 FROM shard.results s WHERE "
+         "s.build_key = main.curves.build_key AND s.cell = main.curves.cell AND "
+         "s.seed = main.curves.seed AND s.repeat = main.curves.repeat);");
+    exec(db_, path_,
+         "INSERT INTO main.results(run_id, build_key, cell, problem, solver, seed, repeat, "
+         "metric, value, status, message, deterministic, position) "
+         "SELECT m.new, s.build_key, s.cell, s.problem, s.solver, s.seed, s.repeat, s.metric, "
+         "s.value, s.status, s.message, s.deterministic, s.position "
+         "FROM shard.results s JOIN temp.run_map m ON m.old = s.run_id ORDER BY s.id");
+    copied = sqlite3_changes(db_);
+    exec(db_, path_,
+         "INSERT INTO main.curves(run_id, build_key, cell, seed, repeat, series, step, value) "
+         "SELECT m.new, c.build_key, c.cell, c.seed, c.repeat, c.series, c.step, c.value "
+         "FROM shard.curves c JOIN temp.run_map m ON m.old = c.run_id");
+    transaction.commit();
+  }
+  return copied;
 }
 
 std::optional<std::string> ResultStore::job_status(const std::string& build_key,
@@ -406,7 +497,8 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
       "SELECT r.cell, r.problem, r.solver, r.seed, r.repeat, r.metric, r.value, r.status, "
       "r.message, r.deterministic, r.run_id, COALESCE(u.git_commit, ''), "
       "COALESCE(u.git_dirty, 0), COALESCE(u.build_type, ''), COALESCE(u.started_at, ''), "
-      "r.position FROM results r LEFT JOIN runs u ON u.id = r.run_id " +
+      "r.position, COALESCE(u.scheduler_job, '') FROM results r LEFT JOIN runs u ON u.id = "
+      "r.run_id " +
       where;
   std::lock_guard lock(mutex_);
   Statement select(db_, path_, sql.c_str());
@@ -420,6 +512,7 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
     row.git_dirty = select.integer(12) != 0;
     row.build_type = select.text(13);
     row.started_at = select.text(14);
+    row.scheduler_job = select.text(16);
     rows.emplace_back(select.integer(15), std::move(row));
   }
   // Sorted here rather than in SQL: seeds compare as unsigned, which SQLite cannot do.

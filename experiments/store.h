@@ -44,6 +44,7 @@ struct StoredRow : ResultRow {
   bool git_dirty = false;
   std::string build_type;
   std::string started_at;
+  std::string scheduler_job;  // Provenance::scheduler_job of the run ("" outside a scheduler)
 };
 
 // One stored point of a job's learning curve (RunOutcome::curve).
@@ -105,6 +106,14 @@ class ResultStore {
   std::vector<StoredRow> all_rows() const;
 
   std::int64_t count_rows() const;
+
+  // Copies every run, row and curve point of the cube store `shard` (one Slurm array task's
+  // store) into this one, in ONE transaction: each job (build_key, cell, seed, repeat) of the
+  // shard replaces this store's rows and curve of that job, as write_job does, and a run already
+  // merged before (same build key, host, start time and command) is not added twice, so merging
+  // a shard again changes nothing. Returns the number of result rows copied. Throws ConfigError
+  // when `shard` is missing or not a cube store. O(rows of the shard x log rows).
+  std::int64_t merge(const std::filesystem::path& shard);
 
   // Distinct commits having rows, the one of the most recent run first ("" = outside git).
   std::vector<std::string> commits() const;

@@ -23,6 +23,8 @@ packages=(
   gnuplot-nox                        # cube plot (PNG and SVG)
   python3                            # the function-length lint test
 )
+# The test suite also runs a sweep on a real single-node Slurm (scripts/slurm-local.sh).
+[ "$mode" = test ] && packages+=(munge slurmctld slurmd slurm-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -451,6 +451,75 @@ TEST_F(StoreTest, DefaultPathIsUnderTheGitTopLevelOrTheDirectory) {
   EXPECT_EQ(line, "*");
 }
 
+// Slurm array tasks write shards; merging them replaces jobs, keeps curves and provenance (the
+// task's scheduler job included), and merging again changes nothing.
+TEST_F(StoreTest, MergeCopiesShardsIdempotently) {
+  ResultStore main_store(dir_ / "main.db");
+  const std::int64_t local = main_store.begin_run(provenance("c", false, "Release"));
+  main_store.write_job(local, "c/Release", job("p/s", 1, 0, 0.25));  // replaced by the shard's
+  main_store.write_job(local, "c/Release", job("p/s", 9, 0, 0.5));   // kept
+  {
+    ResultStore shard(dir_ / "shard_0.db");
+    Provenance p = provenance("c", false, "Release");
+    p.scheduler_job = "12_0";
+    p.started_at = "2026-01-02T00:00:00Z";
+    const std::int64_t run = shard.begin_run(p);
+    shard.write_job(run, "c/Release", job("p/s", 1, 0, 0.75), {{"val_loss", 0, 3.0}});
+    shard.write_job(run, "c/Release", job("p/s", 2, 0, 1.0));
+  }
+  EXPECT_EQ(main_store.merge(dir_ / "shard_0.db"), 6);
+  EXPECT_EQ(main_store.count_rows(), 9);
+  EXPECT_EQ(main_store.job_rows("c/Release", "p/s", 1, 0)[0].value, 0.75);
+  EXPECT_EQ(main_store.job_rows("c/Release", "p/s", 9, 0)[0].value, 0.5);
+  ASSERT_EQ(main_store.curves("c/Release", "p/s").size(), 1u);
+  std::set<std::string> jobs;
+  for (const StoredRow& row : main_store.all_rows())
+    if (row.seed != 9) jobs.insert(row.scheduler_job);
+  EXPECT_EQ(jobs, std::set<std::string>{"12_0"});
+  const std::string runs = query_text(dir_ / "main.db", "SELECT COUNT(*) FROM runs");
+
+  EXPECT_EQ(main_store.merge(dir_ / "shard_0.db"), 6);  // again: same rows, no new run
+  EXPECT_EQ(main_store.count_rows(), 9);
+  EXPECT_EQ(query_text(dir_ / "main.db", "SELECT COUNT(*) FROM runs"), runs);
+  EXPECT_EQ(main_store.curves("c/Release", "p/s").size(), 1u);
+
+  EXPECT_THROW(main_store.merge(dir_ / "missing.db"), ConfigError);
+  std::ofstream(dir_ / "not_a_store.db") << "hello";
+  EXPECT_THROW(main_store.merge(dir_ / "not_a_store.db"), ConfigError);
+}
+
+// A store written before runs.scheduler_job existed gains the column when opened, and keeps
+// schema version 1 so that older cubes (cube diff's builds of old commits) still open it.
+TEST_F(StoreTest, AStoreWithoutTheSchedulerColumnGainsIt) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "old.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                           "INSERT INTO schema_version VALUES (1);"
+                           "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, build_key "
+                           "TEXT NOT NULL, git_commit TEXT NOT NULL, git_dirty INTEGER NOT NULL, "
+                           "diff_hash TEXT NOT NULL, diff_patch TEXT NOT NULL, build_type TEXT "
+                           "NOT NULL, compiler TEXT NOT NULL, host TEXT NOT NULL, started_at TEXT "
+                           "NOT NULL, cube_version TEXT NOT NULL, command TEXT NOT NULL);"
+                           "INSERT INTO runs(build_key, git_commit, git_dirty, diff_hash, "
+                           "diff_patch, build_type, compiler, host, started_at, cube_version, "
+                           "command) VALUES ('c/Release', 'c', 0, '', '', 'Release', 'g', 'h', "
+                           "'t', 'v', 'cube run');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ResultStore store(dir_ / "old.db");
+  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT scheduler_job = '' FROM runs"), "1");
+  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT MAX(version) FROM schema_version"), "1");
+  Provenance p = provenance("c", false, "Release");
+  p.scheduler_job = "7";
+  store.begin_run(p);
+  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT '[' || scheduler_job || ']' FROM runs ORDER BY id"),
+            "[],[7]");
+}
+
 TEST(StatusSeverityTest, ErrorAndTimeoutBeatTheOthers) {
   std::vector<std::string> order = {"ok",       "unsupported", "max_iterations",
                                     "diverged", "timeout",     "error"};

@@ -1,0 +1,224 @@
+// Sweeps as Slurm job arrays: batch folders, the sbatch script, polling and collection
+// (slurm.h). sbatch and squeue run as child processes (revisions.h's run_process).
+
+#include "experiments/slurm.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "experiments/revisions.h"
+
+namespace fs = std::filesystem;
+
+namespace cube {
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// POSIX shell single-quoting.
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+// Runs `argv`, returns its exit status and its stdout and stderr together.
+std::pair<int, std::string> run_captured(const std::vector<std::string>& argv,
+                                         const fs::path& dir) {
+  const fs::path out = dir / (".out_" + std::to_string(::getpid()));
+  fs::remove(out);
+  const int status = run_process({argv, dir, out, true, {}});
+  std::string text = read_text(out);
+  fs::remove(out);
+  return {status, text};
+}
+
+// The exit status a task wrote, or -1 when it has not ended.
+int task_status(const fs::path& dir, std::size_t task) {
+  const fs::path file = dir / ("task_" + std::to_string(task) + ".status");
+  if (!fs::exists(file)) return -1;
+  std::istringstream in(read_text(file));
+  int status = -1;
+  in >> status;
+  return status < 0 ? 255 : status;
+}
+
+std::size_t count_tasks(const fs::path& dir) {
+  std::istringstream lines(read_text(dir / "tasks.txt"));
+  std::size_t n = 0;
+  for (std::string line; std::getline(lines, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+fs::path slurm_root(const fs::path& store) { return fs::absolute(store).parent_path() / "slurm"; }
+
+std::vector<std::vector<std::size_t>> chunk_jobs(const std::vector<std::size_t>& jobs,
+                                                 std::size_t chunk) {
+  CUBE_CHECK(chunk >= 1, "chunk_jobs: chunk must be >= 1");
+  std::vector<std::vector<std::size_t>> tasks;
+  for (std::size_t i = 0; i < jobs.size(); i += chunk)
+    tasks.emplace_back(
+        jobs.begin() + static_cast<std::ptrdiff_t>(i),
+        jobs.begin() + static_cast<std::ptrdiff_t>(std::min(jobs.size(), i + chunk)));
+  return tasks;
+}
+
+std::string slurm_script(const SlurmBatch& batch, const fs::path& cube, const fs::path& work_dir,
+                         const SlurmOptions& options) {
+  const std::string dir = batch.dir.string();
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# cube sweep: " << batch.jobs << " jobs in " << batch.tasks << " array tasks\n"
+    << "#SBATCH --job-name=cube\n"
+    << "#SBATCH --array=0-" << batch.tasks - 1 << "\n"
+    << "#SBATCH --output=" << dir << "/task_%a.log\n";
+  if (!options.partition.empty()) s << "#SBATCH --partition=" << options.partition << "\n";
+  if (!options.time.empty()) s << "#SBATCH --time=" << options.time << "\n";
+  if (options.cpus_per_task > 0) {
+    s << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n"
+      << "export OMP_NUM_THREADS=" << options.cpus_per_task << "\n";
+  }
+  s << "cd " << quoted(work_dir.string()) << " || exit 2\n"
+    << "dir=" << quoted(dir) << "\n"
+    << "task=$SLURM_ARRAY_TASK_ID\n"
+    << "status=0\n"
+    << "for index in $(sed -n \"$((task + 1))p\" \"$dir/tasks.txt\"); do\n"
+    << "  " << quoted(cube.string())
+    << " run-cell \"$dir/plan.json\" \"$index\" --store \"$dir/shard_$task.db\" --repeat "
+    << options.repeat << " --quiet\n"
+    << "  rc=$?\n"
+    << "  # 1: a cell failed and its rows say so; anything else: the task failed\n"
+    << "  if [ $rc -gt 1 ] || { [ $rc -eq 1 ] && [ $status -eq 0 ]; }; then status=$rc; fi\n"
+    << "done\n"
+    << "echo $status > \"$dir/task_$task.status\"\n"
+    << "exit $status\n";
+  return s.str();
+}
+
+SlurmBatch submit_slurm_array(const ExperimentPlan& plan,
+                              const std::vector<std::size_t>& job_indices, const fs::path& root,
+                              const fs::path& cube, const fs::path& work_dir,
+                              const SlurmOptions& options) {
+  if (!find_on_path("sbatch"))
+    throw ConfigError(SourceLocation{"--launcher slurm"},
+                      "sbatch is not on PATH: run on a Slurm login node (or bring up a local "
+                      "cluster with scripts/slurm-local.sh up)");
+  SlurmBatch batch;
+  batch.dir = root / (utc_stamp() + "-" + std::to_string(::getpid()));
+  fs::create_directories(batch.dir);
+  const auto tasks = chunk_jobs(job_indices, static_cast<std::size_t>(options.chunk));
+  batch.tasks = tasks.size();
+  batch.jobs = job_indices.size();
+  std::ofstream(batch.dir / "plan.json") << plan_to_json(plan);
+  {
+    std::ofstream lines(batch.dir / "tasks.txt");
+    for (const auto& task : tasks) lines << join(task, " ") << "\n";
+  }
+  std::ofstream(batch.dir / "submit.sh") << slurm_script(batch, cube, work_dir, options);
+  const auto [status, text] =
+      run_captured({"sbatch", "--parsable", (batch.dir / "submit.sh").string()}, batch.dir);
+  if (status != 0)
+    throw ConfigError(SourceLocation{(batch.dir / "submit.sh").string()},
+                      "sbatch refused the script (exit " + std::to_string(status) + "): " + text);
+  std::istringstream id(text);
+  std::getline(id, batch.job_id, ';');  // "<id>" or "<id>;<cluster>"
+  while (!batch.job_id.empty() && std::isspace(static_cast<unsigned char>(batch.job_id.back())))
+    batch.job_id.pop_back();
+  std::ofstream(batch.dir / "job_id") << batch.job_id << "\n";
+  return batch;
+}
+
+SlurmProgress poll_slurm(const SlurmBatch& batch) {
+  SlurmProgress p;
+  p.tasks = batch.tasks;
+  std::map<std::size_t, std::string> queued;  // array index -> state
+  const auto [status, text] =
+      run_captured({"squeue", "-h", "-r", "-j", batch.job_id, "-o", "%K %T"}, batch.dir);
+  if (status == 0) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::size_t index = 0;
+      std::string state;
+      if (fields >> index >> state) queued[index] = state;
+    }
+  }
+  for (std::size_t t = 0; t < batch.tasks; ++t) {
+    const int ended = task_status(batch.dir, t);
+    if (ended >= 0) {
+      ended <= 1 ? ++p.done : ++p.failed;
+    } else if (auto it = queued.find(t); it != queued.end()) {
+      it->second == "PENDING" ? ++p.pending : ++p.running;
+    } else if (status == 0) {
+      ++p.failed;  // gone from the queue without a status: killed, or its node failed
+    } else {
+      ++p.pending;  // squeue did not answer: unknown, keep waiting
+    }
+  }
+  return p;
+}
+
+CollectReport collect_shards(ResultStore& store, const fs::path& root) {
+  CollectReport report;
+  if (!fs::is_directory(root)) return report;
+  std::vector<fs::path> batches;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory()) batches.push_back(entry.path());
+  std::sort(batches.begin(), batches.end());
+  for (const fs::path& dir : batches) {
+    const std::size_t tasks = count_tasks(dir);
+    bool all_ended = true, any_failed = false;
+    for (std::size_t t = 0; t < tasks; ++t) {
+      const fs::path shard = dir / ("shard_" + std::to_string(t) + ".db");
+      const int status = task_status(dir, t);
+      if (status < 0) {
+        all_ended = false;
+        if (fs::exists(shard)) ++report.waiting;
+        continue;
+      }
+      if (fs::exists(shard)) {
+        report.rows += store.merge(shard);
+        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(shard.string() + suffix);
+        ++report.shards;
+      }
+      if (status > 1) {
+        any_failed = true;
+        const fs::path reported = dir / ("task_" + std::to_string(t) + ".reported");
+        if (!fs::exists(reported)) {
+          report.failures.push_back("task " + std::to_string(t) + " of " + dir.string() +
+                                    ": exit " + std::to_string(status) + "; log " +
+                                    (dir / ("task_" + std::to_string(t) + ".log")).string());
+          std::ofstream(reported) << status << "\n";
+        }
+      }
+    }
+    if (all_ended && !any_failed) fs::remove_all(dir);
+  }
+  return report;
+}
+
+}  // namespace cube
