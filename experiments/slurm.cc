@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -152,32 +153,63 @@ SlurmBatch submit_slurm_array(const ExperimentPlan& plan,
   return batch;
 }
 
+namespace {
+
+// squeue's view of a batch's array tasks: index -> state ("PENDING", "RUNNING", ...); a job Slurm
+// no longer knows lists none. nullopt when squeue did not answer (no Slurm here, or it is down).
+std::optional<std::map<std::size_t, std::string>> queued_tasks(const fs::path& dir,
+                                                               const std::string& job_id) {
+  const auto [status, text] =
+      run_captured({"squeue", "-h", "-r", "-j", job_id, "-o", "%K %T"}, dir);
+  std::map<std::size_t, std::string> queued;
+  if (status != 0) {
+    // A job purged after its end is an "Invalid job id" to squeue: none of its tasks is queued.
+    if (text.find("Invalid job id") != std::string::npos) return queued;
+    return std::nullopt;
+  }
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::size_t index = 0;
+    std::string state;
+    if (fields >> index >> state) queued[index] = state;
+  }
+  return queued;
+}
+
+// A task that left the queue without writing its status was cancelled, timed out or lost its
+// node: record it as failed (255), with a line in its log saying so.
+void mark_lost(const fs::path& dir, std::size_t task) {
+  std::ofstream(dir / ("task_" + std::to_string(task) + ".log"), std::ios::app)
+      << "cube: this task left the Slurm queue without an exit status (cancelled, timed out, "
+         "or its node failed)\n";
+  std::ofstream(dir / ("task_" + std::to_string(task) + ".status")) << 255 << "\n";
+}
+
+}  // namespace
+
 SlurmProgress poll_slurm(const SlurmBatch& batch) {
   SlurmProgress p;
   p.tasks = batch.tasks;
-  std::map<std::size_t, std::string> queued;  // array index -> state
-  const auto [status, text] =
-      run_captured({"squeue", "-h", "-r", "-j", batch.job_id, "-o", "%K %T"}, batch.dir);
-  if (status == 0) {
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-      std::istringstream fields(line);
-      std::size_t index = 0;
-      std::string state;
-      if (fields >> index >> state) queued[index] = state;
-    }
-  }
+  const auto queued = queued_tasks(batch.dir, batch.job_id);
   for (std::size_t t = 0; t < batch.tasks; ++t) {
-    const int ended = task_status(batch.dir, t);
-    if (ended >= 0) {
-      ended <= 1 ? ++p.done : ++p.failed;
-    } else if (auto it = queued.find(t); it != queued.end()) {
-      it->second == "PENDING" ? ++p.pending : ++p.running;
-    } else if (status == 0) {
-      ++p.failed;  // gone from the queue without a status: killed, or its node failed
-    } else {
-      ++p.pending;  // squeue did not answer: unknown, keep waiting
+    int ended = task_status(batch.dir, t);
+    if (ended < 0 && queued) {
+      if (auto it = queued->find(t); it != queued->end()) {
+        it->second == "PENDING" ? ++p.pending : ++p.running;
+        continue;
+      }
+      // Not queued: it ended. Its status file may trail the queue by a moment; read it again.
+      ended = task_status(batch.dir, t);
+      if (ended < 0) {
+        mark_lost(batch.dir, t);
+        ended = 255;
+      }
     }
+    if (ended < 0)
+      ++p.pending;  // squeue did not answer: unknown, keep waiting
+    else
+      ended <= 1 ? ++p.done : ++p.failed;
   }
   return p;
 }
@@ -191,6 +223,15 @@ CollectReport collect_shards(ResultStore& store, const fs::path& root) {
   std::sort(batches.begin(), batches.end());
   for (const fs::path& dir : batches) {
     const std::size_t tasks = count_tasks(dir);
+    // Tasks of a --no-wait batch that died without a status are found through squeue here.
+    if (fs::exists(dir / "job_id")) {
+      std::ifstream id_file(dir / "job_id");
+      SlurmBatch batch{dir, "", tasks, 0};
+      id_file >> batch.job_id;
+      bool unended = false;
+      for (std::size_t t = 0; t < tasks; ++t) unended = unended || task_status(dir, t) < 0;
+      if (unended && !batch.job_id.empty() && find_on_path("squeue")) poll_slurm(batch);
+    }
     bool all_ended = true, any_failed = false;
     for (std::size_t t = 0; t < tasks; ++t) {
       const fs::path shard = dir / ("shard_" + std::to_string(t) + ".db");

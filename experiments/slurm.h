@@ -66,8 +66,10 @@ struct SlurmProgress {
   bool finished() const { return done + failed == tasks; }
 };
 
-// The state of a batch's tasks: ended ones from their status files, the others from squeue (a
-// task that squeue no longer lists and that wrote no status counts as failed).
+// The state of a batch's tasks: ended ones from their status files, the others from squeue. A
+// task that squeue no longer lists and that wrote no status (cancelled, timed out, node lost) is
+// recorded as failed: status 255 and a line in its log. When squeue does not answer, tasks
+// without a status count as pending.
 SlurmProgress poll_slurm(const SlurmBatch& batch);
 
 struct CollectReport {
@@ -77,7 +79,9 @@ struct CollectReport {
   std::size_t waiting = 0;            // shards of tasks that have not ended
 };
 
-// Merges every finished task's shard under `root` into `store` (see the header comment).
+// Merges every finished task's shard under `root` into `store` (see the header comment). For a
+// batch with tasks that have not ended, squeue is asked first (poll_slurm), so that a task that
+// died without a status is reported instead of waited for.
 CollectReport collect_shards(ResultStore& store, const std::filesystem::path& root);
 
 }  // namespace cube

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cube run --launcher slurm on a real single-node Slurm (scripts/slurm-local.sh): the sweep's
 # table equals the local run's for every deterministic metric, rows name their Slurm job, a rerun
-# submits nothing, and --no-wait + cube collect gathers a batch later.
+# submits nothing, --no-wait + cube collect gathers a batch later, and a cancelled task is reported
+# with its log.
 # Usage: slurm_cluster_test.sh CUBE_BINARY SOURCE_DIR. Exits 77 (skipped) unless run as root
 # with Debian's munge, slurmctld, slurmd and slurm-client installed (scripts/cube-setup.sh test
 # installs them).
@@ -73,4 +74,29 @@ cat collect.err
   || fail "cube collect did not gather the batch"
 "$cube" collect slurm.db 2> again.err
 grep -q "nothing to collect" again.err || { cat again.err; fail "a second collect did something"; }
+echo "== a cancelled task is reported with its log"
+cat > slow.yaml <<'EOF'
+problem: {name: sparse_parity, n: 64, k: 8, n_train: 2000, n_test: 200}
+solver: {name: sgd, max_epochs: 1000000}
+metrics: [accuracy]
+EOF
+"$cube" run slow.yaml --launcher slurm --no-wait --store slurm.db 2> slow.err
+job="$(sed -n 's/^submitted Slurm job \([0-9]*\):.*/\1/p' slow.err)"
+[ -n "$job" ] || { cat slow.err; fail "no job id"; }
+for _ in $(seq 30); do
+  [ "$(squeue -h -j "$job" -o %T 2>/dev/null || true)" = RUNNING ] && break
+  sleep 1
+done
+scancel "$job"
+for _ in $(seq 30); do
+  [ -z "$(squeue -h -j "$job" 2>/dev/null || true)" ] && break
+  sleep 1
+done
+status=0
+"$cube" collect slurm.db 2> cancelled.err || status=$?
+cat cancelled.err
+[ "$status" -eq 1 ] || fail "a cancelled task: collect exited $status, not 1"
+log="$(sed -n 's/.*: exit 255; log \(.*task_0.log\)$/\1/p' cancelled.err)"
+[ -n "$log" ] || fail "the cancelled task was not reported with its log"
+grep -q "left the Slurm queue" "$log" || fail "the log does not say what happened"
 echo "PASS"
