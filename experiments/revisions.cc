@@ -118,16 +118,20 @@ std::optional<fs::path> find_on_path(const std::string& program) {
   return std::nullopt;
 }
 
-bool RevisionBuild::built() const { return fs::exists(root / "built") && fs::exists(binary); }
+bool RevisionBuild::built() const { return fs::exists(stamp) && fs::exists(binary); }
 
-RevisionBuild revision_build(const fs::path& cache_root, const std::string& commit) {
+RevisionBuild revision_build(const fs::path& cache_root, const std::string& commit,
+                             const std::string& build_type) {
+  const std::string suffix = build_type == "Release" ? "" : "-" + build_type;
   RevisionBuild b;
   b.commit = commit;
+  b.build_type = build_type;
   b.root = cache_root / commit;
   b.source = b.root / "src";
-  b.build = b.root / "build";
+  b.build = b.root / ("build" + suffix);
   b.binary = b.build / "cube";
-  b.log = b.root / "build.log";
+  b.log = b.root / ("build" + suffix + ".log");
+  b.stamp = b.root / ("built" + suffix);
   return b;
 }
 
@@ -160,7 +164,7 @@ void build_revision(const fs::path& repo, const RevisionBuild& build, const std:
                                         build.source.string(),
                                         "-B",
                                         build.build.string(),
-                                        "-DCMAKE_BUILD_TYPE=Release",
+                                        "-DCMAKE_BUILD_TYPE=" + build.build_type,
                                         "-DCUBE_BUILD_TESTS=OFF",
                                         "-DCUBE_BUILD_BENCH=OFF"};
   if (find_on_path("ninja")) configure.insert(configure.begin() + 1, {"-G", "Ninja"});
@@ -177,7 +181,7 @@ void build_revision(const fs::path& repo, const RevisionBuild& build, const std:
        {"cmake", "--build", build.build.string(), "--target", "cube", "-j",
         std::to_string(jobs == 0 ? 1 : jobs)},
        build.root, env);
-  std::ofstream(build.root / "built") << build.commit << "\n";
+  std::ofstream(build.stamp) << build.commit << "\n";
 }
 
 std::vector<PlannedJob> plan_with_binary(const fs::path& binary, const fs::path& cwd,
@@ -359,7 +363,8 @@ std::vector<std::set<std::string>> ensure_sweep_rows(const fs::path& repo,
     bool seen = false;
     for (const RevisionWork& w : work) seen = seen || w.revision.commit == revision.commit;
     if (seen) continue;
-    work.push_back({revision, revision_build(cache_root, revision.commit), {}, {}});
+    work.push_back(
+        {revision, revision_build(cache_root, revision.commit, options.build_type), {}, {}});
     count_work(work.back(), sweeps, store, options.run.repeat);
   }
   auto say = [&](const std::string& line) {

@@ -1,18 +1,21 @@
 // cube/experiments/revisions.h: a commit's own `cube`, built once in a cached git worktree, and
 // sweeps run with it into the caller's results store (what `cube diff REV_A REV_B SWEEP` needs).
 //
-// Layout, per commit, under a cache root (`cube diff` uses <git toplevel>/.cube/builds):
-//   <root>/<sha>/src        `git worktree add --detach` at the commit (never edited)
-//   <root>/<sha>/build      CMake build tree: Release, Ninja when on PATH, tests and benches off,
-//                           ccache as compiler launcher when on PATH (CCACHE_BASEDIR=<root>, so
-//                           the worktrees of different commits share cached objects)
-//   <root>/<sha>/build.log  every configure and build line, appended
-//   <root>/<sha>/run.log    the tables the sweeps printed
-//   <root>/<sha>/built      stamp written after a successful build of the `cube` target
+// Layout, per commit, under a cache root (`cube diff` uses <git toplevel>/.cube/builds), for the
+// build type T of the cube that asks (Release for the README's build; S = "" for Release, "-T"
+// otherwise, so that a Debug cube's diff compares Debug builds without touching the Release ones):
+//   <root>/<sha>/src          `git worktree add --detach` at the commit (never edited)
+//   <root>/<sha>/build<S>     CMake build tree: type T, Ninja when on PATH, tests and benches off,
+//                             ccache as compiler launcher when on PATH (CCACHE_BASEDIR=<root>, so
+//                             the worktrees of different commits share cached objects)
+//   <root>/<sha>/build<S>.log every configure and build line, appended
+//   <root>/<sha>/run.log      the tables the sweeps printed
+//   <root>/<sha>/built<S>     stamp written after a successful build of the `cube` target
 // A commit's sources never change, so a built commit is never built again.
 //
 // Rows written by a revision's binary carry its own provenance: the worktree is a clean checkout,
-// so their build key is "<sha>/Release" (provenance.h), the key the lacking-jobs count uses.
+// so their build key is "<sha>/T" (provenance.h), the key the lacking-jobs count uses; rows the
+// user stored with a clean build of the same type at that commit count as well.
 #pragma once
 
 #include <cstdint>
@@ -57,20 +60,23 @@ class BuildError : public std::runtime_error {
 
 struct RevisionBuild {
   std::string commit;            // full sha
+  std::string build_type;        // CMAKE_BUILD_TYPE: "Release", "Debug", ...
   std::filesystem::path root;    // <cache root>/<sha>
   std::filesystem::path source;  // root/src
   std::filesystem::path build;   // root/build
   std::filesystem::path binary;  // build/cube
-  std::filesystem::path log;     // root/build.log
+  std::filesystem::path log;     // root/build<S>.log
+  std::filesystem::path stamp;   // root/built<S>
 
-  // The build key of the rows its binary stores (clean checkout, Release).
-  std::string build_key() const { return commit + "/Release"; }
+  // The build key of the rows its binary stores (clean checkout, build_type).
+  std::string build_key() const { return commit + "/" + build_type; }
   // True once a build of the `cube` target succeeded (the stamp exists).
   bool built() const;
 };
 
-// The paths of `commit`'s build under `cache_root`; touches nothing.
-RevisionBuild revision_build(const std::filesystem::path& cache_root, const std::string& commit);
+// The paths of `commit`'s build of type `build_type` under `cache_root`; touches nothing.
+RevisionBuild revision_build(const std::filesystem::path& cache_root, const std::string& commit,
+                             const std::string& build_type = "Release");
 
 // Adds the worktree (pruning a stale registration of it first) unless it is there, configures and
 // builds the `cube` target with `jobs` parallel compiles, then writes the stamp. Output goes to
@@ -124,8 +130,9 @@ struct Revision {
 
 struct EnsureRowsOptions {
   SweepRunOptions run;
-  unsigned build_jobs = 1;           // parallel compiles of a build
-  std::ostream* progress = nullptr;  // "building ...", "running ..." lines; null = silent
+  std::string build_type = "Release";  // of the revisions' builds (the asking cube's own)
+  unsigned build_jobs = 1;             // parallel compiles of a build
+  std::ostream* progress = nullptr;    // "building ...", "running ..." lines; null = silent
 };
 
 // Makes `store` hold, for every revision, the rows of every job of `sweeps` x repeat under the

@@ -2,11 +2,13 @@
 # The two README commands: install what is missing (Debian packages), build, then
 #   quickstart  -> run experiments/quickstart.yaml and print its metric table
 #   test        -> run the whole test suite (ctest)
-# Usage: bash scripts/cube-setup.sh quickstart|test   (as root, or with sudo available)
+#   sanitize    -> AddressSanitizer + UndefinedBehaviorSanitizer build in build-sanitize/, then
+#                  the test suite on it (the minutes-long integration tests excepted)
+# Usage: bash scripts/cube-setup.sh quickstart|test|sanitize   (as root, or with sudo available)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-}"
-case "$mode" in quickstart|test|build) ;; *) echo "usage: $0 quickstart|test|build" >&2; exit 2 ;; esac
+case "$mode" in quickstart|test|build|sanitize) ;; *) echo "usage: $0 quickstart|test|sanitize|build" >&2; exit 2 ;; esac
 
 # Every dependency is a Debian package; nothing is fetched at build time.
 packages=(
@@ -38,6 +40,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 jobs="$(nproc)"
+if [ "$mode" = sanitize ]; then
+  # Any report fails the test that triggered it: UBSan does not recover, ASan stops at the first
+  # error and checks for leaks at exit. Benchmarks are not built; the integration tests that
+  # build other commits or start Slurm daemons are left to the Release run.
+  cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUBE_BUILD_BENCH=OFF \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >&2
+  cmake --build build-sanitize -j "$jobs" >&2
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -E '^(diff_builds|slurm_cluster)$'
+  exit
+fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 cmake --build build -j "$jobs" >&2
 

@@ -82,8 +82,15 @@ TEST_F(RevisionsTest, BuildLayoutAndStamp) {
   fs::create_directories(b.build);
   std::ofstream(b.binary) << "x";
   EXPECT_FALSE(b.built());  // a binary without the stamp: an interrupted or failed build
-  std::ofstream(b.root / "built") << sha;
+  std::ofstream(b.stamp) << sha;
   EXPECT_TRUE(b.built());
+  // Another build type of the same commit: its own build tree, log and stamp, same worktree.
+  RevisionBuild debug = revision_build(dir_ / "builds", sha, "Debug");
+  EXPECT_EQ(debug.source, b.source);
+  EXPECT_EQ(debug.build, b.root / "build-Debug");
+  EXPECT_EQ(debug.log, b.root / "build-Debug.log");
+  EXPECT_EQ(debug.build_key(), sha + "/Debug");
+  EXPECT_FALSE(debug.built());
 }
 
 TEST_F(RevisionsTest, BuildOutsideARepositoryThrowsBuildErrorNamingTheLog) {
