@@ -342,6 +342,12 @@ class ThreadScope {
 
 }  // namespace
 
+GptTrainSolver::GptTrainSolver(const GptTrainConfig& config) : config_(config) {
+  if (config_.n_embd % config_.n_head != 0)
+    throw ConfigError("solver.n_head: " + std::to_string(config_.n_head) +
+                      " does not divide n_embd = " + std::to_string(config_.n_embd));
+}
+
 bool GptTrainSolver::supports(const Problem& problem) const {
   return problem.char_corpus() != nullptr;
 }
@@ -350,9 +356,6 @@ SolveResult GptTrainSolver::solve(const Problem& problem, const RunContext& ctx,
                                   RecordingTracer* tracer) {
   const CharCorpus* corpus = problem.char_corpus();
   CUBE_CHECK(corpus != nullptr, "gpt training needs a char_lm problem");
-  if (config_.n_embd % config_.n_head != 0)
-    throw ConfigError("solver.n_head: " + std::to_string(config_.n_head) +
-                      " does not divide n_embd = " + std::to_string(config_.n_embd));
   ThreadScope threads(config_.threads);
   Trainer trainer(config_, *corpus, ctx);
   return trainer.run(tracer);

@@ -145,7 +145,9 @@ struct PerLayerAdamwTrainConfig : GptTrainConfig {
 
 class GptTrainSolver : public Solver {
  public:
-  explicit GptTrainSolver(const GptTrainConfig& config) : config_(config) {}
+  // Throws ConfigError ("solver.n_head: ...") when n_head does not divide n_embd, so that a
+  // plan is rejected when it is loaded, not when the job starts.
+  explicit GptTrainSolver(const GptTrainConfig& config);
 
   // char_lm problems (a CharCorpus).
   bool supports(const Problem& problem) const override;

@@ -296,6 +296,23 @@ TEST_F(CliTest, DiffRejectsBadSweepOptions) {
   EXPECT_NE(absent.err.find("has no file no_such.yaml"), std::string::npos) << absent.err;
 }
 
+// A GPT whose heads do not divide its width is refused when the plan loads, pointing at n_head,
+// not minutes later when the job starts.
+TEST_F(CliTest, GptHeadsThatDoNotDivideTheWidthAreRefusedWhenPlanning) {
+  write("gpt.yaml",
+        "problem: {name: char_lm, dataset: names}\n"
+        "solver: {name: adamw, n_embd: 130, n_head: 4}\n"
+        "metrics: [loss]\n");
+  for (const char* command : {"run gpt.yaml --store store.db", "plan gpt.yaml"}) {
+    Result r = cube(command);
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_NE(r.err.find("gpt.yaml:2:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("solver.n_head: 4 does not divide n_embd = 130"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "store.db"));
+}
+
 TEST_F(CliTest, BadInputExitsTwoAndStoresNothing) {
   write("bad.yaml", "problem: sparse_parity\nsolver: {name: sgd, lr: -1}\nmetrics: [accuracy]\n");
   Result r = cube("run bad.yaml --store store.db");
