@@ -51,6 +51,22 @@ SourceLocation location(const std::string& source, const YAML::Node& node) {
   return SourceLocation{source, mark.line + 1, mark.column + 1};
 }
 
+// YAML maps keep one value per key and yaml-cpp takes one of two duplicates without a word; a
+// file that says `lr:` twice means something its reader cannot know, so it is refused.
+void reject_duplicate_keys(const YAML::Node& map, const std::string& source,
+                           const std::string& key_path) {
+  std::map<std::string, int> first_line;
+  for (const auto& item : map) {
+    if (!item.first.IsScalar()) continue;
+    const SourceLocation where = location(source, item.first);
+    const auto [it, fresh] = first_line.emplace(item.first.Scalar(), where.line);
+    if (!fresh)
+      throw ConfigError(where, key_path + (key_path.empty() ? "" : ".") + it->first +
+                                   ": duplicated key (first at line " + std::to_string(it->second) +
+                                   "); keep one");
+  }
+}
+
 const char* node_kind(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence:
@@ -82,6 +98,7 @@ Spec read_module(const YAML::Node& node, const std::string& source, const std::s
   Spec spec;
   spec.where = where;
   bool has_name = false;
+  reject_duplicate_keys(node, source, key_path);
   for (const auto& item : node) {
     std::string key = item.first.Scalar();
     const YAML::Node& value = item.second;
@@ -164,6 +181,7 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
                                                   node_kind(root));
   RawPlan plan;
   plan.source = source;
+  reject_duplicate_keys(root, source, "");
   for (const auto& item : root) {
     std::string key = item.first.Scalar();
     const YAML::Node& value = item.second;
@@ -200,6 +218,7 @@ RawPlan read_yaml(std::string_view text, const std::string& source) {
       if (value.size() == 0)
         throw ConfigError(location(source, value),
                           "sweep: is empty; list at least one key: [values], or remove it");
+      reject_duplicate_keys(value, source, "sweep");
       for (const auto& axis_item : value) {
         Axis axis;
         axis.key = axis_item.first.Scalar();

@@ -135,6 +135,18 @@ const std::string kMetrics = "metrics: [accuracy]\n";
 INSTANTIATE_TEST_SUITE_P(
     Plan, BadInputTest,
     ::testing::Values(
+        BadInput{"duplicated_top_level_key",
+                 kProblem + kSolver + kMetrics + "problem: sparse_sum\n",
+                 {},
+                 {"cell.yaml:4:1: problem: duplicated key (first at line 1); keep one"}},
+        BadInput{"duplicated_module_param",
+                 kProblem + "solver: {name: sgd, lr: 0.1, lr: 0.2}\n" + kMetrics,
+                 {},
+                 {"cell.yaml:2:", "solver.lr: duplicated key (first at line 2)"}},
+        BadInput{"duplicated_sweep_axis",
+                 kProblem + kSolver + kMetrics + "sweep:\n  problem.n: [10]\n  problem.n: [20]\n",
+                 {},
+                 {"cell.yaml:6:3: sweep.problem.n: duplicated key (first at line 5)"}},
         BadInput{"yaml_syntax",
                  kProblem + "solver: {name: sgd, lr: 0.1\n" + kMetrics,
                  {},
