@@ -143,9 +143,10 @@ struct EnsureRowsOptions {
 //   2. every revision that lacks jobs and is not built is built, all before anything runs, so a
 //      revision that fails to build (BuildError) leaves the store untouched;
 //   3. the sweeps run at each revision that lacks jobs, one repetition at a time, alternating
-//      revisions (repeat 1 at A, at B, repeat 2 at A, ...), so that a drift of the machine's
-//      speed lands on both sides; a binary that exits other than 0 (all cells ok) or 1 (some
-//      cell failed, rows stored) throws ConfigError naming the revision.
+//      revisions in ABBA order (repeat 1 at A then B, repeat 2 at B then A, ...), so that a
+//      drift of the machine's speed or an order effect lands on both sides; a binary that exits
+//      other than 0 (all cells ok) or 1 (some cell failed, rows stored) throws ConfigError naming
+//      the revision.
 // Returns, per revision, the cells its sweeps expand to (to keep a diff to those cells).
 // Revisions naming the same commit are handled once.
 std::vector<std::set<std::string>> ensure_sweep_rows(
