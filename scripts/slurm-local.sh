@@ -104,6 +104,11 @@ case "$mode" in
     need_root
     scancel --quiet --user root 2>/dev/null || true
     for daemon in slurmd slurmctld munged; do pkill -x "$daemon" 2>/dev/null || true; done
+    # slurmctld saves its state while it shuts down: wait for the daemons to be gone before
+    # removing their folders.
+    for daemon in slurmd slurmctld munged; do
+      for _ in $(seq 100); do pgrep -x "$daemon" >/dev/null || break; sleep 0.1; done
+    done
     if [ -f "$conf" ] && grep -qF "$marker" "$conf"; then
       rm -f "$conf"
       rm -rf /var/lib/slurm/slurmctld /var/lib/slurm/slurmd

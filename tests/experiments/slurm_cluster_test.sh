@@ -23,6 +23,7 @@ if ! [[ "$states" =~ idle|mixed|allocated ]]; then
 fi
 work="$(mktemp -d)"
 cleanup() {
+  cd /
   rm -rf "$work"
   if [ "$started" -eq 1 ]; then bash "$source_dir/scripts/slurm-local.sh" down; fi
 }
