@@ -27,10 +27,7 @@ std::int8_t threshold_label(const std::int8_t* row, const std::vector<int>& secr
 }
 
 SparseFamilyProblem::SparseFamilyProblem(SparseParityConfig base, LabelKind kind) : base_(base) {
-  if (base_.k > base_.n)
-    throw ConfigError("problem.k: " + std::to_string(base_.k) +
-                      " secret bits cannot be drawn from n = " + std::to_string(base_.n) +
-                      " input bits; k must be at most n");
+  check_sparse_shape(base_.n, base_.k, base_.n_train + base_.n_test, "(n_train + n_test)");
   data_.label_kind = kind;
 }
 

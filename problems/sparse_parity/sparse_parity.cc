@@ -7,6 +7,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/memory_budget.h"
 #include "core/rng.h"
 
 namespace cube {
@@ -50,11 +51,19 @@ Rng draw_sparse_inputs(std::uint64_t seed, std::int64_t n, std::int64_t k, std::
   return rng;
 }
 
+void check_sparse_shape(std::int64_t n, std::int64_t k, std::int64_t n_rows,
+                        const std::string& rows_formula) {
+  if (k > n)
+    throw ConfigError("problem.k: " + std::to_string(k) + " secret bits cannot be drawn from n = " +
+                      std::to_string(n) + " input bits; k must be at most n");
+  check_fits_in_memory(static_cast<double>(n_rows) * (static_cast<double>(n) + 1.0), "problem.n",
+                       "the data set",
+                       rows_formula + " x (n + 1) bytes = " + std::to_string(n_rows) + " x " +
+                           std::to_string(n + 1));
+}
+
 SparseParity::SparseParity(SparseParityConfig config) : config_(config) {
-  if (config_.k > config_.n)
-    throw ConfigError("problem.k: " + std::to_string(config_.k) +
-                      " secret bits cannot be drawn from n = " + std::to_string(config_.n) +
-                      " input bits; k must be at most n");
+  check_sparse_shape(config_.n, config_.k, config_.n_train + config_.n_test, "(n_train + n_test)");
 }
 
 void SparseParity::generate(std::uint64_t seed) {

@@ -62,9 +62,14 @@ struct SparseParityConfig {
   }
 };
 
+// Throws ConfigError("problem.k: ...") when k > n, and ("problem.n: ...") when the data set,
+// (n_rows) x (n + 1) bytes, cannot fit in memory (core/memory_budget.h).
+void check_sparse_shape(std::int64_t n, std::int64_t k, std::int64_t n_rows,
+                        const std::string& rows_formula);
+
 class SparseParity : public Problem {
  public:
-  // Throws ConfigError("problem.k: ...") when k > n.
+  // Throws as check_sparse_shape does.
   explicit SparseParity(SparseParityConfig config);
 
   // Draws S, the training rows and the test rows from `seed` as documented above.

@@ -10,10 +10,7 @@
 namespace cube {
 
 SparseParityOracle::SparseParityOracle(SparseParityOracleConfig config) : config_(config) {
-  if (config_.k > config_.n)
-    throw ConfigError("problem.k: " + std::to_string(config_.k) +
-                      " secret bits cannot be drawn from n = " + std::to_string(config_.n) +
-                      " input bits; k must be at most n");
+  check_sparse_shape(config_.n, config_.k, config_.n_test, "n_test");
 }
 
 void SparseParityOracle::generate(std::uint64_t seed) {

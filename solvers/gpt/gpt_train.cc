@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 
+#include "core/memory_budget.h"
 #include "core/rng.h"
 #include "models/gemm/gemm_peak.h"
 #include "models/gpt/checkpoint.h"
@@ -346,6 +347,15 @@ GptTrainSolver::GptTrainSolver(const GptTrainConfig& config) : config_(config) {
   if (config_.n_embd % config_.n_head != 0)
     throw ConfigError("solver.n_head: " + std::to_string(config_.n_head) +
                       " does not divide n_embd = " + std::to_string(config_.n_embd));
+  // A lower bound: the blocks' float32 weights, gradients and one optimizer moment (AdamW
+  // keeps two; embeddings and activations come on top).
+  const double block_params = 12.0 * static_cast<double>(config_.n_layer) *
+                              static_cast<double>(config_.n_embd) *
+                              static_cast<double>(config_.n_embd);
+  check_fits_in_memory(12.0 * block_params, "solver.n_embd", "training the model",
+                       "12 bytes x 12 x n_layer x n_embd^2 = 12 x " +
+                           std::to_string(static_cast<std::int64_t>(block_params)) +
+                           " for weights, gradients and a moment");
 }
 
 bool GptTrainSolver::supports(const Problem& problem) const {
