@@ -3,11 +3,13 @@
 
 #include "experiments/plan.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -44,6 +46,28 @@ struct RawPlan {
   std::vector<std::uint64_t> seeds{kDefaultSeed};
   std::vector<Axis> axes;
 };
+
+// YAML::Load with cube's diagnostics: a NUL byte (a binary file, or UTF-16) is refused at its
+// line, as yaml-cpp would report it as a garbled escape; nesting past yaml-cpp's depth guard
+// is named as such rather than as its "bad file".
+YAML::Node load_yaml_text(std::string_view text, const std::string& source) {
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    const auto line =
+        std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+    throw ConfigError(SourceLocation{source, static_cast<int>(line) + 1, 0},
+                      "contains a NUL byte: not a UTF-8 YAML text file");
+  }
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(SourceLocation{source, e.mark.line + 1, e.mark.column + 1},
+                      "YAML nesting deeper than " + std::to_string(e.depth() - 1) +
+                          " levels; cube files need a few");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(SourceLocation{source, e.mark.line + 1, e.mark.column + 1},
+                      "YAML syntax error: " + e.msg);
+  }
+}
 
 SourceLocation location(const std::string& source, const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
@@ -164,13 +188,7 @@ void check_axis_key(const std::string& key, const SourceLocation& where,
 }
 
 RawPlan read_yaml(std::string_view text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(SourceLocation{source, e.mark.line + 1, e.mark.column + 1},
-                      "YAML syntax error: " + e.msg);
-  }
+  const YAML::Node root = load_yaml_text(text, source);
   if (root.IsNull())
     throw ConfigError(SourceLocation{source},
                       "the file is empty; expected a map with problem, "
@@ -351,6 +369,27 @@ bool next_combination(std::vector<std::size_t>& index, const std::vector<Axis>& 
   return false;
 }
 
+// Cells x seeds is counted before anything is expanded: a sweep of a few long axes multiplies
+// into billions of jobs, which would exhaust memory instead of saying what is wrong.
+void check_plan_size(const RawPlan& raw) {
+  double jobs = static_cast<double>(raw.seeds.size());
+  std::string factors;
+  for (const Axis& axis : raw.axes) {
+    jobs *= static_cast<double>(axis.values.size());
+    factors += std::to_string(axis.values.size()) + " " + axis.key + " x ";
+  }
+  if (jobs <= static_cast<double>(kMaxPlanJobs)) return;
+  char count[32];
+  std::snprintf(count, sizeof count, "%.3g", jobs);
+  const SourceLocation where = raw.axes.empty() || raw.axes.front().values.empty()
+                                   ? SourceLocation{raw.source}
+                                   : raw.axes.front().values.front().where;
+  throw ConfigError(where, std::string("the plan expands to ") + count + " jobs (" + factors +
+                               std::to_string(raw.seeds.size()) + " seeds); at most " +
+                               std::to_string(kMaxPlanJobs) +
+                               " are allowed in one plan: split it into several files");
+}
+
 ExperimentPlan expand(RawPlan raw) {
   SourceLocation file{raw.source};
   if (!raw.has_problem)
@@ -370,6 +409,7 @@ ExperimentPlan expand(RawPlan raw) {
     if (metric_names.insert(canonical).second) metrics.push_back(canonical);
   }
 
+  check_plan_size(raw);
   auto problem_keys = keys_of_named_modules<Problem>(raw.problem, raw.axes, "problem");
   auto solver_keys = keys_of_named_modules<Solver>(raw.solver, raw.axes, "solver");
 
@@ -465,40 +505,71 @@ std::string plan_to_json(const ExperimentPlan& plan) {
 }
 
 ExperimentPlan read_plan_json(const std::filesystem::path& file) {
-  std::string text = read_file(file);
-  SourceLocation where{file.string()};
+  return parse_plan_json(read_file(file), file.string());
+}
+
+ExperimentPlan parse_plan_json(std::string_view text, const std::string& source) {
+  SourceLocation where{source};
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw ConfigError(where, std::string("not a valid JSON plan: ") + e.what());
   }
-  if (!json.is_object() || json.value("format", "") != "cube-plan" || !json.contains("jobs") ||
-      !json["jobs"].is_array())
+  const auto member = [&](const nlohmann::json& object, const char* name,
+                          const std::string& key) -> const nlohmann::json& {
+    const auto it = object.find(name);
+    if (it == object.end()) throw ConfigError(where, key + ": missing");
+    return *it;
+  };
+  const auto text_at = [&](const nlohmann::json& value, const std::string& key) {
+    if (!value.is_string())
+      throw ConfigError(where, key + ": expected a string, got " + value.type_name());
+    return value.get<std::string>();
+  };
+  if (!json.is_object() || !json.contains("format") || json.at("format") != "cube-plan" ||
+      !json.contains("jobs") || !json.at("jobs").is_array())
     throw ConfigError(where,
                       "not a cube plan (expected {\"format\": \"cube-plan\", \"jobs\": "
                       "[...]}, as written by `cube plan -o`)");
+  if (json.contains("version") && json.at("version") != 1)
+    throw ConfigError(where, "version: " + json.at("version").dump() +
+                                 " is not supported; valid versions: 1 (re-run `cube plan -o`)");
   ExperimentPlan plan;
-  plan.source = json.value("source", file.string());
+  plan.source = json.contains("source") ? text_at(json.at("source"), "source") : source;
   std::set<std::string> cells;
-  const auto& jobs = json["jobs"];
+  const auto& jobs = json.at("jobs");
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    std::string key = "jobs[" + std::to_string(i) + "]";
-    try {
-      Job job;
-      job.problem = validate_module<Problem>(
-          parse_spec(jobs[i].at("problem").get<std::string>(), where), key + ".problem");
-      job.solver = validate_module<Solver>(
-          parse_spec(jobs[i].at("solver").get<std::string>(), where), key + ".solver");
-      for (const auto& m : jobs[i].at("metrics"))
-        job.metrics.push_back(
-            validate_module<Metric>(parse_spec(m.get<std::string>(), where), key + ".metrics"));
-      job.seed = jobs[i].at("seed").get<std::uint64_t>();
-      cells.insert(job.cell());
-      plan.jobs.push_back(std::move(job));
-    } catch (const nlohmann::json::exception& e) {
-      throw ConfigError(where, key + ": " + e.what());
+    const std::string key = "jobs[" + std::to_string(i) + "]";
+    const nlohmann::json& entry = jobs[i];
+    if (!entry.is_object())
+      throw ConfigError(where, key +
+                                   ": expected an object with problem, solver, metrics and "
+                                   "seed, got " +
+                                   std::string(entry.type_name()));
+    Job job;
+    job.problem = validate_module<Problem>(
+        parse_spec(text_at(member(entry, "problem", key + ".problem"), key + ".problem"), where),
+        key + ".problem");
+    job.solver = validate_module<Solver>(
+        parse_spec(text_at(member(entry, "solver", key + ".solver"), key + ".solver"), where),
+        key + ".solver");
+    const nlohmann::json& metrics = member(entry, "metrics", key + ".metrics");
+    if (!metrics.is_array() || metrics.empty())
+      throw ConfigError(where, key + ".metrics: expected a non-empty list of metric specs, got " +
+                                   metrics.dump());
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      const std::string metric_key = key + ".metrics[" + std::to_string(m) + "]";
+      job.metrics.push_back(
+          validate_module<Metric>(parse_spec(text_at(metrics[m], metric_key), where), metric_key));
     }
+    const nlohmann::json& seed = member(entry, "seed", key + ".seed");
+    if (!seed.is_number_unsigned())
+      throw ConfigError(where,
+                        key + ".seed: expected a non-negative integer seed, got " + seed.dump());
+    job.seed = seed.get<std::uint64_t>();
+    cells.insert(job.cell());
+    plan.jobs.push_back(std::move(job));
   }
   plan.cells = cells.size();
   return plan;
@@ -579,13 +650,7 @@ PublishedFigure read_figure(const YAML::Node& node, const std::string& source,
 
 ReportSpec load_report_spec(const std::filesystem::path& file) {
   const std::string source = file.string();
-  YAML::Node root;
-  try {
-    root = YAML::Load(read_file(file));
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(SourceLocation{source, e.mark.line + 1, e.mark.column + 1},
-                      "YAML syntax error: " + e.msg);
-  }
+  const YAML::Node root = load_yaml_text(read_file(file), source);
   check_keys(root, source, "", {"title", "intro", "sections"});
   ReportSpec spec;
   spec.source = source;

@@ -48,6 +48,9 @@ struct ExperimentPlan {
   std::size_t cells = 0;  // distinct cells
 };
 
+// The most jobs (cells x seeds, before duplicate cells are merged) one plan may expand to.
+inline constexpr std::size_t kMaxPlanJobs = 1'000'000;
+
 // Reads and expands a YAML plan. `overrides` are the raw `--set` arguments ("key=value").
 ExperimentPlan load_plan(const std::filesystem::path& file,
                          const std::vector<std::string>& overrides);
@@ -60,6 +63,9 @@ ExperimentPlan parse_plan(std::string_view yaml, const std::string& source,
 // per job, e.g. a Slurm array task). Reading validates every spec again.
 std::string plan_to_json(const ExperimentPlan& plan);
 ExperimentPlan read_plan_json(const std::filesystem::path& file);
+
+// Same, from JSON text; `source` names it in messages.
+ExperimentPlan parse_plan_json(std::string_view text, const std::string& source);
 
 // True if `file` holds an expanded JSON plan rather than YAML (by content, not by name).
 bool is_json_plan(const std::filesystem::path& file);
