@@ -54,6 +54,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitCellFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitBuildFailed = 3;
+constexpr int kExitStoreFailed = 4;
 
 // Prints an error the way every command does and returns the usage exit code.
 int usage_error(const std::string& message, const std::string& command = "") {
@@ -266,7 +267,10 @@ void add_run_options(po::options_description& desc, RunArgs& a) {
 }
 
 RunOptions to_run_options(const RunArgs& a) {
-  if (a.threads < 0) throw ConfigError(SourceLocation{"--jobs"}, "must be >= 0");
+  if (a.threads < 0)
+    throw ConfigError(
+        SourceLocation{"--jobs"},
+        std::to_string(a.threads) + " is out of range: give N >= 1, or 0 for all cores");
   if (a.repeat < 1) throw ConfigError(SourceLocation{"--repeat"}, "must be >= 1");
   if (a.cell_timeout < 0) throw ConfigError(SourceLocation{"--cell-timeout"}, "must be >= 0");
   RunOptions options;
@@ -1121,6 +1125,11 @@ int dispatch(int argc, char** argv) {
   } catch (const BuildError& e) {
     std::cerr << "cube: error: " << e.what() << "\n";
     return kExitBuildFailed;
+  } catch (const StoreError& e) {
+    std::cerr << "cube: error: " << e.what()
+              << "\nThe rows stored before this are kept: fix the cause (free disk space, "
+                 "permissions) and run the same command again to resume.\n";
+    return kExitStoreFailed;
   }
 }
 

@@ -292,6 +292,10 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   job_options.threads = threads;  // jobs that really run side by side (energy needs 1)
   std::atomic<std::size_t> next{0};
   std::mutex progress_mutex;
+  // A store that cannot take a job's rows (disk full, I/O error) stops the sweep: no new job
+  // starts, the jobs running finish and try to store theirs, and the first error is rethrown
+  // once every worker has joined. Committed rows stay; running again resumes.
+  std::exception_ptr store_error;
   auto worker = [&]() {
     while (true) {
       std::size_t i = next.fetch_add(1);
@@ -301,7 +305,14 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
       std::vector<CurvePoint> curve;
       std::vector<ResultRow> rows =
           run_job(job, static_cast<std::int64_t>(u % repeat), job_options, &curve);
-      store.write_job(run_id, build_key, rows, curve);
+      try {
+        store.write_job(run_id, build_key, rows, curve);
+      } catch (const StoreError&) {
+        std::lock_guard lock(progress_mutex);
+        if (!store_error) store_error = std::current_exception();
+        next = pending.size();
+        return;
+      }
       bool failed = std::any_of(rows.begin(), rows.end(),
                                 [](const ResultRow& row) { return is_failure(row.status); });
       unit_rows[u] = std::move(rows);
@@ -315,6 +326,7 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& thread : pool) thread.join();
+  if (store_error) std::rethrow_exception(store_error);
 
   for (auto& rows : unit_rows)
     for (auto& row : rows) sweep.rows.push_back(std::move(row));

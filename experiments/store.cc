@@ -5,9 +5,11 @@
 #include "experiments/store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -80,7 +82,7 @@ std::int64_t seed_to_sql(std::uint64_t seed) { return static_cast<std::int64_t>(
 std::uint64_t seed_from_sql(std::int64_t seed) { return static_cast<std::uint64_t>(seed); }
 
 [[noreturn]] void fail(sqlite3* db, const std::filesystem::path& file, const std::string& what) {
-  throw Error("results store " + file.string() + ": " + what + ": " + sqlite3_errmsg(db));
+  throw StoreError("results store " + file.string() + ": " + what + ": " + sqlite3_errmsg(db));
 }
 
 // A prepared statement, finalized on scope exit. Columns and parameters are 0- and 1-based, as
@@ -157,7 +159,7 @@ void exec(sqlite3* db, const std::filesystem::path& file, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error != nullptr ? error : sqlite3_errmsg(db);
     sqlite3_free(error);
-    throw Error("results store " + file.string() + ": " + message);
+    throw StoreError("results store " + file.string() + ": " + message);
   }
 }
 
@@ -218,6 +220,12 @@ std::filesystem::path ResultStore::default_path(const std::filesystem::path& wor
 ResultStore::ResultStore(const std::filesystem::path& file) : path_(file) {
   const SourceLocation where{file.string()};
   std::filesystem::path parent = file.parent_path();
+  // Only the default folder is created: a --store path naming a folder that does not exist is
+  // more likely a typo than a wish for new folders.
+  if (!parent.empty() && parent.filename() != ".cube" && !std::filesystem::exists(parent))
+    throw ConfigError(where, "cannot create the results store: the folder " + parent.string() +
+                                 " does not exist (create it first; only the default .cube/ is "
+                                 "created)");
   if (!parent.empty()) {
     std::error_code ec;
     bool created = std::filesystem::create_directories(parent, ec);
@@ -227,14 +235,21 @@ ResultStore::ResultStore(const std::filesystem::path& file) : path_(file) {
     // A fresh .cube/ keeps itself out of `git add -A`, as .pytest_cache/ does.
     if (created && parent.filename() == ".cube") std::ofstream(parent / ".gitignore") << "*\n";
   }
+  const std::filesystem::path folder = parent.empty() ? "." : parent;
+  if (!std::filesystem::exists(file) && access(folder.c_str(), W_OK) != 0)
+    throw ConfigError(where, "cannot create the results store: the folder " + folder.string() +
+                                 " is not writable (" + std::strerror(errno) + ")");
   if (sqlite3_open_v2(file.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    if (db_ != nullptr && sqlite3_system_errno(db_) != 0)
+      message += std::string(" (") + std::strerror(sqlite3_system_errno(db_)) + ")";
     sqlite3_close(db_);
     db_ = nullptr;
     throw ConfigError(where, "cannot open the results store: " + message);
   }
+
   try {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     enable_wal(db_, path_);
@@ -278,6 +293,12 @@ ResultStore::~ResultStore() { sqlite3_close(db_); }
 
 std::int64_t ResultStore::begin_run(const Provenance& p) {
   std::lock_guard lock(mutex_);
+  // SQLite opens a file it may not write read-only (reading results from it works); a sweep
+  // must hear so before its first job, not fail at its first row.
+  if (sqlite3_db_readonly(db_, "main") == 1)
+    throw ConfigError(SourceLocation{path_.string()},
+                      "cannot write the results store: the file is read-only (check its "
+                      "permissions, or give another --store)");
   Statement insert(db_, path_,
                    "INSERT INTO runs(build_key, git_commit, git_dirty, diff_hash, diff_patch, "
                    "build_type, compiler, host, started_at, cube_version, command, "
@@ -482,9 +503,10 @@ void ResultStore::write_job(std::int64_t run_id, const std::string& build_key,
     insert.bind(13, position++);
     try {
       insert.step();
-    } catch (const Error& e) {
-      throw Error(std::string(e.what()) + " (value '" + row.metric + "' of " + row.cell + " seed " +
-                  std::to_string(row.seed) + " repeat " + std::to_string(row.repeat) + ")");
+    } catch (const StoreError& e) {
+      throw StoreError(std::string(e.what()) + " (value '" + row.metric + "' of " + row.cell +
+                       " seed " + std::to_string(row.seed) + " repeat " +
+                       std::to_string(row.repeat) + ")");
     }
     insert.reset();
   }

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/outcome.h"
 #include "experiments/provenance.h"
 
@@ -60,12 +61,20 @@ struct StoredCurvePoint {
 // max_iterations > unsupported > ok; an unknown status ranks just below error.
 int status_severity(const std::string& status);
 
+// A store operation that failed after the store was opened: disk full, I/O error, a file
+// removed under it. The message names the file and SQLite's reason. Rows committed before stay.
+class StoreError : public Error {
+ public:
+  using Error::Error;
+};
+
 class ResultStore {
  public:
   // <git toplevel of work_dir, or work_dir itself outside git>/.cube/results.db
   static std::filesystem::path default_path(const std::filesystem::path& work_dir);
 
-  // Opens (creating parent directories, file and schema when missing) the store at `file`.
+  // Opens (creating the file and schema when missing) the store at `file`. Its folder must exist,
+  // except a missing `.cube/` (the default's), which is created with a .gitignore.
   // Throws ConfigError naming the file when it cannot be created, opened or is not a cube store.
   explicit ResultStore(const std::filesystem::path& file);
   ~ResultStore();

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -19,6 +20,11 @@ namespace fs = std::filesystem;
 
 namespace cube {
 namespace {
+
+std::string slurp_text(const fs::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -86,9 +92,12 @@ std::string query_text(const fs::path& file, const std::string& sql) {
   return out;
 }
 
-TEST_F(StoreTest, CreatesDirectoriesAndSchema) {
-  fs::path file = dir_ / "deep" / "er" / "results.db";
+TEST_F(StoreTest, CreatesTheDefaultFolderAndSchemaButNoOtherFolder) {
+  EXPECT_THROW(ResultStore(dir_ / "missing" / "results.db"), ConfigError);
+  EXPECT_FALSE(fs::exists(dir_ / "missing"));
+  fs::path file = dir_ / "work" / ".cube" / "results.db";
   ResultStore store(file);
+  EXPECT_EQ(slurp_text(dir_ / "work" / ".cube" / ".gitignore"), "*\n");
   EXPECT_TRUE(fs::exists(file));
   EXPECT_EQ(store.path(), file);
   EXPECT_EQ(query_text(file,
