@@ -25,8 +25,9 @@ packages=(
   gnuplot-nox                        # cube plot (PNG and SVG)
   python3                            # the function-length lint test
 )
-# The test suite also runs a sweep on a real single-node Slurm (scripts/slurm-local.sh).
-[ "$mode" = test ] && packages+=(munge slurmctld slurmd slurm-client)
+# The test suite also runs a sweep on a real single-node Slurm (scripts/slurm-local.sh)
+# and fuzzes cube's readers with clang's libFuzzer (tests/fuzz/run_fuzzers.sh).
+[ "$mode" = test ] && packages+=(munge slurmctld slurmd slurm-client clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,12 +44,13 @@ jobs="$(nproc)"
 if [ "$mode" = sanitize ]; then
   # Any report fails the test that triggered it: UBSan does not recover, ASan stops at the first
   # error and checks for leaks at exit. Benchmarks are not built; the integration tests that
-  # build other commits or start Slurm daemons are left to the Release run.
+  # build other commits, start Slurm daemons or build the (already sanitized) fuzzers are left
+  # to the Release run.
   cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUBE_BUILD_BENCH=OFF \
     -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >&2
   cmake --build build-sanitize -j "$jobs" >&2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -E '^(diff_builds|slurm_cluster)$'
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -E '^(diff_builds|slurm_cluster|fuzzers)$'
   exit
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
