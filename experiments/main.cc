@@ -716,7 +716,7 @@ int cmd_diff(const std::vector<std::string>& args) {
     d.ensure.build_jobs = d.build_jobs == 0 ? cores : static_cast<unsigned>(d.build_jobs);
     if (d.ensure.run.jobs == 0) d.ensure.run.jobs = cores;
     d.ensure.progress = d.quiet ? nullptr : &std::cerr;
-    d.ensure.build_type = collect_provenance(repo, "").build_type;  // this binary's own
+    d.ensure.build_type = binary_build_type();
     cells = ensure_sweep_rows(repo, cache_root, revisions, sweeps, store, d.ensure);
   }
   DiffSide a{d.rev_a, revisions[0].commit,

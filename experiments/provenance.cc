@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "experiments/process.h"
+
 #ifndef CUBE_VERSION
 #define CUBE_VERSION "unknown"
 #endif
@@ -22,18 +24,6 @@
 
 namespace cube {
 namespace {
-
-// POSIX shell single-quoting: the only character needing care inside '...' is ' itself.
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
 
 // Runs `git -C <dir> <args>` and returns its stdout when it exits 0. stderr goes to /dev/null so
 // that "not a git repository" or "git: not found" never reaches the user's terminal.
@@ -126,9 +116,11 @@ std::optional<std::string> resolve_git_rev(const std::filesystem::path& work_dir
   return sha;
 }
 
+std::string binary_build_type() { return CUBE_BUILD_TYPE; }
+
 Provenance collect_provenance(const std::filesystem::path& work_dir, const std::string& command) {
   Provenance p;
-  p.build_type = CUBE_BUILD_TYPE;
+  p.build_type = binary_build_type();
   p.compiler = compiler_name();
   p.host = host_name();
   p.started_at = utc_now_iso8601();

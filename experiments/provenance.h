@@ -38,6 +38,10 @@ struct Provenance {
 // Runs up to four git commands; cost is that of `git status` and `git diff HEAD`.
 Provenance collect_provenance(const std::filesystem::path& work_dir, const std::string& command);
 
+// CMAKE_BUILD_TYPE of this binary ("Release", "Debug", ...), as collect_provenance reports it,
+// without asking git.
+std::string binary_build_type();
+
 // The top-level directory of the work tree containing `work_dir`; nullopt outside git.
 std::optional<std::filesystem::path> git_toplevel(const std::filesystem::path& work_dir);
 

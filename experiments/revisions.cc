@@ -25,13 +25,6 @@ namespace fs = std::filesystem;
 namespace cube {
 namespace {
 
-std::string read_whole_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The last `count` lines of a file, for an error message pointing at a long log.
 std::string last_lines(const fs::path& path, std::size_t count) {
   const std::string text = read_whole_file(path);
@@ -44,21 +37,6 @@ std::string last_lines(const fs::path& path, std::size_t count) {
   return seen > count ? text.substr(start + 1) : text;
 }
 
-// Runs `argv` in `cwd` with stdout (and stderr when `with_stderr`) captured; returns the status
-// and the text.
-std::pair<int, std::string> capture(const std::vector<std::string>& argv, const fs::path& cwd,
-                                    bool with_stderr) {
-  const fs::path out =
-      fs::temp_directory_path() / ("cube_capture_" + std::to_string(::getpid()) + "_" +
-                                   std::to_string(std::hash<std::string>{}(argv.back())) + ".txt");
-  fs::remove(out);
-  ProcessSpec spec{argv, cwd, out, with_stderr, {}};
-  const int status = run_process(spec);
-  std::string text = read_whole_file(out);
-  fs::remove(out);
-  return {status, text};
-}
-
 void append_line(const fs::path& log, const std::string& line) {
   std::ofstream out(log, std::ios::app);
   out << line << "\n";
@@ -67,57 +45,6 @@ void append_line(const fs::path& log, const std::string& line) {
 std::string command_text(const std::vector<std::string>& argv) { return "$ " + join(argv, " "); }
 
 }  // namespace
-
-int run_process(const ProcessSpec& spec) {
-  CUBE_CHECK(!spec.argv.empty(), "run_process needs a program");
-  int log_fd = -1;
-  if (spec.log) {
-    log_fd = ::open(spec.log->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0)
-      throw std::runtime_error("cannot open " + spec.log->string() + ": " + std::strerror(errno));
-  }
-  std::vector<char*> argv;
-  for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    if (log_fd >= 0) ::close(log_fd);
-    throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    // The child: only async-signal-safe calls until exec.
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      if (spec.stderr_to_log) ::dup2(log_fd, STDERR_FILENO);
-    }
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) ::_exit(127);
-    for (const auto& [name, value] : spec.env) ::setenv(name.c_str(), value.c_str(), 1);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (log_fd >= 0) ::close(log_fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 127;
-}
-
-std::optional<fs::path> find_on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::istringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
-    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-  }
-  return std::nullopt;
-}
 
 bool RevisionBuild::built() const { return fs::exists(stamp) && fs::exists(binary); }
 

@@ -27,25 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "experiments/process.h"
 #include "experiments/store.h"
 
 namespace cube {
-
-// A child process: argv[0] looked up on PATH, run in `cwd`.
-struct ProcessSpec {
-  std::vector<std::string> argv;
-  std::filesystem::path cwd;
-  std::optional<std::filesystem::path> log;  // stdout appended here; inherited when unset
-  bool stderr_to_log = false;                // stderr appended to `log` as well
-  std::vector<std::pair<std::string, std::string>> env;  // variables set for the child only
-};
-
-// Runs the process to completion and returns its exit status (128 + signal when killed, 127 when
-// it could not be started). Throws std::runtime_error only when fork or the log file fails.
-int run_process(const ProcessSpec& spec);
-
-// The full path of `program` found on PATH (as execvp would), or nullopt.
-std::optional<std::filesystem::path> find_on_path(const std::string& program);
 
 // A revision that failed to build: what() names the revision, the step and the log file.
 class BuildError : public std::runtime_error {

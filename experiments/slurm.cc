@@ -22,20 +22,6 @@ namespace fs = std::filesystem;
 namespace cube {
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// POSIX shell single-quoting.
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string utc_stamp() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -45,29 +31,18 @@ std::string utc_stamp() {
   return text;
 }
 
-// Runs `argv`, returns its exit status and its stdout and stderr together.
-std::pair<int, std::string> run_captured(const std::vector<std::string>& argv,
-                                         const fs::path& dir) {
-  const fs::path out = dir / (".out_" + std::to_string(::getpid()));
-  fs::remove(out);
-  const int status = run_process({argv, dir, out, true, {}});
-  std::string text = read_text(out);
-  fs::remove(out);
-  return {status, text};
-}
-
 // The exit status a task wrote, or -1 when it has not ended.
 int task_status(const fs::path& dir, std::size_t task) {
   const fs::path file = dir / ("task_" + std::to_string(task) + ".status");
   if (!fs::exists(file)) return -1;
-  std::istringstream in(read_text(file));
+  std::istringstream in(read_whole_file(file));
   int status = -1;
   in >> status;
   return status < 0 ? 255 : status;
 }
 
 std::size_t count_tasks(const fs::path& dir) {
-  std::istringstream lines(read_text(dir / "tasks.txt"));
+  std::istringstream lines(read_whole_file(dir / "tasks.txt"));
   std::size_t n = 0;
   for (std::string line; std::getline(lines, line);) ++n;
   return n;
@@ -103,12 +78,12 @@ std::string slurm_script(const SlurmBatch& batch, const fs::path& cube, const fs
     s << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n"
       << "export OMP_NUM_THREADS=" << options.cpus_per_task << "\n";
   }
-  s << "cd " << quoted(work_dir.string()) << " || exit 2\n"
-    << "dir=" << quoted(dir) << "\n"
+  s << "cd " << shell_quote(work_dir.string()) << " || exit 2\n"
+    << "dir=" << shell_quote(dir) << "\n"
     << "task=$SLURM_ARRAY_TASK_ID\n"
     << "status=0\n"
     << "for index in $(sed -n \"$((task + 1))p\" \"$dir/tasks.txt\"); do\n"
-    << "  " << quoted(cube.string())
+    << "  " << shell_quote(cube.string())
     << " run-cell \"$dir/plan.json\" \"$index\" --store \"$dir/shard_$task.db\" --repeat "
     << options.repeat << " --quiet\n"
     << "  rc=$?\n"
@@ -141,7 +116,7 @@ SlurmBatch submit_slurm_array(const ExperimentPlan& plan,
   }
   std::ofstream(batch.dir / "submit.sh") << slurm_script(batch, cube, work_dir, options);
   const auto [status, text] =
-      run_captured({"sbatch", "--parsable", (batch.dir / "submit.sh").string()}, batch.dir);
+      capture({"sbatch", "--parsable", (batch.dir / "submit.sh").string()}, batch.dir, true);
   if (status != 0)
     throw ConfigError(SourceLocation{(batch.dir / "submit.sh").string()},
                       "sbatch refused the script (exit " + std::to_string(status) + "): " + text);
@@ -160,7 +135,7 @@ namespace {
 std::optional<std::map<std::size_t, std::string>> queued_tasks(const fs::path& dir,
                                                                const std::string& job_id) {
   const auto [status, text] =
-      run_captured({"squeue", "-h", "-r", "-j", job_id, "-o", "%K %T"}, dir);
+      capture({"squeue", "-h", "-r", "-j", job_id, "-o", "%K %T"}, dir, true);
   std::map<std::size_t, std::string> queued;
   if (status != 0) {
     // A job purged after its end is an "Invalid job id" to squeue: none of its tasks is queued.
