@@ -123,6 +123,10 @@ ParamValue parse_value(const ParamSpec& spec, const ParamInput& input,
       return v;
     }
     case ParamType::kString:
+      // A canonical spec quotes a value with the quote character it does not contain; one
+      // holding both could not be written back (and read again) as a spec.
+      if (text.find('\'') != std::string::npos && text.find('"') != std::string::npos)
+        throw fail("a string that does not hold both ' and \"");
       return text;
   }
   throw Error("unknown parameter type");

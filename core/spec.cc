@@ -103,7 +103,12 @@ std::string canonical_spec(const std::string& name, const ResolvedParams& params
     if (!first) out += ",";
     first = false;
     std::string text = format_value(value);
-    if (std::holds_alternative<std::string>(value) && needs_quotes(text)) text = "'" + text + "'";
+    if (std::holds_alternative<std::string>(value) && needs_quotes(text)) {
+      // parse_spec has no escapes: quote with the character the value does not hold (parameter
+      // parsing refuses strings holding both).
+      const char quote = text.find('\'') == std::string::npos ? '\'' : '"';
+      text = quote + text + quote;
+    }
     out += key + "=" + text;
   }
   return out + ")";

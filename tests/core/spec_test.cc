@@ -118,11 +118,28 @@ TEST(SpecTest, CanonicalFormQuotesStringsThatNeedIt) {
   EXPECT_EQ(canonical_of_text("sgd(init='')"),
             "sgd(hidden=200,init='',lr=0.1,shuffle=true,wd=0.01)");
   EXPECT_EQ(canonical_spec("bare", ResolvedParams{}), "bare");
+  EXPECT_EQ(canonical_of_text("sgd(init=7')"),
+            "sgd(hidden=200,init=\"7'\",lr=0.1,shuffle=true,wd=0.01)");
+}
+
+TEST(SpecTest, AStringHoldingBothQuoteCharactersIsRefused) {
+  ParamInputs inputs{{"init", ParamInput{"a'b\"c", SourceLocation{"c.yaml", 2, 9}}}};
+  try {
+    resolve(schema_of<SgdLikeConfig>(), inputs, "solver", "solver");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml:2:9: solver.init: expected a string that does "
+                                         "not hold both"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(SpecTest, CanonicalFormIsAFixedPointOfParse) {
   for (const char* text : {"sgd", "sgd(lr=1e-3)", "sgd(hidden=1,init='x y',wd=1e+300)",
-                           "sgd(init='a(b)=c',lr=0.1)", "sgd(shuffle=0)"}) {
+                           "sgd(init='a(b)=c',lr=0.1)", "sgd(shuffle=0)",
+                           // a quote inside a value (fuzz_plan_json found the first one)
+                           "sgd(init=7')", "sgd(init=\"it's\")", "sgd(init='say \"x\"')"}) {
     std::string canonical = canonical_of_text(text);
     EXPECT_EQ(canonical_of_text(canonical), canonical) << text;
   }
