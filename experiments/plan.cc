@@ -513,7 +513,7 @@ ExperimentPlan parse_plan_json(std::string_view text, const std::string& source)
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (huge numbers)
     throw ConfigError(where, std::string("not a valid JSON plan: ") + e.what());
   }
   const auto member = [&](const nlohmann::json& object, const char* name,

@@ -128,7 +128,7 @@ std::vector<PlannedJob> plan_with_binary(const fs::path& binary, const fs::path&
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(read_whole_file(out));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     fs::remove(out);
     throw ConfigError(SourceLocation{out.string()},
                       std::string("the revision's plan is not JSON: ") + e.what());
