@@ -27,6 +27,7 @@
 #include "experiments/ir_score.h"
 #include "experiments/plan.h"
 #include "experiments/plot.h"
+#include "experiments/process.h"
 #include "experiments/provenance.h"
 #include "experiments/published.h"
 #include "experiments/report.h"
@@ -803,8 +804,7 @@ Trace read_trace_file(const std::string& file) {
 // Prices a ByteDMD program exactly (live-out values included); only `bytedmd` applies.
 Table replay_bytedmd_program(const std::string& file,
                              const std::vector<std::unique_ptr<Metric>>& metrics) {
-  std::ifstream in(file);
-  ByteDmdProgram program = read_bytedmd_program(in, file);
+  const ByteDmdProgram program = parse_bytedmd_program(read_whole_file(file), file);
   Table table;
   table.title = file + ": ByteDMD program, " + std::to_string(program.instructions.size()) +
                 " instructions, " + std::to_string(program.values) + " values";
