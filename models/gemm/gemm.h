@@ -96,7 +96,8 @@ const char* to_string(GemmPath path);
 // oneDNN sums in another order than cube's kernels: the bits differ between backends (never
 // between runs or thread counts on one backend).
 enum class GemmBackend { kCube, kOneDnn };
-// True when cube was built with oneDNN (CMake found Debian's libdnnl-dev).
+// True when cube was built with oneDNN (CMake found Debian's libdnnl-dev) and its library opens
+// (it is loaded on the first call, not at start-up).
 bool onednn_available();
 // oneDNN when available, else cube; and the backend in use.
 GemmBackend default_gemm_backend();

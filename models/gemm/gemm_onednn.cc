@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #ifdef CUBE_HAVE_ONEDNN
+#include <dlfcn.h>
 #include <dnnl.h>
 #endif
 
@@ -35,6 +36,19 @@ bool as_blas(ConstStrided m, int rows, int cols, BlasOperand& out) {
   return false;
 }
 
+// oneDNN's sgemm, from the library opened on first use (nullptr when it cannot be opened: cube's
+// kernels run then). The prototype comes from dnnl.h, so a changed signature fails to compile.
+using SgemmFunction = decltype(&dnnl_sgemm);
+
+SgemmFunction sgemm() {
+  static const SgemmFunction function = []() -> SgemmFunction {
+    void* library = dlopen(CUBE_ONEDNN_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) return nullptr;
+    return reinterpret_cast<SgemmFunction>(dlsym(library, "dnnl_sgemm"));
+  }();
+  return function;
+}
+
 // Blocks along the longer side of C: a power of two near side / 128, 2 to 16 (768 -> 4,
 // 512 -> 4, 128 -> 2), each a multiple of 16 wide; a function of the shape only. On the exam's
 // products with 2 threads, 4 blocks of 192 rows ran within 5 % of oneDNN's own threading, 9-10 %
@@ -48,7 +62,7 @@ int block_count(int side) {
 
 }  // namespace
 
-bool onednn_built_in() { return true; }
+bool onednn_built_in() { return sgemm() != nullptr; }
 
 bool onednn_gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, std::ptrdiff_t ldc,
                  bool accumulate) {
@@ -59,16 +73,18 @@ bool onednn_gemm(int M, int N, int K, ConstStrided a, ConstStrided b, float* c, 
   const int blocks = block_count(side);
   const int width = ((side + blocks - 1) / blocks + 15) / 16 * 16;
   const float beta = accumulate ? 1.0f : 0.0f;
+  const SgemmFunction call_sgemm = sgemm();
+  if (call_sgemm == nullptr) return false;
   auto run_block = [&](int blk) {
     const int d0 = blk * width, d1 = std::min(side, d0 + width);
     if (d0 >= d1) return;
     if (split_rows) {
       const float* ab = a.data + static_cast<std::ptrdiff_t>(d0) * a.rs;
-      dnnl_sgemm(oa.trans, ob.trans, d1 - d0, N, K, 1.0f, ab, oa.ld, b.data, ob.ld, beta,
+      call_sgemm(oa.trans, ob.trans, d1 - d0, N, K, 1.0f, ab, oa.ld, b.data, ob.ld, beta,
                  c + d0 * ldc, ldc);
     } else {
       const float* bb = b.data + static_cast<std::ptrdiff_t>(d0) * b.cs;
-      dnnl_sgemm(oa.trans, ob.trans, M, d1 - d0, K, 1.0f, a.data, oa.ld, bb, ob.ld, beta, c + d0,
+      call_sgemm(oa.trans, ob.trans, M, d1 - d0, K, 1.0f, a.data, oa.ld, bb, ob.ld, beta, c + d0,
                  ldc);
     }
   };

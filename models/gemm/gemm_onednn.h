@@ -7,7 +7,7 @@
 
 namespace cube::gpt::detail {
 
-// True when built with oneDNN (CUBE_HAVE_ONEDNN).
+// True when built with oneDNN (CUBE_HAVE_ONEDNN) and its library opens (on the first call).
 bool onednn_built_in();
 
 // C (+)= A·B through oneDNN's sgemm when both operands are BLAS matrices (one of their strides is
