@@ -74,6 +74,16 @@ std::optional<fs::path> find_on_path(const std::string& program) {
 
 std::string read_whole_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec && fs::is_regular_file(path, ec)) {
+    // One allocation of the right size: a stream that grows its buffer touches each byte
+    // three times, and on this VM every fresh page is a costly fault.
+    std::string text(static_cast<std::size_t>(size), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(size));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return text;
+  }
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();

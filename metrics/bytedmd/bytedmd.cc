@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
-#include <unordered_map>
 
 #include "metrics/stack_distance/stack_distance.h"
 
@@ -49,7 +48,8 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
                                bool keep_depths) {
   const std::uint64_t n = p.values;
   auto name = [&](std::uint32_t v) {
-    return v < p.names.size() ? "'" + p.names[v] + "'" : "value " + std::to_string(v);
+    return v < p.name_ends.size() ? "'" + std::string(p.name(v)) + "'"
+                                  : "value " + std::to_string(v);
   };
   CUBE_CHECK(p.instructions.size() < std::numeric_limits<std::uint32_t>::max(),
              "bytedmd: more than 2^32 - 2 instructions");
@@ -182,6 +182,74 @@ void split_words(std::string_view statement, std::vector<std::string_view>& toke
   }
 }
 
+// Name -> current value, open addressing with linear probing. A slot is 8 bytes (the name's hash
+// tag and its value); the name itself is compared in the program's name arena. A name assigned
+// again points its slot at the new value. Capacity: a power of two >= 2 x the expected names.
+class NameTable {
+ public:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+
+  explicit NameTable(std::size_t expected) {
+    std::size_t capacity = 16;
+    while (capacity < 2 * expected) capacity *= 2;
+    slots_.assign(capacity, Slot{0, kNone});
+  }
+
+  std::uint32_t find(std::string_view name, const ByteDmdProgram& p) const {
+    const std::uint64_t h = hash(name);
+    for (std::size_t i = h & mask(); slots_[i].value != kNone; i = (i + 1) & mask())
+      if (slots_[i].tag == static_cast<std::uint32_t>(h >> 32) && p.name(slots_[i].value) == name)
+        return slots_[i].value;
+    return kNone;
+  }
+
+  // Binds `name` (already appended to p's arena as value v) to v.
+  void bind(std::string_view name, std::uint32_t v, const ByteDmdProgram& p) {
+    if (2 * (used_ + 1) > slots_.size()) grow(p);
+    const std::uint64_t h = hash(name);
+    std::size_t i = h & mask();
+    for (; slots_[i].value != kNone; i = (i + 1) & mask()) {
+      if (slots_[i].tag == static_cast<std::uint32_t>(h >> 32) && p.name(slots_[i].value) == name) {
+        slots_[i].value = v;
+        return;
+      }
+    }
+    slots_[i] = Slot{static_cast<std::uint32_t>(h >> 32), v};
+    ++used_;
+  }
+
+ private:
+  struct Slot {
+    std::uint32_t tag;
+    std::uint32_t value;
+  };
+
+  // FNV-1a 64, then a multiply-xorshift finaliser (the low bits index, the high 32 are the tag).
+  static std::uint64_t hash(std::string_view name) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
+  }
+  std::size_t mask() const { return slots_.size() - 1; }
+
+  void grow(const ByteDmdProgram& p) {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, Slot{0, kNone});
+    for (const Slot& s : old) {
+      if (s.value == kNone) continue;
+      std::size_t i = hash(p.name(s.value)) & mask();
+      while (slots_[i].value != kNone) i = (i + 1) & mask();
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
+};
+
 }  // namespace
 
 // One pass over the text with views into it: the names are hashed as string_views (the text
@@ -193,16 +261,17 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
   // statement; growing the vectors instead moved 60 % of their bytes again.
   const auto statements = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n') +
                                                    std::count(text.begin(), text.end(), ';') + 1);
-  std::unordered_map<std::string_view, std::uint32_t> ids;
-  ids.reserve(2 * statements);
+  NameTable ids(statements);
+  p.name_chars.reserve(text.size());  // names are parts of the text; untouched pages cost nothing
   p.instructions.reserve(statements);
   p.outputs.reserve(statements);
-  p.names.reserve(2 * statements);
+  p.name_ends.reserve(2 * statements);
   p.reads.reserve(2 * statements);
   auto fresh = [&](std::string_view token) {
     const auto v = static_cast<std::uint32_t>(p.values++);
-    p.names.emplace_back(token);
-    ids.insert_or_assign(token, v);
+    p.name_chars.append(token);
+    p.name_ends.push_back(static_cast<std::uint32_t>(p.name_chars.size()));
+    ids.bind(token, v, p);
     return v;
   };
   std::vector<std::string_view> tokens;
@@ -218,9 +287,10 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
     if (first == std::string_view::npos || line[first] == '#') continue;  // blank or comment
     const SourceLocation where{source_name, line_number};
     auto lookup = [&](std::string_view token) {
-      const auto it = ids.find(token);
-      if (it == ids.end()) throw ConfigError(where, "unknown value '" + std::string(token) + "'");
-      return it->second;
+      const std::uint32_t v = ids.find(token, p);
+      if (v == NameTable::kNone)
+        throw ConfigError(where, "unknown value '" + std::string(token) + "'");
+      return v;
     };
     std::size_t statement_start = 0;
     while (statement_start <= line.size()) {

@@ -60,7 +60,17 @@ struct ByteDmdProgram {
   std::vector<std::uint32_t> reads;    // operands in operand order (repeats allowed)
   std::vector<std::uint32_t> outputs;  // each a value pushed exactly once
   std::vector<std::uint32_t> live_out;
-  std::vector<std::string> names;  // optional: value names, for messages (text front end)
+  // Optional value names, for messages (text front end): value v is
+  // name_chars[name_ends[v - 1] (0 for v = 0), name_ends[v]). One arena, not a string per value.
+  std::string name_chars;
+  std::vector<std::uint32_t> name_ends;
+
+  // The name of value v, or "" when the program has none.
+  std::string_view name(std::uint32_t v) const {
+    if (v >= name_ends.size()) return {};
+    const std::uint32_t begin = v == 0 ? 0 : name_ends[v - 1];
+    return std::string_view(name_chars).substr(begin, name_ends[v] - begin);
+  }
 };
 
 struct ByteDmdResult {
