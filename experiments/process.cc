@@ -3,6 +3,8 @@
 #include "experiments/process.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +102,33 @@ std::pair<int, std::string> capture(const std::vector<std::string>& argv, const 
   std::string text = read_whole_file(out);
   fs::remove(out);
   return {status, text};
+}
+
+MappedFile::MappedFile(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw ConfigError(SourceLocation{path.string()},
+                      std::string("cannot read: ") + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw ConfigError(SourceLocation{path.string()}, "cannot read: not a regular file");
+  }
+  size_ = static_cast<std::size_t>(info.st_size);
+  if (size_ > 0) {
+    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data_ == MAP_FAILED) {
+      data_ = nullptr;
+      ::close(fd);
+      throw ConfigError(SourceLocation{path.string()},
+                        std::string("cannot map: ") + std::strerror(errno));
+    }
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
 }
 
 std::string shell_quote(const std::string& text) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,22 @@ std::pair<int, std::string> capture(const std::vector<std::string>& argv,
 
 // The whole content of `path` ("" when it cannot be read).
 std::string read_whole_file(const std::filesystem::path& path);
+
+// A read-only view of a whole file through mmap: its pages come from the page cache on demand
+// (the kernel maps several per fault) instead of being copied into fresh heap pages. Empty for
+// an empty file. Throws ConfigError naming the file when it cannot be opened or mapped.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 // POSIX shell single-quoting: 'text', with each ' written as '\''.
 std::string shell_quote(const std::string& text);
