@@ -2,9 +2,13 @@
 
 #include "core/trace_binary.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 namespace cube {
 
@@ -33,6 +37,16 @@ class Reader {
     if (static_cast<std::size_t>(in_.gcount()) != n)
       fail(std::string("truncated file: expected ") + what);
     offset_ += n;
+  }
+  // Bytes left in a seekable stream; nullopt when the stream cannot tell.
+  std::optional<std::uint64_t> bytes_left() {
+    const auto here = in_.tellg();
+    if (here == std::istream::pos_type(-1)) return std::nullopt;
+    in_.seekg(0, std::ios::end);
+    const auto end = in_.tellg();
+    in_.seekg(here);
+    if (end == std::istream::pos_type(-1) || end < here) return std::nullopt;
+    return static_cast<std::uint64_t>(end - here);
   }
   [[noreturn]] void fail(const std::string& message) const {
     throw ConfigError(SourceLocation{source_name()},
@@ -72,32 +86,64 @@ void write_binary_trace(const Trace& trace, std::ostream& out) {
   if (!out) throw Error("writing the binary trace failed");
 }
 
-Trace read_binary_trace(std::istream& in, const std::string& source_name) {
-  Reader r(in, source_name);
+namespace {
+
+// The Reader's interface over bytes already in memory (a mapped file): no stream calls per event.
+class MemoryReader {
+ public:
+  MemoryReader(std::string_view bytes, const std::string& source)
+      : bytes_(bytes), source_(source) {}
+
+  template <class T>
+  T get(const char* what) {
+    T value{};
+    bytes(reinterpret_cast<char*>(&value), sizeof(T), what);
+    return value;
+  }
+  void bytes(char* data, std::size_t n, const char* what) {
+    if (bytes_.size() - offset_ < n) fail(std::string("truncated file: expected ") + what);
+    std::memcpy(data, bytes_.data() + offset_, n);
+    offset_ += n;
+  }
+  std::optional<std::uint64_t> bytes_left() { return bytes_.size() - offset_; }
+  [[noreturn]] void fail(const std::string& message) const {
+    throw ConfigError(SourceLocation{source_}, "byte " + std::to_string(offset_) + ": " + message);
+  }
+
+ private:
+  std::string_view bytes_;
+  const std::string& source_;
+  std::size_t offset_ = 0;
+};
+
+// The one decoder of the format, for both readers: the header into `buffers`, then
+// on_events(count, room) with the declared event count and the events the rest of the input can
+// hold, then emit(event) for each validated event in order.
+template <class R, class OnEvents, class Emit>
+void decode(R& r, BufferTable& buffers, OnEvents&& on_events, Emit&& emit) {
   char magic[8];
   r.bytes(magic, sizeof(magic), "the magic \"CUBETRC1\"");
   if (std::memcmp(magic, kBinaryTraceMagic, sizeof(magic)) != 0)
     r.fail("not a cube binary trace (expected the magic \"CUBETRC1\")");
-  Trace trace;
-  const auto buffers = r.get<std::uint32_t>("the buffer count");
-  for (std::uint32_t b = 0; b < buffers; ++b) {
-    const auto length = r.get<std::uint32_t>("a buffer name length");
+  const auto buffer_count = r.template get<std::uint32_t>("the buffer count");
+  for (std::uint32_t b = 0; b < buffer_count; ++b) {
+    const auto length = r.template get<std::uint32_t>("a buffer name length");
     if (length == 0 || length > 4096) r.fail("buffer name length " + std::to_string(length));
     std::string name(length, '\0');
     r.bytes(name.data(), length, "a buffer name");
-    const auto element_bytes = r.get<std::uint32_t>("an element size");
-    const auto elements = r.get<std::uint64_t>("an element count");
-    r.get<std::uint64_t>("a base address");  // recomputed by declare(): same order, same sizes
+    const auto element_bytes = r.template get<std::uint32_t>("an element size");
+    const auto elements = r.template get<std::uint64_t>("an element count");
+    r.template get<std::uint64_t>("a base address");  // recomputed by declare(): same order, sizes
     if (element_bytes == 0 || elements > UINT32_MAX)
       r.fail("buffer '" + name + "' has element size " + std::to_string(element_bytes) + " and " +
              std::to_string(elements) + " elements");
-    if (trace.buffers.find(name)) r.fail("buffer '" + name + "' declared twice");
-    trace.buffers.declare(name, element_bytes, elements);
+    if (buffers.find(name)) r.fail("buffer '" + name + "' declared twice");
+    buffers.declare(name, element_bytes, elements);
   }
-  const auto events = r.get<std::uint64_t>("the event count");
+  const auto events = r.template get<std::uint64_t>("the event count");
   // The header's count is not trusted with memory (a 20-byte file could claim 2^64 events):
-  // reserve a little and let the vector grow as records actually arrive.
-  trace.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(events, 1u << 16)));
+  // callers reserve at most what the rest of the input can hold.
+  on_events(events, r.bytes_left().value_or(std::uint64_t{1} << 20) / 16);
   for (std::uint64_t i = 0; i < events; ++i) {
     char record[16];
     r.bytes(record, sizeof(record), "an event");
@@ -110,16 +156,56 @@ Trace read_binary_trace(std::istream& in, const std::string& source_name) {
       r.fail("event " + std::to_string(i) + " has unknown kind " + std::to_string(kind));
     e.kind = static_cast<EventKind>(kind);
     if (e.kind == EventKind::kRead || e.kind == EventKind::kWrite) {
-      if (e.buffer >= trace.buffers.size())
+      if (e.buffer >= buffers.size())
         r.fail("event " + std::to_string(i) + " names undeclared buffer " +
                std::to_string(e.buffer));
-      if (std::uint64_t{e.offset} + e.count > trace.buffers[e.buffer].elements)
+      if (std::uint64_t{e.offset} + e.count > buffers[e.buffer].elements)
         r.fail("event " + std::to_string(i) + " reaches past the end of buffer '" +
-               trace.buffers[e.buffer].name + "'");
+               buffers[e.buffer].name + "'");
     }
-    trace.events.push_back(e);
+    emit(e);
   }
+}
+
+}  // namespace
+
+Trace read_binary_trace(std::istream& in, const std::string& source_name) {
+  Reader r(in, source_name);
+  Trace trace;
+  decode(
+      r, trace.buffers,
+      [&](std::uint64_t events, std::uint64_t room) {
+        trace.events.reserve(static_cast<std::size_t>(std::min(events, room)));
+      },
+      [&](const TraceEvent& e) { trace.events.push_back(e); });
   return trace;
+}
+
+std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& source_name,
+                                  BufferTable& buffers, TraceSink& sink, std::size_t chunk_events) {
+  CUBE_CHECK(chunk_events > 0, "streaming needs chunks of at least one event");
+  CUBE_CHECK(buffers.size() == 0, "stream_binary_trace fills an empty buffer table");
+  MemoryReader r(bytes, source_name);
+  std::vector<TraceEvent> chunk;
+  std::uint64_t count = 0;
+  decode(
+      r, buffers,
+      [&](std::uint64_t events, std::uint64_t room) {
+        chunk.reserve(
+            static_cast<std::size_t>(std::min<std::uint64_t>({events, room, chunk_events})));
+        sink.begin(buffers);
+      },
+      [&](const TraceEvent& e) {
+        chunk.push_back(e);
+        ++count;
+        if (chunk.size() == chunk_events) {
+          sink.consume(chunk);
+          chunk.clear();
+        }
+      });
+  if (!chunk.empty()) sink.consume(chunk);
+  sink.end();
+  return count;
 }
 
 bool is_binary_trace(const std::filesystem::path& file) {

@@ -17,6 +17,7 @@
 #include <istream>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "core/trace.h"
 
@@ -31,6 +32,15 @@ void write_binary_trace(const Trace& trace, std::ostream& out);
 // byte offset when the magic, a length or an event (unknown kind, undeclared buffer, range
 // outside its buffer) is wrong or the file is truncated.
 Trace read_binary_trace(std::istream& in, const std::string& source_name);
+
+// The same format from bytes in memory (e.g. a mapped file), streamed: the header fills
+// `buffers` (empty on entry; sinks may keep pointers to it, so it must outlive their use), then
+// sink.begin(buffers), sink.consume() with chunks of up to `chunk_events` validated events, and
+// sink.end(). Nothing of the size of the trace is allocated. Throws as read_binary_trace, possibly
+// after the sink has consumed the events before the bad one. Returns the number of events.
+std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& source_name,
+                                  BufferTable& buffers, TraceSink& sink,
+                                  std::size_t chunk_events = RecordingTracer::kChunkEvents);
 
 // True if the file starts with the binary magic.
 bool is_binary_trace(const std::filesystem::path& file);

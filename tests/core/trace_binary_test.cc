@@ -105,5 +105,32 @@ TEST(TraceBinaryTest, UnknownEventKindIsAnError) {
   EXPECT_NE(error_of(bytes).find("unknown kind 9"), std::string::npos);
 }
 
+// Streaming from memory (stream_binary_trace, used by `cube trace replay` on mapped files) is
+// the same decoder: the same events in chunks, the same error at the same byte.
+TEST(TraceBinaryTest, StreamingFromMemoryGivesTheReadersEventsAndErrors) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const Trace trace = random_trace(seed, 1000);
+    const std::string bytes = bytes_of(trace);
+    TraceCollector collector;
+    BufferTable buffers;
+    EXPECT_EQ(stream_binary_trace(bytes, "t.trace", buffers, collector, 64), 1000u);
+    EXPECT_EQ(collector.trace().events, trace.events);
+    ASSERT_EQ(buffers.size(), trace.buffers.size());
+    for (BufferId b = 0; b < buffers.size(); ++b) EXPECT_EQ(buffers[b].name, trace.buffers[b].name);
+  }
+  const std::string bytes = bytes_of(random_trace(3, 10));
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::string streamed = "<no error>";
+    try {
+      TraceCollector collector;
+      BufferTable buffers;
+      stream_binary_trace(std::string_view(bytes).substr(0, cut), "t.trace", buffers, collector);
+    } catch (const ConfigError& e) {
+      streamed = e.what();
+    }
+    EXPECT_EQ(streamed, error_of(bytes.substr(0, cut))) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace cube

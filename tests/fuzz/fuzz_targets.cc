@@ -93,12 +93,23 @@ std::string trace_text(std::span<const std::uint8_t> data) {
 }
 
 std::string trace_binary(std::span<const std::uint8_t> data) {
+  // The streaming decoder (mapped files) must accept, reject and decode exactly as the reader.
+  std::string streamed_error;
+  TraceCollector collector;
+  BufferTable streamed_buffers;
+  try {
+    stream_binary_trace(as_text(data), "<fuzz>.ctrace", streamed_buffers, collector, 7);
+  } catch (const ConfigError& e) {
+    streamed_error = e.what();
+  }
   Trace trace;
   try {
     trace = read_binary(std::string(as_text(data)), "<fuzz>.ctrace");
-  } catch (const ConfigError&) {
-    return "";
+  } catch (const ConfigError& e) {
+    return streamed_error == e.what() ? "" : "streaming and reading reject differently";
   }
+  if (!streamed_error.empty()) return "streaming rejects what reading accepts";
+  if (collector.trace().events != trace.events) return "streaming decodes other events";
   const std::string once = binary_of(trace);
   if (binary_of(read_binary(once, "<fuzz-rewritten>")) != once)
     return "a binary trace changes when written and read again";
