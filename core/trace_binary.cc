@@ -22,44 +22,6 @@ void put(std::ostream& out, T value) {
   out.write(reinterpret_cast<const char*>(&value), sizeof(T));
 }
 
-class Reader {
- public:
-  Reader(std::istream& in, const std::string& source) : in_(in), source_(source) {}
-
-  template <class T>
-  T get(const char* what) {
-    T value{};
-    bytes(reinterpret_cast<char*>(&value), sizeof(T), what);
-    return value;
-  }
-  void bytes(char* data, std::size_t n, const char* what) {
-    in_.read(data, static_cast<std::streamsize>(n));
-    if (static_cast<std::size_t>(in_.gcount()) != n)
-      fail(std::string("truncated file: expected ") + what);
-    offset_ += n;
-  }
-  // Bytes left in a seekable stream; nullopt when the stream cannot tell.
-  std::optional<std::uint64_t> bytes_left() {
-    const auto here = in_.tellg();
-    if (here == std::istream::pos_type(-1)) return std::nullopt;
-    in_.seekg(0, std::ios::end);
-    const auto end = in_.tellg();
-    in_.seekg(here);
-    if (end == std::istream::pos_type(-1) || end < here) return std::nullopt;
-    return static_cast<std::uint64_t>(end - here);
-  }
-  [[noreturn]] void fail(const std::string& message) const {
-    throw ConfigError(SourceLocation{source_name()},
-                      "byte " + std::to_string(offset_) + ": " + message);
-  }
-  const std::string& source_name() const { return source_; }
-
- private:
-  std::istream& in_;
-  const std::string& source_;
-  std::uint64_t offset_ = 0;
-};
-
 }  // namespace
 
 void write_binary_trace(const Trace& trace, std::ostream& out) {
@@ -88,11 +50,51 @@ void write_binary_trace(const Trace& trace, std::ostream& out) {
 
 namespace {
 
-// The Reader's interface over bytes already in memory (a mapped file): no stream calls per event.
-class MemoryReader {
+// Where the reader's bytes come from: a stream, or bytes already in memory (a mapped file: no
+// stream call per event). take() copies the next n bytes, or returns false when fewer are left;
+// left() is the number of bytes left, when the source can tell.
+class StreamBytes {
  public:
-  MemoryReader(std::string_view bytes, const std::string& source)
-      : bytes_(bytes), source_(source) {}
+  explicit StreamBytes(std::istream& in) : in_(in) {}
+  bool take(char* data, std::size_t n) {
+    in_.read(data, static_cast<std::streamsize>(n));
+    return static_cast<std::size_t>(in_.gcount()) == n;
+  }
+  std::optional<std::uint64_t> left() {
+    const auto here = in_.tellg();
+    if (here == std::istream::pos_type(-1)) return std::nullopt;
+    in_.seekg(0, std::ios::end);
+    const auto end = in_.tellg();
+    in_.seekg(here);
+    if (end == std::istream::pos_type(-1) || end < here) return std::nullopt;
+    return static_cast<std::uint64_t>(end - here);
+  }
+
+ private:
+  std::istream& in_;
+};
+
+class MemoryBytes {
+ public:
+  explicit MemoryBytes(std::string_view bytes) : bytes_(bytes) {}
+  bool take(char* data, std::size_t n) {
+    if (bytes_.size() - at_ < n) return false;
+    std::memcpy(data, bytes_.data() + at_, n);
+    at_ += n;
+    return true;
+  }
+  std::optional<std::uint64_t> left() const { return bytes_.size() - at_; }
+
+ private:
+  std::string_view bytes_;
+  std::size_t at_ = 0;
+};
+
+// Typed reads from a source, with errors naming the input and the byte offset.
+template <class Source>
+class Reader {
+ public:
+  Reader(Source source, const std::string& name) : source_(source), name_(name) {}
 
   template <class T>
   T get(const char* what) {
@@ -101,19 +103,18 @@ class MemoryReader {
     return value;
   }
   void bytes(char* data, std::size_t n, const char* what) {
-    if (bytes_.size() - offset_ < n) fail(std::string("truncated file: expected ") + what);
-    std::memcpy(data, bytes_.data() + offset_, n);
+    if (!source_.take(data, n)) fail(std::string("truncated file: expected ") + what);
     offset_ += n;
   }
-  std::optional<std::uint64_t> bytes_left() { return bytes_.size() - offset_; }
+  std::optional<std::uint64_t> bytes_left() { return source_.left(); }
   [[noreturn]] void fail(const std::string& message) const {
-    throw ConfigError(SourceLocation{source_}, "byte " + std::to_string(offset_) + ": " + message);
+    throw ConfigError(SourceLocation{name_}, "byte " + std::to_string(offset_) + ": " + message);
   }
 
  private:
-  std::string_view bytes_;
-  const std::string& source_;
-  std::size_t offset_ = 0;
+  Source source_;
+  const std::string& name_;
+  std::uint64_t offset_ = 0;
 };
 
 // The one decoder of the format, for both readers: the header into `buffers`, then
@@ -170,7 +171,7 @@ void decode(R& r, BufferTable& buffers, OnEvents&& on_events, Emit&& emit) {
 }  // namespace
 
 Trace read_binary_trace(std::istream& in, const std::string& source_name) {
-  Reader r(in, source_name);
+  Reader<StreamBytes> r(StreamBytes(in), source_name);
   Trace trace;
   decode(
       r, trace.buffers,
@@ -185,7 +186,7 @@ std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& sou
                                   BufferTable& buffers, TraceSink& sink, std::size_t chunk_events) {
   CUBE_CHECK(chunk_events > 0, "streaming needs chunks of at least one event");
   CUBE_CHECK(buffers.size() == 0, "stream_binary_trace fills an empty buffer table");
-  MemoryReader r(bytes, source_name);
+  Reader<MemoryBytes> r(MemoryBytes(bytes), source_name);
   std::vector<TraceEvent> chunk;
   std::uint64_t count = 0;
   decode(
