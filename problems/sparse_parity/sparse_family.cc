@@ -27,7 +27,10 @@ std::int8_t threshold_label(const std::int8_t* row, const std::vector<int>& secr
 }
 
 SparseFamilyProblem::SparseFamilyProblem(SparseParityConfig base, LabelKind kind) : base_(base) {
-  check_sparse_shape(base_.n, base_.k, base_.n_train + base_.n_test, "(n_train + n_test)");
+  check_sparse_shape(
+      base_.n, base_.k,
+      static_cast<std::uint64_t>(base_.n_train) + static_cast<std::uint64_t>(base_.n_test),
+      "(n_train + n_test)");
   data_.label_kind = kind;
 }
 

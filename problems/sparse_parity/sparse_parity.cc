@@ -51,7 +51,7 @@ Rng draw_sparse_inputs(std::uint64_t seed, std::int64_t n, std::int64_t k, std::
   return rng;
 }
 
-void check_sparse_shape(std::int64_t n, std::int64_t k, std::int64_t n_rows,
+void check_sparse_shape(std::int64_t n, std::int64_t k, std::uint64_t n_rows,
                         const std::string& rows_formula) {
   if (k > n)
     throw ConfigError("problem.k: " + std::to_string(k) + " secret bits cannot be drawn from n = " +
@@ -59,11 +59,14 @@ void check_sparse_shape(std::int64_t n, std::int64_t k, std::int64_t n_rows,
   check_fits_in_memory(static_cast<double>(n_rows) * (static_cast<double>(n) + 1.0), "problem.n",
                        "the data set",
                        rows_formula + " x (n + 1) bytes = " + std::to_string(n_rows) + " x " +
-                           std::to_string(n + 1));
+                           std::to_string(static_cast<std::uint64_t>(n) + 1));
 }
 
 SparseParity::SparseParity(SparseParityConfig config) : config_(config) {
-  check_sparse_shape(config_.n, config_.k, config_.n_train + config_.n_test, "(n_train + n_test)");
+  check_sparse_shape(
+      config_.n, config_.k,
+      static_cast<std::uint64_t>(config_.n_train) + static_cast<std::uint64_t>(config_.n_test),
+      "(n_train + n_test)");
 }
 
 void SparseParity::generate(std::uint64_t seed) {

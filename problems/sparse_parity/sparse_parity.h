@@ -64,7 +64,8 @@ struct SparseParityConfig {
 
 // Throws ConfigError("problem.k: ...") when k > n, and ("problem.n: ...") when the data set,
 // (n_rows) x (n + 1) bytes, cannot fit in memory (core/memory_budget.h).
-void check_sparse_shape(std::int64_t n, std::int64_t k, std::int64_t n_rows,
+// n_rows is a sum of row counts, each below 2^63: unsigned, so the sum cannot overflow.
+void check_sparse_shape(std::int64_t n, std::int64_t k, std::uint64_t n_rows,
                         const std::string& rows_formula);
 
 class SparseParity : public Problem {

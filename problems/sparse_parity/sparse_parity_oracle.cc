@@ -10,7 +10,7 @@
 namespace cube {
 
 SparseParityOracle::SparseParityOracle(SparseParityOracleConfig config) : config_(config) {
-  check_sparse_shape(config_.n, config_.k, config_.n_test, "n_test");
+  check_sparse_shape(config_.n, config_.k, static_cast<std::uint64_t>(config_.n_test), "n_test");
 }
 
 void SparseParityOracle::generate(std::uint64_t seed) {

@@ -203,6 +203,12 @@ const std::vector<BadInput>& catalogue() {
        {{"c.yaml", cell_with("{name: sparse_parity, n_train: 100000000000}", "gf2")}},
        "run c.yaml",
        {"c.yaml:1:", "problem.n: the data set needs", "(n_train + n_test) x (n + 1) bytes"}},
+      {"RowCountsAtTheInt64Limit",
+       {{"c.yaml", cell_with("{name: sparse_parity, n_train: 9223372036854775807, n_test: "
+                             "9223372036854775807}",
+                             "gf2")}},
+       "run c.yaml",
+       {"c.yaml:1:", "problem.n: the data set needs", "18446744073709551614 x 21"}},
       {"HugeModel",
        {{"c.yaml",
          cell_with("{name: char_lm, dataset: names}",
