@@ -292,9 +292,10 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
   job_options.threads = threads;  // jobs that really run side by side (energy needs 1)
   std::atomic<std::size_t> next{0};
   std::mutex progress_mutex;
-  // A store that cannot take a job's rows (disk full, I/O error) stops the sweep: no new job
-  // starts, the jobs running finish and try to store theirs, and the first error is rethrown
-  // once every worker has joined. Committed rows stay; running again resumes.
+  // A store that cannot take a job's rows (disk full, I/O error: StoreError, or anything else
+  // write_job throws) stops the sweep: no new job starts, the jobs running finish and try to
+  // store theirs, and the first error is rethrown once every worker has joined (an exception
+  // leaving a std::thread would end the process). Committed rows stay; running again resumes.
   std::exception_ptr store_error;
   auto worker = [&]() {
     while (true) {
@@ -307,7 +308,7 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
           run_job(job, static_cast<std::int64_t>(u % repeat), job_options, &curve);
       try {
         store.write_job(run_id, build_key, rows, curve);
-      } catch (const StoreError&) {
+      } catch (...) {
         std::lock_guard lock(progress_mutex);
         if (!store_error) store_error = std::current_exception();
         next = pending.size();
