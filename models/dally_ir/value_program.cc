@@ -107,10 +107,16 @@ Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std:
 // `tracks` are live at any time: a min-cost flow of `tracks` units along the time line, where an
 // interval [s, e] is a unit-capacity shortcut from s to e + 1 worth its reads (Arkin and
 // Silverberg 1987). Successive shortest paths with Dijkstra on reduced costs; the first
-// potentials come from the time line being acyclic.
+// potentials come from the time line being acyclic. Each augmentation leaves a min-cost flow of
+// its value, so best_reads (when given) receives the optimum for 1, 2, ... tracks.
+// With other_tracks >= 0 the values left out must themselves fit in other_tracks tracks: exactly
+// `tracks` units flow, and where L candidates are live the time line carries at most
+// tracks + other_tracks - L units (so at least L - other_tracks intervals are chosen there).
 std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& life,
                                                    const std::vector<std::uint32_t>& candidates,
-                                                   std::int64_t tracks) {
+                                                   std::int64_t tracks,
+                                                   std::vector<std::uint64_t>* best_reads = nullptr,
+                                                   std::int64_t other_tracks = -1) {
   std::vector<std::uint64_t> times;
   times.reserve(2 * candidates.size());
   for (std::uint32_t v : candidates) {
@@ -135,7 +141,20 @@ std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& 
     graph[a].push_back({b, static_cast<std::uint32_t>(graph[b].size()), capacity, cost});
     graph[b].push_back({a, static_cast<std::uint32_t>(graph[a].size() - 1), 0, -cost});
   };
-  for (std::uint32_t t = 0; t + 1 < nodes; ++t) add_edge(t, t + 1, tracks, 0);
+  std::vector<std::int64_t> live(nodes, 0);
+  if (other_tracks >= 0) {
+    for (std::uint32_t v : candidates) {
+      ++live[node_of(life[v].start)];
+      --live[node_of(life[v].end + 1)];
+    }
+    for (std::uint32_t t = 1; t < nodes; ++t) live[t] += live[t - 1];
+  }
+  for (std::uint32_t t = 0; t + 1 < nodes; ++t) {
+    const std::int64_t capacity =
+        other_tracks < 0 ? tracks : std::min(tracks, tracks + other_tracks - live[t]);
+    CUBE_CHECK(capacity >= 0, "the values do not fit in " << tracks + other_tracks << " tracks");
+    add_edge(t, t + 1, capacity, 0);
+  }
   std::vector<std::pair<std::uint32_t, std::uint32_t>> interval_edge(candidates.size());
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const Lifetime& l = life[candidates[i]];
@@ -155,6 +174,7 @@ std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& 
   std::vector<std::int64_t> distance(nodes);
   std::vector<std::pair<std::uint32_t, std::uint32_t>> parent(nodes);
   using Entry = std::pair<std::int64_t, std::uint32_t>;
+  std::uint64_t reads = 0;
   for (std::int64_t unit = 0; unit < tracks; ++unit) {
     std::fill(distance.begin(), distance.end(), kInfinity);
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue;
@@ -178,7 +198,10 @@ std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& 
     const std::uint32_t sink = nodes - 1;
     if (distance[sink] >= kInfinity) break;
     const std::int64_t path_cost = distance[sink] + potential[sink] - potential[0];
-    if (path_cost >= 0) break;  // no augmenting path adds reads any more
+    // Without a second shell to fill, stop when no augmenting path adds reads.
+    if (other_tracks < 0 && path_cost >= 0) break;
+    reads -= static_cast<std::uint64_t>(path_cost);
+    if (best_reads != nullptr) best_reads->push_back(reads);
     for (std::uint32_t v = 0; v < nodes; ++v) {
       potential[v] += std::min(distance[v], distance[sink]);
     }
@@ -283,6 +306,68 @@ DallyAllocation allocate_addresses(const DallyValueProgram& program) {
   return allocate_addresses_by_shell(program, 0);
 }
 
+// Interval partitioning of `values` (at most `tracks` live at once) onto the addresses
+// first, first + 1, ...: by start, each into an address whose last value has ended.
+void partition_onto(const std::vector<Lifetime>& life, std::vector<std::uint32_t> values,
+                    std::uint64_t first, std::int64_t tracks, std::vector<std::uint64_t>& at) {
+  std::sort(values.begin(), values.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return life[a].start < life[b].start; });
+  using Slot = std::pair<std::uint64_t, std::uint64_t>;  // (last end, address)
+  std::priority_queue<Slot, std::vector<Slot>, std::greater<>> slots;
+  for (std::int64_t t = 0; t < tracks; ++t) slots.push({0, first + static_cast<std::uint64_t>(t)});
+  for (std::uint32_t v : values) {
+    const auto [end, address] = slots.top();
+    CUBE_CHECK(end < life[v].start, "more than " << tracks << " values overlap");
+    slots.pop();
+    at[v] = address;
+    slots.push({life[v].end, address});
+  }
+}
+
+// Pairwise shell exchange: for shells d1 < d2, the values of both are split again so that shell
+// d1 holds the most reads (exact, max_reads_within_tracks with the rest fitting shell d2).
+// Repeated over nearby pairs until a pass gains nothing.
+void exchange_between_shells(const std::vector<Lifetime>& life, std::vector<std::uint64_t>& at) {
+  std::vector<std::vector<std::uint32_t>> shell;
+  for (std::uint32_t v = 0; v < life.size(); ++v) {
+    if (at[v] == 0) continue;
+    const std::uint64_t d = dally_distance(at[v]);
+    if (shell.size() <= d) shell.resize(d + 1);
+    shell[d].push_back(v);
+  }
+  constexpr std::size_t kReach = 3;  // d2 - d1 at most
+  const auto reads_of = [&](const std::vector<std::uint32_t>& vs) {
+    std::uint64_t r = 0;
+    for (std::uint32_t v : vs) r += life[v].reads;
+    return r;
+  };
+  for (int pass = 0; pass < 8; ++pass) {
+    bool gained = false;
+    for (std::size_t d1 = 1; d1 < shell.size(); ++d1) {
+      for (std::size_t d2 = d1 + 1; d2 < shell.size() && d2 <= d1 + kReach; ++d2) {
+        std::vector<std::uint32_t> both = shell[d1];
+        both.insert(both.end(), shell[d2].begin(), shell[d2].end());
+        const auto t1 = static_cast<std::int64_t>(2 * d1 - 1);
+        const auto t2 = static_cast<std::int64_t>(2 * d2 - 1);
+        std::vector<std::uint32_t> low = max_reads_within_tracks(life, both, t1, nullptr, t2);
+        if (reads_of(low) <= reads_of(shell[d1])) continue;
+        std::vector<bool> in_low(life.size(), false);
+        for (std::uint32_t v : low) in_low[v] = true;
+        std::vector<std::uint32_t> high;
+        for (std::uint32_t v : both) {
+          if (!in_low[v]) high.push_back(v);
+        }
+        partition_onto(life, low, (d1 - 1) * (d1 - 1) + 1, t1, at);
+        partition_onto(life, high, (d2 - 1) * (d2 - 1) + 1, t2, at);
+        shell[d1] = std::move(low);
+        shell[d2] = std::move(high);
+        gained = true;
+      }
+    }
+    if (!gained) break;
+  }
+}
+
 DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, int exact_shells) {
   const std::vector<Lifetime> life = lifetimes_of(program);
   DallyAllocation allocation;
@@ -294,23 +379,8 @@ DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, in
   std::uint64_t first_address = 1;
   for (int d = 1; d <= exact_shells && !unplaced.empty(); ++d) {
     const std::int64_t tracks = 2 * d - 1;
-    std::vector<std::uint32_t> chosen = max_reads_within_tracks(life, unplaced, tracks);
-    // Interval partitioning: by start, each into an address whose last value has ended.
-    std::sort(chosen.begin(), chosen.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return life[a].start < life[b].start; });
-    using Slot = std::pair<std::uint64_t, std::uint64_t>;  // (last end, address)
-    std::priority_queue<Slot, std::vector<Slot>, std::greater<>> slots;
-    for (std::int64_t t = 0; t < tracks; ++t) {
-      slots.push({0, first_address + static_cast<std::uint64_t>(t)});
-    }
-    for (std::uint32_t v : chosen) {
-      const auto [end, address] = slots.top();
-      CUBE_CHECK(end < life[v].start, "more than " << tracks << " values overlap in shell " << d);
-      slots.pop();
-      allocation.addresses[v] = address;
-      allocation.cost += life[v].reads * static_cast<std::uint64_t>(d);
-      slots.push({life[v].end, address});
-    }
+    const std::vector<std::uint32_t> chosen = max_reads_within_tracks(life, unplaced, tracks);
+    partition_onto(life, chosen, first_address, tracks, allocation.addresses);
     std::vector<bool> taken(life.size(), false);
     for (std::uint32_t v : chosen) taken[v] = true;
     std::erase_if(unplaced, [&](std::uint32_t v) { return taken[v]; });
@@ -318,13 +388,41 @@ DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, in
   }
   if (!unplaced.empty()) {
     // The rest by chains, on the addresses after the exact shells.
-    Placement rest = chain_colour(life, unplaced, first_address);
+    const Placement rest = chain_colour(life, unplaced, first_address);
     for (std::size_t i = 0; i < unplaced.size(); ++i) {
       allocation.addresses[unplaced[i]] = rest.addresses[i];
     }
-    allocation.cost += rest.cost;
+  }
+  if (exact_shells > 0) exchange_between_shells(life, allocation.addresses);
+  for (std::uint32_t v = 0; v < life.size(); ++v) {
+    if (allocation.addresses[v] != 0) {
+      allocation.cost += life[v].reads * dally_distance(allocation.addresses[v]);
+    }
   }
   return allocation;
+}
+
+std::uint64_t placement_lower_bound(const DallyValueProgram& program) {
+  const std::vector<Lifetime> life = lifetimes_of(program);
+  std::vector<std::uint32_t> values;
+  std::uint64_t total = 0;
+  for (std::uint32_t v = 0; v < life.size(); ++v) {
+    if (life[v].start == 0) continue;
+    values.push_back(v);
+    total += life[v].reads;
+  }
+  // cost = Σ_v reads(v) · csqrt(addr) = total + Σ_{d >= 1} (reads placed above address d²), and
+  // the reads placed at or below d² are at most best[d² - 1] (the d²-track optimum).
+  std::vector<std::uint64_t> best;
+  max_reads_within_tracks(life, values, static_cast<std::int64_t>(values.size()), &best);
+  std::uint64_t bound = total;
+  for (std::uint64_t d = 1;; ++d) {
+    const std::uint64_t within =
+        d * d <= best.size() ? best[d * d - 1] : (best.empty() ? 0 : best.back());
+    if (within >= total) break;
+    bound += total - within;
+  }
+  return bound;
 }
 
 std::string render_dally_program(const DallyValueProgram& program,

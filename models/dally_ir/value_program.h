@@ -106,6 +106,12 @@ DallyAllocation allocate_addresses(const DallyValueProgram& program);
 // chains.
 DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, int exact_shells);
 
+// A lower bound on the cost of any placement of `program` (the schedule fixed): with W the total
+// reads and M_K the most reads that K addresses can serve (a min-cost flow with K tracks),
+// cost >= W + Σ_{d >= 1} (W - M_{d²}), since every read above address d² pays at least d + 1.
+// Cost O(K · (V + T) log T) for K up to the peak number of live values.
+std::uint64_t placement_lower_bound(const DallyValueProgram& program);
+
 // The explicit-address IR text of `program` under `allocation` (newline-separated, trailing
 // newline), ready for parse_dally_program under program.version().
 std::string render_dally_program(const DallyValueProgram& program,

@@ -30,43 +30,74 @@ void accumulate_or(DallyValueProgram& p, DallyValue& acc, bool& has, DallyValue 
 
 }  // namespace
 
+namespace {
+
+// Sizes that tile [0, n): `sizes` when given (they must sum to n), else n / uniform of uniform.
+std::vector<int> tiling(int n, int uniform, const std::vector<int>& sizes, const char* what) {
+  std::vector<int> out = sizes;
+  if (out.empty()) {
+    CUBE_CHECK(uniform >= 1 && n % uniform == 0,
+               what << " " << uniform << " does not divide n = " << n);
+    out.assign(n / uniform, uniform);
+  }
+  int sum = 0;
+  for (int size : out) {
+    CUBE_CHECK(size >= 1, what << " sizes must be positive");
+    sum += size;
+  }
+  CUBE_CHECK(sum == n, what << " sizes sum to " << sum << ", not n = " << n);
+  return out;
+}
+
+std::vector<int> offsets_of(const std::vector<int>& sizes) {
+  std::vector<int> out(sizes.size(), 0);
+  for (std::size_t i = 1; i < sizes.size(); ++i) out[i] = out[i - 1] + sizes[i - 1];
+  return out;
+}
+
+}  // namespace
+
 DallyValueProgram matmul_value_program(int n, const MatmulSchedule& s) {
-  CUBE_CHECK(n >= 1 && s.tile_rows >= 1 && s.tile_cols >= 1 && s.k_unroll >= 1 &&
-                 n % s.tile_rows == 0 && n % s.tile_cols == 0 && n % s.k_unroll == 0,
-             "tile " << s.tile_rows << "x" << s.tile_cols << "x" << s.k_unroll
-                     << " does not divide n = " << n);
+  CUBE_CHECK(n >= 1, "matmul needs n >= 1");
+  const std::vector<int> heights = tiling(n, s.tile_rows, s.row_heights, "tile rows");
+  const std::vector<int> widths = tiling(n, s.tile_cols, s.col_widths, "tile columns");
+  const std::vector<int> blocks = tiling(n, s.k_unroll, s.k_blocks, "k blocks");
+  const std::vector<int> row0 = offsets_of(heights), col0 = offsets_of(widths);
   DallyValueProgram p(DallyVersion::kV0);
   const auto nn = static_cast<std::size_t>(n) * n;
   Values a(nn), b(nn), c(nn);
   for (auto& v : a) v = p.input();
   for (auto& v : b) v = p.input();
-  const int tiles_down = n / s.tile_rows, tiles_across = n / s.tile_cols, u_max = s.k_unroll;
+  const int tiles_down = static_cast<int>(heights.size());
+  const int tiles_across = static_cast<int>(widths.size());
   for (int t = 0; t < tiles_down * tiles_across; ++t) {
     const int ti = s.column_major_tiles ? t % tiles_down : t / tiles_across;
     const int tj = s.column_major_tiles ? t / tiles_down : t % tiles_across;
+    const int rows = heights[ti], cols = widths[tj];
     if (s.stage_a && ti > 0 && tj == 0 && !s.column_major_tiles) {
-      for (int i = 0; i < s.tile_rows; ++i) {
+      for (int i = 0; i < rows; ++i) {
         for (int k = 0; k < n; ++k) {
-          DallyValue& v = a[(ti * s.tile_rows + i) * n + k];
+          DallyValue& v = a[static_cast<std::size_t>(row0[ti] + i) * n + k];
           v = p.unary(DallyOp::kCopy, v);
         }
       }
     }
     // Per k-block: the tile's B block is staged once (read by every row), each row's A block
     // once (read by every column); a tile k×16 is the transpose of 16×k, so rows stay outer.
-    for (int k0 = 0; k0 < n; k0 += u_max) {
-      std::vector<Values> sb(u_max, Values(s.tile_cols));
+    int k0 = 0;
+    for (const int u_max : blocks) {
+      std::vector<Values> sb(u_max, Values(cols));
       for (int u = 0; u < u_max; ++u) {
-        for (int j = 0; j < s.tile_cols; ++j) {
-          sb[u][j] = staged(p, b[(k0 + u) * n + tj * s.tile_cols + j], s.tile_rows);
+        for (int j = 0; j < cols; ++j) {
+          sb[u][j] = staged(p, b[static_cast<std::size_t>(k0 + u) * n + col0[tj] + j], rows);
         }
       }
-      for (int i = 0; i < s.tile_rows; ++i) {
-        const int row = ti * s.tile_rows + i;
+      for (int i = 0; i < rows; ++i) {
+        const std::size_t row = static_cast<std::size_t>(row0[ti] + i);
         Values sa(u_max);
-        for (int u = 0; u < u_max; ++u) sa[u] = staged(p, a[row * n + k0 + u], s.tile_cols);
-        for (int j = 0; j < s.tile_cols; ++j) {
-          const std::size_t out = static_cast<std::size_t>(row) * n + tj * s.tile_cols + j;
+        for (int u = 0; u < u_max; ++u) sa[u] = staged(p, a[row * n + k0 + u], cols);
+        for (int j = 0; j < cols; ++j) {
+          const std::size_t out = row * n + col0[tj] + j;
           // The k-block's partial dot product stays in hot cells; C is read once per block.
           DallyValue dot = p.binary(DallyOp::kMul, sa[0], sb[0][j]);
           for (int u = 1; u < u_max; ++u) {
@@ -75,6 +106,7 @@ DallyValueProgram matmul_value_program(int n, const MatmulSchedule& s) {
           c[out] = k0 == 0 ? dot : p.binary(DallyOp::kAdd, c[out], dot);
         }
       }
+      k0 += u_max;
     }
   }
   for (DallyValue v : c) p.output(v);
@@ -219,31 +251,83 @@ DallyOptimizedProgram cheapest(const std::vector<Candidate>& candidates) {
   return best;
 }
 
+// Compositions of n into 2..4 parts whose sizes differ by at most 3 (near-equal tile columns
+// that need not divide n).
+std::vector<std::vector<int>> near_equal_compositions(int n) {
+  std::vector<std::vector<int>> out;
+  std::vector<int> current;
+  const auto extend = [&](auto& self, int left) -> void {
+    if (left == 0) {
+      const auto [lo, hi] = std::minmax_element(current.begin(), current.end());
+      if (current.size() >= 2 && *hi - *lo <= 3) out.push_back(current);
+      return;
+    }
+    if (current.size() == 4) return;
+    for (int part = 1; part <= left; ++part) {
+      current.push_back(part);
+      self(self, left - part);
+      current.pop_back();
+    }
+  };
+  extend(extend, n);
+  return out;
+}
+
+std::string joined(const std::vector<int>& sizes) {
+  std::string out;
+  for (int size : sizes) {
+    if (!out.empty()) out += '+';
+    out += std::to_string(size);
+  }
+  return out;
+}
+
 std::vector<Candidate> matmul_candidates(int n) {
   std::vector<int> divisors;
   for (int d = 1; d <= n; ++d) {
     if (n % d == 0) divisors.push_back(d);
   }
   std::vector<Candidate> out;
+  const auto add = [&](const MatmulSchedule& s, const std::string& method) {
+    out.push_back({[n, s] { return matmul_value_program(n, s); }, method});
+  };
   for (int rows : divisors) {
     for (int cols : divisors) {
       // Tiles of 4..64 products (any tile when n is small): outside that range the hot set or
       // the far reloads dominate.
       if (n >= 4 && (rows * cols < 4 || rows * cols > 64)) continue;
-      for (int unroll : divisors) {
-        if (unroll > 4) continue;
+      for (int unroll : {1, 2}) {
+        if (n % unroll != 0) continue;
         for (bool column_major : {false, true}) {
           for (bool stage_a : {false, true}) {
-            if (stage_a && (column_major || rows == n)) continue;
-            const MatmulSchedule s{rows, cols, column_major, stage_a, unroll};
+            if ((column_major || stage_a) && rows == n) continue;
+            if (stage_a && column_major) continue;
             std::ostringstream method;
             method << "outer-product tiles " << rows << "x" << cols << ", k unrolled " << unroll
                    << ", " << (column_major ? "column" : "row") << "-major tile order"
                    << (stage_a ? ", A staged per tile row" : "");
-            out.push_back({[n, s] { return matmul_value_program(n, s); }, method.str()});
+            MatmulSchedule s;
+            s.tile_rows = rows;
+            s.tile_cols = cols;
+            s.column_major_tiles = column_major;
+            s.stage_a = stage_a;
+            s.k_unroll = unroll;
+            add(s, method.str());
           }
         }
       }
+    }
+  }
+  // One tile row (B read once) and near-equal column tiles that need not divide n.
+  for (const std::vector<int>& widths : near_equal_compositions(n)) {
+    for (int unroll : {1, 2}) {
+      if (n % unroll != 0) continue;
+      MatmulSchedule s;
+      s.k_unroll = unroll;
+      s.row_heights = {n};
+      s.col_widths = widths;
+      add(s, "outer-product tiles " + std::to_string(n) + "x(" + joined(widths) + "), k unrolled " +
+                 std::to_string(unroll));
     }
   }
   return out;

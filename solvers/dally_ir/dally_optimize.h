@@ -6,12 +6,15 @@
 // dally_ir/value_program.h) and the allocator places every value (lifetime colouring by read
 // count: hot short-lived values share the cheapest cells, outputs reuse dead input cells). The
 // generators (dally-ir.md §2.5, §3.4, and what the allocator makes possible):
-//   matmul n×n (v0): outer-product blocking. C is computed in tiles of tile_rows × tile_cols;
-//     for every k, the tile's B[k][j] and each A[i][k] are copied once into fresh values (the
-//     allocator puts those hot copies at the lowest addresses), each product is read once by
-//     the add that accumulates it, the last add of C[i][j] is the output value. The solver
-//     tries every tile shape (divisors of n), row- and column-major tile order, and keeps the
-//     cheapest program.
+//   matmul n×n (v0): outer-product blocking. C is computed in tiles (rows × columns; tiles need
+//     not divide n); per k-block of u consecutive k, the tile's B[k][j] and each row's A[i][k]
+//     are copied once into fresh values (the allocator puts those hot copies at the lowest
+//     addresses), the u products of C[i][j] are summed in hot cells before the accumulator is
+//     read (k unrolled: accumulator reads / u), the last add of C[i][j] is the output value. The
+//     search: every uniform tile shape of 4..64 products (row- or column-major tile order, A
+//     staged per tile row), and one tile row by near-equal column tiles (2..4 widths within 3 of
+//     each other, e.g. 16 × (5+5+6): B read once, A three times), u = 1 or 2; candidates are
+//     ranked by chain colouring and the best few placed again shell by shell.
 //   sparse parity (v3, k-sparse over n bits, m_train <= 8 rows): each train column and the
 //     label vector packed into one byte (Horner: v = v + v + x), then a prefix tree over the
 //     C(n,k) candidates: q(prefix) = y ^ col_a ^ ... , ind(subset) = [q(prefix) == col_last];
@@ -21,15 +24,18 @@
 //     pred = XOR_c (x_rc AND s_c). medium_approx50 predicts the first half of the rows exactly
 //     and points the rest at one `set 0` cell (>= 50% correct on every case, dally-ir.md §2.5).
 //   symmetry (v3): AND over mirror pairs of cmp eq.
-// Correctness is the scorer's (every case of the task is run), never assumed.
+// Correctness is the scorer's (every case of the task is run), never assumed. The search runs once
+// per task shape and process (the program never depends on the cases): the first cell of a shape
+// pays it (16×16 matmul: ~4 s here), later cells reuse the program.
 // Records it is compared with (dally-ir.md §2.4, §3.3): matmul 16×16 66,707; sparse parity small
 // 1,932, medium 15,691; docs/results/dally-optimize.md has the table.
-// Complexity: matmul O(shapes · (n³ + A·n³)) for the search (A addresses used, ~n²); parity
-// O(C(n,k) + m_test·n) values; each allocation O(A · V).
+// Complexity: matmul O(S · A · n³) for S candidate schedules and A addresses used (~n²): ~230
+// candidates for n = 16; parity O(C(n,k) + m_test·n) values; each allocation O(A · V).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/dally_ir/value_program.h"
 #include "problems/dally/dally_problems.h"
@@ -42,8 +48,11 @@ struct MatmulSchedule {
   int tile_rows = 1;
   int tile_cols = 1;
   bool column_major_tiles = false;  // tile order: false = row of tiles after row of tiles
-  bool stage_a = false;  // copy a tile row's A values once when the row starts (not the first)
-  int k_unroll = 1;      // products summed in hot cells over this many k before C is read
+  bool stage_a = false;       // copy a tile row's A values once when the row starts (not the first)
+  int k_unroll = 1;           // products summed in hot cells over this many k before C is read
+  std::vector<int> k_blocks;  // if not empty: the k-block sizes in order (sum n), not k_unroll
+  std::vector<int> row_heights;  // if not empty: the tile rows' heights (sum n), not tile_rows
+  std::vector<int> col_widths;   // if not empty: the tile columns' widths (sum n), not tile_cols
 };
 DallyValueProgram matmul_value_program(int n, const MatmulSchedule& schedule);
 
