@@ -109,14 +109,9 @@ Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std:
 // Silverberg 1987). Successive shortest paths with Dijkstra on reduced costs; the first
 // potentials come from the time line being acyclic. Each augmentation leaves a min-cost flow of
 // its value, so best_reads (when given) receives the optimum for 1, 2, ... tracks.
-// With other_tracks >= 0 the values left out must themselves fit in other_tracks tracks: exactly
-// `tracks` units flow, and where L candidates are live the time line carries at most
-// tracks + other_tracks - L units (so at least L - other_tracks intervals are chosen there).
-std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& life,
-                                                   const std::vector<std::uint32_t>& candidates,
-                                                   std::int64_t tracks,
-                                                   std::vector<std::uint64_t>* best_reads = nullptr,
-                                                   std::int64_t other_tracks = -1) {
+std::vector<std::uint32_t> max_reads_within_tracks(
+    const std::vector<Lifetime>& life, const std::vector<std::uint32_t>& candidates,
+    std::int64_t tracks, std::vector<std::uint64_t>* best_reads = nullptr) {
   std::vector<std::uint64_t> times;
   times.reserve(2 * candidates.size());
   for (std::uint32_t v : candidates) {
@@ -141,20 +136,7 @@ std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& 
     graph[a].push_back({b, static_cast<std::uint32_t>(graph[b].size()), capacity, cost});
     graph[b].push_back({a, static_cast<std::uint32_t>(graph[a].size() - 1), 0, -cost});
   };
-  std::vector<std::int64_t> live(nodes, 0);
-  if (other_tracks >= 0) {
-    for (std::uint32_t v : candidates) {
-      ++live[node_of(life[v].start)];
-      --live[node_of(life[v].end + 1)];
-    }
-    for (std::uint32_t t = 1; t < nodes; ++t) live[t] += live[t - 1];
-  }
-  for (std::uint32_t t = 0; t + 1 < nodes; ++t) {
-    const std::int64_t capacity =
-        other_tracks < 0 ? tracks : std::min(tracks, tracks + other_tracks - live[t]);
-    CUBE_CHECK(capacity >= 0, "the values do not fit in " << tracks + other_tracks << " tracks");
-    add_edge(t, t + 1, capacity, 0);
-  }
+  for (std::uint32_t t = 0; t + 1 < nodes; ++t) add_edge(t, t + 1, tracks, 0);
   std::vector<std::pair<std::uint32_t, std::uint32_t>> interval_edge(candidates.size());
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const Lifetime& l = life[candidates[i]];
@@ -198,8 +180,7 @@ std::vector<std::uint32_t> max_reads_within_tracks(const std::vector<Lifetime>& 
     const std::uint32_t sink = nodes - 1;
     if (distance[sink] >= kInfinity) break;
     const std::int64_t path_cost = distance[sink] + potential[sink] - potential[0];
-    // Without a second shell to fill, stop when no augmenting path adds reads.
-    if (other_tracks < 0 && path_cost >= 0) break;
+    if (path_cost >= 0) break;  // no augmenting path adds reads any more
     reads -= static_cast<std::uint64_t>(path_cost);
     if (best_reads != nullptr) best_reads->push_back(reads);
     for (std::uint32_t v = 0; v < nodes; ++v) {
@@ -324,50 +305,6 @@ void partition_onto(const std::vector<Lifetime>& life, std::vector<std::uint32_t
   }
 }
 
-// Pairwise shell exchange: for shells d1 < d2, the values of both are split again so that shell
-// d1 holds the most reads (exact, max_reads_within_tracks with the rest fitting shell d2).
-// Repeated over nearby pairs until a pass gains nothing.
-void exchange_between_shells(const std::vector<Lifetime>& life, std::vector<std::uint64_t>& at) {
-  std::vector<std::vector<std::uint32_t>> shell;
-  for (std::uint32_t v = 0; v < life.size(); ++v) {
-    if (at[v] == 0) continue;
-    const std::uint64_t d = dally_distance(at[v]);
-    if (shell.size() <= d) shell.resize(d + 1);
-    shell[d].push_back(v);
-  }
-  constexpr std::size_t kReach = 3;  // d2 - d1 at most
-  const auto reads_of = [&](const std::vector<std::uint32_t>& vs) {
-    std::uint64_t r = 0;
-    for (std::uint32_t v : vs) r += life[v].reads;
-    return r;
-  };
-  for (int pass = 0; pass < 8; ++pass) {
-    bool gained = false;
-    for (std::size_t d1 = 1; d1 < shell.size(); ++d1) {
-      for (std::size_t d2 = d1 + 1; d2 < shell.size() && d2 <= d1 + kReach; ++d2) {
-        std::vector<std::uint32_t> both = shell[d1];
-        both.insert(both.end(), shell[d2].begin(), shell[d2].end());
-        const auto t1 = static_cast<std::int64_t>(2 * d1 - 1);
-        const auto t2 = static_cast<std::int64_t>(2 * d2 - 1);
-        std::vector<std::uint32_t> low = max_reads_within_tracks(life, both, t1, nullptr, t2);
-        if (reads_of(low) <= reads_of(shell[d1])) continue;
-        std::vector<bool> in_low(life.size(), false);
-        for (std::uint32_t v : low) in_low[v] = true;
-        std::vector<std::uint32_t> high;
-        for (std::uint32_t v : both) {
-          if (!in_low[v]) high.push_back(v);
-        }
-        partition_onto(life, low, (d1 - 1) * (d1 - 1) + 1, t1, at);
-        partition_onto(life, high, (d2 - 1) * (d2 - 1) + 1, t2, at);
-        shell[d1] = std::move(low);
-        shell[d2] = std::move(high);
-        gained = true;
-      }
-    }
-    if (!gained) break;
-  }
-}
-
 DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, int exact_shells) {
   const std::vector<Lifetime> life = lifetimes_of(program);
   DallyAllocation allocation;
@@ -393,7 +330,6 @@ DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, in
       allocation.addresses[unplaced[i]] = rest.addresses[i];
     }
   }
-  if (exact_shells > 0) exchange_between_shells(life, allocation.addresses);
   for (std::uint32_t v = 0; v < life.size(); ++v) {
     if (allocation.addresses[v] != 0) {
       allocation.cost += life[v].reads * dally_distance(allocation.addresses[v]);

@@ -101,9 +101,10 @@ DallyAllocation allocate_addresses(const DallyValueProgram& program);
 
 // Shell by shell for the first `exact_shells` shells (shell d = the 2d-1 addresses of cost d):
 // the values of maximum total reads of which at most 2d-1 are ever live at once (exact, by
-// min-cost flow), partitioned onto the shell's addresses; chain colouring after that. Slower
-// (O(d · (V + T) log T) per shell for T lifetime end points), never worse per shell than
-// chains.
+// min-cost flow, Arkin and Silverberg 1987), partitioned onto the shell's addresses; chain
+// colouring after that. Each shell is optimal given the shells before it, so the first is never
+// worse than chain colouring's; the total can be (greedy either way). Slower: O(d · (V + T) log T)
+// per shell for T lifetime end points (16×16 matmul: ~50 ms against ~15 ms).
 DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, int exact_shells);
 
 // A lower bound on the cost of any placement of `program` (the schedule fixed): with W the total

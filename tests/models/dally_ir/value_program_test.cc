@@ -142,8 +142,11 @@ TEST(DallyValueProgram, RenderedProgramsComputeWhatTheValuesDo) {
         random_program(rng, version, 1 + static_cast<int>(rng() % 6), static_cast<int>(rng() % 40),
                        1 + static_cast<int>(rng() % 5));
     p.remove_dead_code();
-    const DallyAllocation a = allocate_addresses(p);
+    // Chain colouring, or exact shells for the first one to three shells and chains after.
+    const DallyAllocation a =
+        trial % 3 == 0 ? allocate_addresses(p) : allocate_addresses_by_shell(p, 1 + trial % 3);
     EXPECT_EQ(a.cost, slow_cost(p, a));
+    EXPECT_LE(placement_lower_bound(p), a.cost);
     const DallyProgram program = parse_dally_program(render_dally_program(p, a), "r.ir", version);
     // Rendering only drops self-copies, each of which saves a read.
     EXPECT_LE(program.cost(), a.cost);
@@ -215,6 +218,8 @@ TEST(DallyValueProgram, AllocatorAgainstExhaustiveOptimumOnTinyPrograms) {
     const DallyAllocation a = allocate_addresses(p);
     const std::uint64_t best = exhaustive_optimum(p, 7);
     ASSERT_GE(a.cost, best);
+    EXPECT_GE(allocate_addresses_by_shell(p, 8).cost, best);
+    EXPECT_LE(placement_lower_bound(p), best);
     total_alloc += a.cost;
     total_best += best;
     equal += a.cost == best;
