@@ -57,32 +57,46 @@ struct Placement {
 // scheduling over lifetimes sorted once by end). Returns one address per entry of `values`.
 Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std::uint32_t>& values,
                        std::uint64_t first_address) {
+  const auto lt = [&](std::uint32_t i) -> const Lifetime& { return life[values[i]]; };
+  // The unplaced entries of `values`, in end order; the arrays below index this list and are
+  // rebuilt whenever half of it has been placed (so the work per address follows what is left).
   std::vector<std::uint32_t> order(values.size());
   std::iota(order.begin(), order.end(), 0u);
-  const auto lt = [&](std::uint32_t i) -> const Lifetime& { return life[values[i]]; };
   std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
     return lt(a).end != lt(b).end ? lt(a).end < lt(b).end : a < b;
   });
-  const std::size_t m = order.size();
-  // previous[i]: how many lifetimes (in end order) end before lifetime i starts.
-  std::vector<std::uint32_t> previous(m);
-  std::vector<std::uint64_t> ends(m);
-  for (std::size_t i = 0; i < m; ++i) ends[i] = lt(order[i]).end;
-  for (std::size_t i = 0; i < m; ++i) {
-    previous[i] = static_cast<std::uint32_t>(
-        std::lower_bound(ends.begin(), ends.end(), lt(order[i]).start) - ends.begin());
-  }
-  // Weight: reads first, then the number of lifetimes (so unread values still get placed and
-  // an address packs as many as fit among equal-read choices).
-  std::vector<std::uint64_t> weight(m);
-  for (std::size_t i = 0; i < m; ++i) weight[i] = (lt(order[i]).reads << 20) + 1;
+  std::vector<std::uint32_t> previous;  // how many lifetimes (in end order) end before i starts
+  std::vector<std::uint64_t> ends, weight, best;
+  std::vector<bool> placed(order.size(), false);
+  const auto rebuild = [&] {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (!placed[i]) order[kept++] = order[i];
+    }
+    order.resize(kept);
+    const std::size_t m = order.size();
+    ends.resize(m);
+    previous.resize(m);
+    weight.resize(m);
+    for (std::size_t i = 0; i < m; ++i) ends[i] = lt(order[i]).end;
+    for (std::size_t i = 0; i < m; ++i) {
+      previous[i] = static_cast<std::uint32_t>(
+          std::lower_bound(ends.begin(), ends.end(), lt(order[i]).start) - ends.begin());
+      // Reads first, then the number of lifetimes (so unread values still get placed and an
+      // address packs as many as fit among equal-read choices).
+      weight[i] = (lt(order[i]).reads << 20) + 1;
+    }
+    placed.assign(m, false);
+    best.assign(m + 1, 0);
+  };
+  rebuild();
 
   Placement placement;
-  placement.addresses.assign(m, 0);
-  std::vector<bool> placed(m, false);
-  std::vector<std::uint64_t> best(m + 1, 0);
-  std::size_t remaining = m;
+  placement.addresses.assign(values.size(), 0);
+  std::size_t remaining = order.size();
   for (std::uint64_t address = first_address; remaining > 0; ++address) {
+    if (2 * remaining <= order.size()) rebuild();
+    const std::size_t m = order.size();
     for (std::size_t i = 0; i < m; ++i) {
       best[i + 1] = best[i];
       if (!placed[i]) best[i + 1] = std::max(best[i], weight[i] + best[previous[i]]);

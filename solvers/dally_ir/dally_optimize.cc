@@ -222,32 +222,39 @@ constexpr std::size_t kPolished = 4;
 constexpr int kExactShells = 64;
 
 // Ranks every candidate by chain colouring, re-allocates the best few shell by shell, and keeps
-// the cheapest rendered program (costs as the parser prices the text).
+// the cheapest rendered program (costs as the parser prices the text). Its method names the
+// placement lower bound of the winning schedule (how much any placement could still gain).
 DallyOptimizedProgram cheapest(const std::vector<Candidate>& candidates) {
   CUBE_CHECK(!candidates.empty(), "no candidate program");
   DallyOptimizedProgram best;
+  std::size_t best_index = 0;
   const auto consider = [&](const DallyValueProgram& program, const DallyAllocation& allocation,
-                            const std::string& method) {
+                            const std::string& method, std::size_t index) {
     std::string text = render_dally_program(program, allocation);
     const std::uint64_t cost =
         parse_dally_program(text, "<dally_optimize>", program.version()).cost();
-    if (best.text.empty() || cost < best.cost) best = {std::move(text), cost, method};
+    if (best.text.empty() || cost < best.cost) {
+      best = {std::move(text), cost, method};
+      best_index = index;
+    }
     return cost;
   };
   std::vector<std::pair<std::uint64_t, std::size_t>> ranked;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const DallyValueProgram program = candidates[i].build();
-    ranked.push_back(
-        {consider(program, allocate_addresses(program), candidates[i].method + ", chain colouring"),
-         i});
+    ranked.push_back({consider(program, allocate_addresses(program),
+                               candidates[i].method + ", chain colouring", i),
+                      i});
   }
   std::sort(ranked.begin(), ranked.end());
   for (std::size_t r = 0; r < std::min(kPolished, ranked.size()); ++r) {
     const Candidate& c = candidates[ranked[r].second];
     const DallyValueProgram program = c.build();
     consider(program, allocate_addresses_by_shell(program, kExactShells),
-             c.method + ", exact shell-by-shell colouring");
+             c.method + ", exact shell-by-shell colouring", ranked[r].second);
   }
+  best.method += "; placement lower bound of this schedule " +
+                 std::to_string(placement_lower_bound(candidates[best_index].build()));
   return best;
 }
 
