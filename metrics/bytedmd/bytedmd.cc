@@ -4,7 +4,7 @@
 #include "metrics/bytedmd/bytedmd.h"
 
 #include <algorithm>
-#include <bit>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -170,8 +170,39 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
 
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+// Byte classes of the reader: part of a token, whitespace, or the end of a statement.
+enum ByteClass : std::uint8_t { kWord, kSpace, kStatementEnd };
+constexpr std::array<ByteClass, 256> kByteClass = [] {
+  std::array<ByteClass, 256> table{};
+  for (const char c : {' ', '\t', '\v', '\f', '\r'}) table[static_cast<unsigned char>(c)] = kSpace;
+  table[static_cast<unsigned char>('\n')] = kStatementEnd;
+  table[static_cast<unsigned char>(';')] = kStatementEnd;
+  return table;
+}();
+ByteClass class_of(char c) { return kByteClass[static_cast<unsigned char>(c)]; }
+
+std::uint64_t load8(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+std::uint32_t load4(const char* p) {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// Equality of two names, short ones by overlapping fixed-size loads instead of a memcmp call.
+bool same_name(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8 && n <= 16) {
+    return load8(a.data()) == load8(b.data()) && load8(a.data() + n - 8) == load8(b.data() + n - 8);
+  }
+  if (n >= 4 && n < 8) {
+    return load4(a.data()) == load4(b.data()) && load4(a.data() + n - 4) == load4(b.data() + n - 4);
+  }
+  return a == b;
 }
 
 // Name -> current value, open addressing with linear probing. A slot is 8 bytes: a 32-bit tag
@@ -189,23 +220,22 @@ class NameTable {
     slots_.assign(capacity, Slot{0, kNone});
   }
 
-  std::uint32_t find(std::string_view name, const ByteDmdProgram& p) const {
-    const std::uint64_t h = hash(name);
+  // `h` is hash(name), computed ahead so that the slot could be prefetched.
+  std::uint32_t find(std::string_view name, std::uint64_t h, const ByteDmdProgram& p) const {
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     for (std::size_t i = h & mask(); slots_[i].value != kNone; i = (i + 1) & mask()) {
-      if (slots_[i].tag == tag && p.name(slots_[i].value) == name) return slots_[i].value;
+      if (slots_[i].tag == tag && same_name(p.name(slots_[i].value), name)) return slots_[i].value;
     }
     return kNone;
   }
 
   // Binds `name` (already appended to p's arena as value v) to v.
-  void bind(std::string_view name, std::uint32_t v, const ByteDmdProgram& p) {
+  void bind(std::string_view name, std::uint64_t h, std::uint32_t v, const ByteDmdProgram& p) {
     if (8 * (used_ + 1) > 5 * slots_.size()) grow(p);
-    const std::uint64_t h = hash(name);
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     std::size_t i = h & mask();
     for (; slots_[i].value != kNone; i = (i + 1) & mask()) {
-      if (slots_[i].tag == tag && p.name(slots_[i].value) == name) {
+      if (slots_[i].tag == tag && same_name(p.name(slots_[i].value), name)) {
         slots_[i].value = v;
         return;
       }
@@ -214,46 +244,49 @@ class NameTable {
     ++used_;
   }
 
+  void prefetch(std::uint64_t h) const { __builtin_prefetch(&slots_[h & mask()]); }
+
+  // Generated programs number their temporaries (t2049, t2050, ...): a last byte that is a digit
+  // gives the low four index bits and the rest of the name is hashed, so names that differ only
+  // in their last digit share one 128-byte block (a new name's probe misses cache once per ten, not
+  // every time) while blocks scatter. The rest is read by fixed-size, overlapping loads (wyhash
+  // style: no byte loop, no memcpy call). The tag, the high 32 bits, folds in the last byte.
+  static std::uint64_t hash(std::string_view name) {
+    const std::size_t n = name.size();
+    if (n == 0) return 0;
+    const char* d = name.data();
+    const std::size_t body = n - 1;
+    std::uint64_t a = 0, b = 0;
+    if (body >= 8) {
+      std::uint64_t h = 0;
+      std::size_t i = 0;
+      for (; i + 16 < body; i += 8) h = (h ^ load8(d + i)) * 0xbf58476d1ce4e5b9ULL;
+      a = load8(d + i) ^ h;
+      b = load8(d + body - 8);
+    } else if (body >= 4) {
+      a = load4(d);
+      b = load4(d + body - 4);
+    } else if (body > 0) {
+      a = (std::uint64_t{static_cast<unsigned char>(d[0])} << 16) |
+          (std::uint64_t{static_cast<unsigned char>(d[body / 2])} << 8) |
+          static_cast<unsigned char>(d[body - 1]);
+    }
+    const __uint128_t m =
+        static_cast<__uint128_t>(a ^ 0xa0761d6478bd642fULL ^ n) * (b ^ 0xe7037ed1a0b428dbULL);
+    std::uint64_t h = static_cast<std::uint64_t>(m) ^ static_cast<std::uint64_t>(m >> 64);
+    h *= 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+    const auto last = static_cast<std::uint64_t>(static_cast<unsigned char>(d[body]));
+    if (last < '0' || last > '9') return h ^ (last * 0xff51afd7ed558ccdULL);  // no locality
+    return ((h & ~std::uint64_t{15}) | (last - '0')) ^ (last << 32);
+  }
+
  private:
   struct Slot {
     std::uint32_t tag;
     std::uint32_t value;
   };
 
-  // Generated programs number their temporaries (t2049, t2050, ...): a trailing decimal number
-  // n keeps n mod 8 in the low index bits and hashes the rest with n / 8, so eight consecutive
-  // names share one cache line (a new name's probe misses cache once per eight, not every
-  // time) while blocks of eight scatter. The leading part is hashed eight bytes at a time, with
-  // the digit count (t01 and t1 differ). The high 32 bits, with n mod 8 folded in, are the tag.
-  static std::uint64_t hash(std::string_view name) {
-    std::size_t end = name.size(), digits = 0;
-    std::uint64_t number = 0, scale = 1;
-    while (digits < 18 && end > 0 && name[end - 1] >= '0' && name[end - 1] <= '9') {
-      number += static_cast<std::uint64_t>(name[end - 1] - '0') * scale;
-      scale *= 10;
-      --end;
-      ++digits;
-    }
-    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ (end << 8) ^ digits;
-    std::size_t i = 0;
-    for (; i + 8 <= end; i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, name.data() + i, 8);
-      h = (h ^ word) * 0xbf58476d1ce4e5b9ULL;
-      h ^= h >> 31;
-    }
-    if (i < end) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, name.data() + i, end - i);
-      h = (h ^ word) * 0xbf58476d1ce4e5b9ULL;
-    }
-    h = (h ^ (number >> 3)) * 0x94d049bb133111ebULL;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    const std::uint64_t low = number & 7;
-    return ((h & ~std::uint64_t{7}) | low) ^ (low << 32);
-  }
   std::size_t mask() const { return slots_.size() - 1; }
 
   void grow(const ByteDmdProgram& p) {
@@ -284,8 +317,10 @@ std::size_t count_statement_ends(std::string_view text) {
   for (; i + 8 <= text.size(); i += 8) {
     std::uint64_t word;
     std::memcpy(&word, text.data() + i, 8);
-    n += static_cast<std::size_t>(
-        std::popcount(zero_bytes(word ^ (kOnes * '\n')) | zero_bytes(word ^ (kOnes * ';'))));
+    // One high bit per matching byte: gather them into the low byte by a multiply (no popcnt
+    // instruction in the baseline x86-64 target).
+    const std::uint64_t hits = zero_bytes(word ^ (kOnes * '\n')) | zero_bytes(word ^ (kOnes * ';'));
+    n += static_cast<std::size_t>(((hits >> 7) * kOnes) >> 56);
   }
   for (; i < text.size(); ++i) n += text[i] == '\n' || text[i] == ';';
   return n;
@@ -308,14 +343,15 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
   p.outputs.reserve(statements);
   p.name_ends.reserve(2 * statements);
   p.reads.reserve(2 * statements);
-  auto fresh = [&](std::string_view token) {
+  auto fresh = [&](std::string_view token, std::uint64_t h) {
     const auto v = static_cast<std::uint32_t>(p.values++);
     p.name_chars.append(token);
     p.name_ends.push_back(static_cast<std::uint32_t>(p.name_chars.size()));
-    ids.bind(token, v, p);
+    ids.bind(token, h, v, p);
     return v;
   };
   std::vector<std::string_view> tokens;
+  std::vector<std::uint64_t> hashes;  // of tokens, computed first to prefetch their slots
   int line_number = 0;
   const std::size_t size = text.size();
   std::size_t i = 0;
@@ -335,8 +371,8 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
     }
     // Built only for an error: a SourceLocation copies the source name.
     const auto where = [&] { return SourceLocation{source_name, line_number}; };
-    auto lookup = [&](std::string_view token) {
-      const std::uint32_t v = ids.find(token, p);
+    auto lookup = [&](std::string_view token, std::uint64_t h) {
+      const std::uint32_t v = ids.find(token, h, p);
       if (v == NameTable::kNone)
         throw ConfigError(where(), "unknown value '" + std::string(token) + "'");
       return v;
@@ -345,13 +381,13 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
     while (!line_done) {
       const std::size_t statement_start = i;
       tokens.clear();
-      while (i < size && text[i] != '\n' && text[i] != ';') {
-        if (is_space(text[i])) {
+      while (i < size && class_of(text[i]) != kStatementEnd) {
+        if (class_of(text[i]) == kSpace) {
           ++i;
           continue;
         }
         const std::size_t start = i;
-        while (i < size && !is_space(text[i]) && text[i] != ';') ++i;
+        while (i < size && class_of(text[i]) == kWord) ++i;
         tokens.push_back(text.substr(start, i - start));
       }
       const std::string_view statement = text.substr(statement_start, i - statement_start);
@@ -359,11 +395,15 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
       ++i;  // past the ';' or '\n'
       if (tokens.empty()) continue;
       if (tokens[0] == "push") {
-        for (std::size_t t = 1; t < tokens.size(); ++t) p.inputs.push_back(fresh(tokens[t]));
+        for (std::size_t t = 1; t < tokens.size(); ++t) {
+          p.inputs.push_back(fresh(tokens[t], NameTable::hash(tokens[t])));
+        }
         continue;
       }
       if (tokens[0] == "return") {
-        for (std::size_t t = 1; t < tokens.size(); ++t) p.live_out.push_back(lookup(tokens[t]));
+        for (std::size_t t = 1; t < tokens.size(); ++t) {
+          p.live_out.push_back(lookup(tokens[t], NameTable::hash(tokens[t])));
+        }
         continue;
       }
       ByteDmdProgram::Instruction ins;
@@ -382,16 +422,25 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
       } else if (tokens.size() < 2) {
         throw ConfigError(where(), "'escape' needs a value");
       }
+      // Hash every name of the statement and prefetch its slot before the first lookup, so
+      // that the table's cache misses overlap.
+      hashes.resize(tokens.size());
+      for (std::size_t t = 0; t < tokens.size(); ++t) {
+        if ((t < outputs_end || t >= operands_from) && tokens[t][0] != '#') {
+          hashes[t] = NameTable::hash(tokens[t]);
+          ids.prefetch(hashes[t]);
+        }
+      }
       for (std::size_t t = operands_from; t < tokens.size(); ++t) {
         if (tokens[t][0] == '#') continue;  // untracked constant
-        p.reads.push_back(lookup(tokens[t]));
+        p.reads.push_back(lookup(tokens[t], hashes[t]));
       }
       // Outputs are bound after the operands, so `x = add x y` reads the old x.
       for (std::size_t t = 0; t < outputs_end; ++t) {
         if (tokens[t][0] == '#')
           throw ConfigError(where(),
                             "an output cannot be a constant: '" + std::string(tokens[t]) + "'");
-        p.outputs.push_back(fresh(tokens[t]));
+        p.outputs.push_back(fresh(tokens[t], hashes[t]));
       }
       ins.read_count = static_cast<std::uint32_t>(p.reads.size() - ins.first_read);
       ins.output_count = static_cast<std::uint32_t>(p.outputs.size() - ins.first_output);
