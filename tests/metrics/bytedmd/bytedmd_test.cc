@@ -488,7 +488,8 @@ TEST(ByteDmdTest, MatchesLiteralSimulationOnRandomProgramsAndTraces) {
     // A random element trace through the trace front end, both evaluators.
     std::ostringstream text;
     for (int e = 0, n = static_cast<int>(rng.below(150)); e < n; ++e) {
-      const std::string name = std::to_string(rng.below(4)).insert(0, "b");
+      std::string name(1, 'b');
+      name += std::to_string(rng.below(4));
       const std::uint64_t kind = rng.below(7);
       if (kind < 3) text << "R " << name << ' ' << rng.below(6) << '\n';
       if (kind >= 3 && kind < 5) text << "W " << name << ' ' << rng.below(6) << '\n';
@@ -501,6 +502,150 @@ TEST(ByteDmdTest, MatchesLiteralSimulationOnRandomProgramsAndTraces) {
     ASSERT_EQ(tf.depths, ts.depths);
     EXPECT_EQ(run_metric("bytedmd(bytes_per_element=" + std::to_string(b) + ")", t, 3)[0].value,
               static_cast<double>(ts.cost));
+  }
+}
+
+// The slow obvious reader: getline per line, istringstream per statement, a std::map of names.
+ByteDmdProgram reference_parse(const std::string& text) {
+  ByteDmdProgram p;
+  std::map<std::string, std::uint32_t> ids;
+  const auto fresh = [&](const std::string& name) {
+    const auto v = static_cast<std::uint32_t>(p.values++);
+    p.name_chars += name;
+    p.name_ends.push_back(static_cast<std::uint32_t>(p.name_chars.size()));
+    ids[name] = v;
+    return v;
+  };
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::istringstream statements(line);
+    std::string statement;
+    while (std::getline(statements, statement, ';')) {
+      std::istringstream words(statement);
+      std::vector<std::string> t;
+      for (std::string w; words >> w;) t.push_back(w);
+      if (t.empty()) continue;
+      if (t[0] == "push") {
+        for (std::size_t i = 1; i < t.size(); ++i) p.inputs.push_back(fresh(t[i]));
+        continue;
+      }
+      if (t[0] == "return") {
+        for (std::size_t i = 1; i < t.size(); ++i) p.live_out.push_back(ids.at(t[i]));
+        continue;
+      }
+      ByteDmdProgram::Instruction ins{static_cast<std::uint32_t>(p.reads.size()), 0,
+                                      static_cast<std::uint32_t>(p.outputs.size()), 0};
+      std::size_t from = 1, outs = 0;
+      if (t[0] != "escape") {
+        outs = static_cast<std::size_t>(std::find(t.begin(), t.end(), "=") - t.begin());
+        from = outs + 2;
+      }
+      for (std::size_t i = from; i < t.size(); ++i) {
+        if (t[i][0] != '#') p.reads.push_back(ids.at(t[i]));
+      }
+      for (std::size_t i = 0; i < outs; ++i) p.outputs.push_back(fresh(t[i]));
+      ins.read_count = static_cast<std::uint32_t>(p.reads.size() - ins.first_read);
+      ins.output_count = static_cast<std::uint32_t>(p.outputs.size() - ins.first_output);
+      p.instructions.push_back(ins);
+    }
+  }
+  return p;
+}
+
+// The one-pass reader (byte classes, block-hashed name table, prefetched slots) against the
+// reference on random texts: numbered names differing only in the last digit, names of 1 to 40
+// bytes, reassigned names, constants, comments, blank lines, tabs, CRs and ';' separators, and
+// enough names to grow the table.
+TEST(ByteDmdTest, ReaderMatchesTheReferenceOnRandomTexts) {
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Rng rng(seed);
+    std::vector<std::string> live;
+    const auto random_name = [&]() -> std::string {
+      std::ostringstream name;
+      switch (rng.below(5)) {
+        case 0:
+          name << 't' << rng.below(3000);
+          break;
+        case 1:
+          name << "A[" << rng.below(40) << "][" << rng.below(40) << ']';
+          break;
+        case 2:
+          name << std::string(1 + rng.below(40), static_cast<char>('a' + rng.below(3)));
+          break;
+        case 3:
+          name << "v_" << rng.below(100) << "_x";
+          break;
+        default:
+          name << static_cast<char>('a' + rng.below(26));
+      }
+      return name.str();
+    };
+    const auto spaces = [&]() -> std::string {
+      static const char* kSpaces[] = {" ", "  ", "\t", " \t "};
+      return kSpaces[rng.below(4)];
+    };
+    std::ostringstream text;
+    text << "push";
+    for (std::uint64_t i = 0, n = 1 + rng.below(50); i < n; ++i) {
+      std::string name = random_name();
+      if (std::find(live.begin(), live.end(), name) != live.end()) continue;
+      live.push_back(name);
+      text << spaces() << name;
+    }
+    text << "\n";
+    bool line_start = true;  // comments only start lines
+    for (std::uint64_t k = 0, n = rng.below(4000); k < n; ++k) {
+      const std::uint64_t kind = rng.below(20);
+      if (kind == 0 && line_start) {
+        text << (rng.below(2) ? "# a comment; with = signs\n" : "  \t\r\n");
+        continue;
+      }
+      std::string statement;
+      if (kind == 1) {
+        statement = "escape " + live[rng.below(live.size())];
+      } else {
+        const std::uint64_t outs = 1 + rng.below(2);
+        std::vector<std::string> names;
+        for (std::uint64_t o = 0; o < outs; ++o) names.push_back(random_name());
+        std::string operands;
+        for (std::uint64_t r = 0, reads = rng.below(4); r < reads; ++r) {
+          operands += spaces() + (rng.below(6) == 0 ? "#" + std::to_string(rng.below(9))
+                                                    : live[rng.below(live.size())]);
+        }
+        for (const std::string& name : names) statement += name + spaces();
+        statement += "=" + spaces() + "op" + operands;
+        for (const std::string& name : names) {
+          if (std::find(live.begin(), live.end(), name) == live.end()) live.push_back(name);
+        }
+      }
+      line_start = rng.below(4) != 0;
+      text << statement;
+      if (line_start) {
+        text << (rng.below(8) == 0 ? "\r\n" : "\n");
+      } else {
+        text << ';' << spaces();
+      }
+    }
+    text << "return " << live[rng.below(live.size())] << "\n";
+    const ByteDmdProgram fast = parse_bytedmd_program(text.str()),
+                         slow = reference_parse(text.str());
+    ASSERT_EQ(fast.values, slow.values);
+    EXPECT_EQ(fast.inputs, slow.inputs);
+    EXPECT_EQ(fast.reads, slow.reads);
+    EXPECT_EQ(fast.outputs, slow.outputs);
+    EXPECT_EQ(fast.live_out, slow.live_out);
+    EXPECT_EQ(fast.name_chars, slow.name_chars);
+    EXPECT_EQ(fast.name_ends, slow.name_ends);
+    ASSERT_EQ(fast.instructions.size(), slow.instructions.size());
+    for (std::size_t i = 0; i < fast.instructions.size(); ++i) {
+      EXPECT_EQ(fast.instructions[i].first_read, slow.instructions[i].first_read);
+      EXPECT_EQ(fast.instructions[i].read_count, slow.instructions[i].read_count);
+      EXPECT_EQ(fast.instructions[i].output_count, slow.instructions[i].output_count);
+    }
   }
 }
 
