@@ -338,10 +338,12 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
   // statement; growing the vectors instead moved 60 % of their bytes again.
   const std::size_t statements = count_statement_ends(text) + 1;
   NameTable ids(statements);
-  p.name_chars.reserve(text.size());  // names are parts of the text; untouched pages cost nothing
+  // Reserved near what a typical program needs, not at upper bounds: on a huge-page heap an
+  // unused tail still spans pages that the next vector then touches.
+  p.name_chars.reserve(text.size() / 4);
   p.instructions.reserve(statements);
   p.outputs.reserve(statements);
-  p.name_ends.reserve(2 * statements);
+  p.name_ends.reserve(statements + statements / 16);
   p.reads.reserve(2 * statements);
   auto fresh = [&](std::string_view token, std::uint64_t h) {
     const auto v = static_cast<std::uint32_t>(p.values++);

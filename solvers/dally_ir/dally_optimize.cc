@@ -313,13 +313,7 @@ std::vector<Candidate> matmul_candidates(int n) {
             method << "outer-product tiles " << rows << "x" << cols << ", k unrolled " << unroll
                    << ", " << (column_major ? "column" : "row") << "-major tile order"
                    << (stage_a ? ", A staged per tile row" : "");
-            MatmulSchedule s;
-            s.tile_rows = rows;
-            s.tile_cols = cols;
-            s.column_major_tiles = column_major;
-            s.stage_a = stage_a;
-            s.k_unroll = unroll;
-            add(s, method.str());
+            add(MatmulSchedule::uniform(rows, cols, column_major, stage_a, unroll), method.str());
           }
         }
       }

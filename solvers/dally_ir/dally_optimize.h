@@ -53,6 +53,17 @@ struct MatmulSchedule {
   std::vector<int> k_blocks;  // if not empty: the k-block sizes in order (sum n), not k_unroll
   std::vector<int> row_heights;  // if not empty: the tile rows' heights (sum n), not tile_rows
   std::vector<int> col_widths;   // if not empty: the tile columns' widths (sum n), not tile_cols
+
+  // Uniform tiles of rows × cols, k unrolled `unroll`.
+  static MatmulSchedule uniform(int rows, int cols, bool column_major, bool stage_a, int unroll) {
+    MatmulSchedule s;
+    s.tile_rows = rows;
+    s.tile_cols = cols;
+    s.column_major_tiles = column_major;
+    s.stage_a = stage_a;
+    s.k_unroll = unroll;
+    return s;
+  }
 };
 DallyValueProgram matmul_value_program(int n, const MatmulSchedule& schedule);
 

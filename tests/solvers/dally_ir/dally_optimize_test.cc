@@ -121,15 +121,7 @@ TEST(DallyOptimize, Matmul) {
 // checked by the interpreter on random matrices against a direct product.
 TEST(DallyOptimize, MatmulSchedulesComputeTheProduct) {
   const int n = 6;
-  const auto uniform = [](int rows, int cols, bool column_major, bool stage_a, int unroll) {
-    MatmulSchedule s;
-    s.tile_rows = rows;
-    s.tile_cols = cols;
-    s.column_major_tiles = column_major;
-    s.stage_a = stage_a;
-    s.k_unroll = unroll;
-    return s;
-  };
+  const auto uniform = MatmulSchedule::uniform;
   std::vector<MatmulSchedule> schedules = {uniform(2, 3, false, true, 2),
                                            uniform(3, 2, true, false, 3)};
   MatmulSchedule uneven;
