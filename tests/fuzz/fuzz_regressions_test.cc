@@ -20,11 +20,10 @@ namespace {
 using Target = std::function<std::string(std::span<const std::uint8_t>)>;
 
 const std::map<std::string, Target>& targets() {
-  static const std::map<std::string, Target> all = {{"plan_yaml", plan_yaml},
-                                                    {"plan_json", plan_json},
-                                                    {"dally_ir", dally_ir},
-                                                    {"trace_text", trace_text},
-                                                    {"trace_binary", trace_binary}};
+  static const std::map<std::string, Target> all = {
+      {"plan_yaml", plan_yaml},       {"plan_json", plan_json},
+      {"dally_ir", dally_ir},         {"trace_text", trace_text},
+      {"trace_binary", trace_binary}, {"bytedmd_program", bytedmd_program}};
   return all;
 }
 
@@ -75,6 +74,12 @@ TEST(FuzzTargets, ReadGoodInputsAndRejectBadOnesAsPromised) {
             "");
   EXPECT_EQ(run(trace_binary, "CUBETRC1"), "");
   EXPECT_EQ(run(plan_json, "{\"format\": \"cube-plan\", \"jobs\": []}"), "");
+  EXPECT_EQ(run(bytedmd_program, "push a b\nc = add a b\nreturn c\n"), "");
+  EXPECT_EQ(run(bytedmd_program, "push a\nb = add a a\nc = add a b\n"), "");  // a read dead
+  EXPECT_EQ(run(bytedmd_program, "x = add y\n"), "");                          // unknown y
+  EXPECT_EQ(run(bytedmd_program, "push a b\nc = add a b\nreturn c\n"), "");
+  EXPECT_EQ(run(bytedmd_program, "push a\nb = add a a\nc = add a b\n"), "");  // a read dead
+  EXPECT_EQ(run(bytedmd_program, "x = add y\n"), "");                         // y unknown
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/trace_binary.h"
 #include "core/trace_text.h"
 #include "experiments/plan.h"
+#include "metrics/bytedmd/bytedmd.h"
 #include "models/dally_ir/interpreter.h"
 
 namespace cube::fuzz {
@@ -29,6 +30,33 @@ std::string binary_of(const Trace& trace) {
   std::ostringstream out;
   write_binary_trace(trace, out);
   return out.str();
+}
+
+// A ByteDMD program printed back by its names: push, one line per instruction, return.
+std::string text_of(const ByteDmdProgram& p) {
+  std::string out = "push";
+  for (std::uint32_t v : p.inputs) out.append(" ").append(p.name(v));
+  out += '\n';
+  for (const auto& ins : p.instructions) {
+    if (ins.output_count == 0) {
+      out += ins.read_count == 0 ? "escape #0" : "escape";  // `escape #1` reads nothing
+    } else {
+      for (std::uint32_t o = 0; o < ins.output_count; ++o) {
+        out.append(p.name(p.outputs[ins.first_output + o])).append(" ");
+      }
+      out += "= op";
+    }
+    for (std::uint32_t r = 0; r < ins.read_count; ++r) {
+      out.append(" ").append(p.name(p.reads[ins.first_read + r]));
+    }
+    out += '\n';
+  }
+  if (!p.live_out.empty()) {
+    out += "return";
+    for (std::uint32_t v : p.live_out) out.append(" ").append(p.name(v));
+    out += '\n';
+  }
+  return out;
 }
 
 Trace read_binary(const std::string& bytes, const std::string& source) {
@@ -113,6 +141,43 @@ std::string trace_binary(std::span<const std::uint8_t> data) {
   const std::string once = binary_of(trace);
   if (binary_of(read_binary(once, "<fuzz-rewritten>")) != once)
     return "a binary trace changes when written and read again";
+  return "";
+}
+
+std::string bytedmd_program(std::span<const std::uint8_t> data) {
+  ByteDmdProgram program;
+  try {
+    program = parse_bytedmd_program(as_text(data), "<fuzz>.bytedmd");
+  } catch (const ConfigError&) {
+    return "";
+  }
+  // Inputs print as one push line: a later push line numbers its values after earlier outputs,
+  // so the programs are compared by the names they read and write, not by value numbers.
+  const std::string written = text_of(program);
+  const ByteDmdProgram again = parse_bytedmd_program(written, "<fuzz-rewritten>.bytedmd");
+  const auto names = [](const ByteDmdProgram& q, const std::vector<std::uint32_t>& values) {
+    std::vector<std::string_view> out;
+    for (std::uint32_t v : values) out.push_back(q.name(v));
+    return out;
+  };
+  bool same = again.values == program.values &&
+              again.instructions.size() == program.instructions.size() &&
+              names(again, again.inputs) == names(program, program.inputs) &&
+              names(again, again.reads) == names(program, program.reads) &&
+              names(again, again.outputs) == names(program, program.outputs) &&
+              names(again, again.live_out) == names(program, program.live_out);
+  for (std::size_t i = 0; same && i < program.instructions.size(); ++i) {
+    same = again.instructions[i].read_count == program.instructions[i].read_count &&
+           again.instructions[i].output_count == program.instructions[i].output_count;
+  }
+  if (!same) return "a ByteDMD program changes when printed by its names and read again";
+  try {
+    const ByteDmdResult priced = evaluate_bytedmd(program, 1);
+    if (priced.reads != program.reads.size()) return "an evaluation priced a different read count";
+  } catch (const ConfigError&) {
+    return "evaluate_bytedmd threw ConfigError (it reports bad programs as cube::Error)";
+  } catch (const Error&) {
+  }
   return "";
 }
 

@@ -33,4 +33,9 @@ std::string trace_text(std::span<const std::uint8_t> data);
 // The binary trace reader; a trace read must write back to bytes that read to it again.
 std::string trace_binary(std::span<const std::uint8_t> data);
 
+// The ByteDMD program reader (metrics.md §6.4); a program read must print back (by its names) to
+// text that reads to the same program, and evaluating it either prices it or throws cube::Error
+// (a value read when not live).
+std::string bytedmd_program(std::span<const std::uint8_t> data);
+
 }  // namespace cube::fuzz

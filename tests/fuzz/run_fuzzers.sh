@@ -12,7 +12,7 @@ set -uo pipefail
 src=$(cd "$1" && pwd)
 build=$2
 seconds=${3:-${CUBE_FUZZ_SECONDS:-60}}
-targets=(plan_yaml plan_json dally_ir trace_text trace_binary)
+targets=(plan_yaml plan_json dally_ir trace_text trace_binary bytedmd_program)
 
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
