@@ -54,6 +54,13 @@ TEST(HugePages, HeapStillAllocatesAndIsAdvised) {
   if (thp.find("[never]") != std::string::npos || thp.empty()) {
     GTEST_SKIP() << "transparent huge pages are off on this kernel";
   }
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator replaces the C library heap";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer's allocator replaces the C library heap";
+#endif
+#endif
   // The vector came from the heap (not a mapping of its own) and that heap is advised.
   EXPECT_TRUE(mapping_has_flag(big.data() + big.size() / 2, "hg"));
 }

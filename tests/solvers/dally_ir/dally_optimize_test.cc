@@ -130,13 +130,16 @@ TEST(DallyOptimize, MatmulSchedulesComputeTheProduct) {
   uneven.k_blocks = {3, 1, 2};
   uneven.stage_a = true;
   schedules.push_back(uneven);
-  std::int64_t seed = 5;
+  std::uint64_t seed = 5;
   for (const MatmulSchedule& s : schedules) {
     const DallyValueProgram values = matmul_value_program(n, s);
     const DallyProgram program = parse_dally_program(
         render_dally_program(values, allocate_addresses(values)), "m", DallyVersion::kV0);
     std::vector<std::int64_t> in;
-    for (int i = 0; i < 2 * n * n; ++i) in.push_back((seed = seed * 1103515245 + 12345) % 19 - 9);
+    for (int i = 0; i < 2 * n * n; ++i) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      in.push_back(static_cast<std::int64_t>((seed >> 33) % 19) - 9);
+    }
     std::vector<std::int64_t> want(n * n, 0);
     for (int i = 0; i < n; ++i) {
       for (int j = 0; j < n; ++j) {
