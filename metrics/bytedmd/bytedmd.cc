@@ -326,18 +326,106 @@ std::size_t count_statement_ends(std::string_view text) {
   return n;
 }
 
+// The statements of one program text, read into `p`: names resolve through the NameTable as they
+// come (outputs are bound after the operands, so `x = add x y` reads the old x).
+class ProgramReader {
+ public:
+  ProgramReader(ByteDmdProgram& p, std::size_t statements, const std::string& source)
+      : p_(p), ids_(statements), source_(source) {}
+
+  // One statement (`statement` is its text, for messages) on line `line`, split into words.
+  void statement(std::string_view statement, int line, const std::vector<std::string_view>& words) {
+    line_ = line;
+    if (words[0] == "push") {
+      for (std::size_t t = 1; t < words.size(); ++t) {
+        p_.inputs.push_back(fresh(words[t], NameTable::hash(words[t])));
+      }
+      return;
+    }
+    if (words[0] == "return") {
+      for (std::size_t t = 1; t < words.size(); ++t) {
+        p_.live_out.push_back(lookup(words[t], NameTable::hash(words[t])));
+      }
+      return;
+    }
+    ByteDmdProgram::Instruction ins;
+    ins.first_read = static_cast<std::uint32_t>(p_.reads.size());
+    ins.first_output = static_cast<std::uint32_t>(p_.outputs.size());
+    std::size_t operands_from = 1, outputs_end = 0;
+    if (words[0] != "escape") {
+      const auto eq = std::find(words.begin(), words.end(), "=");
+      if (eq == words.end() || eq == words.begin() || eq + 1 == words.end())
+        throw ConfigError(where(),
+                          "expected 'push ...', 'escape x', 'return ...' or "
+                          "'y1 [y2 ...] = OP x1 ...', found '" +
+                              std::string(statement) + "'");
+      outputs_end = static_cast<std::size_t>(eq - words.begin());
+      operands_from = outputs_end + 2;  // skip OP
+    } else if (words.size() < 2) {
+      throw ConfigError(where(), "'escape' needs a value");
+    }
+    // Hash every name of the statement and prefetch its slot before the first lookup, so that
+    // the table's cache misses overlap.
+    hashes_.resize(words.size());
+    for (std::size_t t = 0; t < words.size(); ++t) {
+      if ((t < outputs_end || t >= operands_from) && words[t][0] != '#') {
+        hashes_[t] = NameTable::hash(words[t]);
+        ids_.prefetch(hashes_[t]);
+      }
+    }
+    for (std::size_t t = operands_from; t < words.size(); ++t) {
+      if (words[t][0] == '#') continue;  // untracked constant
+      p_.reads.push_back(lookup(words[t], hashes_[t]));
+    }
+    for (std::size_t t = 0; t < outputs_end; ++t) {
+      if (words[t][0] == '#')
+        throw ConfigError(where(),
+                          "an output cannot be a constant: '" + std::string(words[t]) + "'");
+      p_.outputs.push_back(fresh(words[t], hashes_[t]));
+    }
+    ins.read_count = static_cast<std::uint32_t>(p_.reads.size() - ins.first_read);
+    ins.output_count = static_cast<std::uint32_t>(p_.outputs.size() - ins.first_output);
+    p_.instructions.push_back(ins);
+  }
+
+ private:
+  // Built only for an error: a SourceLocation copies the source name.
+  SourceLocation where() const { return SourceLocation{source_, line_}; }
+
+  std::uint32_t fresh(std::string_view name, std::uint64_t h) {
+    const auto v = static_cast<std::uint32_t>(p_.values++);
+    p_.name_chars.append(name);
+    p_.name_ends.push_back(static_cast<std::uint32_t>(p_.name_chars.size()));
+    ids_.bind(name, h, v, p_);
+    return v;
+  }
+
+  std::uint32_t lookup(std::string_view name, std::uint64_t h) const {
+    const std::uint32_t v = ids_.find(name, h, p_);
+    if (v == NameTable::kNone)
+      throw ConfigError(where(), "unknown value '" + std::string(name) + "'");
+    return v;
+  }
+
+  ByteDmdProgram& p_;
+  NameTable ids_;
+  const std::string& source_;
+  int line_ = 0;
+  std::vector<std::uint64_t> hashes_;  // of a statement's words, computed first to prefetch
+};
+
 }  // namespace
 
-// One pass over the text with views into it: lines, statements and words are cut without
-// copies, each new name is appended to the program's name arena and the NameTable maps names to
-// values through it. The stream-based reader this replaces spent 90 % of `cube trace replay` of
-// a 1.9 MB program in iostreams.
+// One pass over the text with views into it: lines end at '\n', statements at ';' or the line's
+// end, words at whitespace (byte classes by table); each statement goes to the ProgramReader.
+// The stream-based reader this replaces spent 90 % of `cube trace replay` of a 1.9 MB program
+// in iostreams.
 ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& source_name) {
   ByteDmdProgram p;
   // Sizes from one vectorised count: about one instruction, one output and two reads per
   // statement; growing the vectors instead moved 60 % of their bytes again.
   const std::size_t statements = count_statement_ends(text) + 1;
-  NameTable ids(statements);
+  ProgramReader reader(p, statements, source_name);
   // Reserved near what a typical program needs, not at upper bounds: on a huge-page heap an
   // unused tail still spans pages that the next vector then touches.
   p.name_chars.reserve(text.size() / 4);
@@ -345,19 +433,10 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
   p.outputs.reserve(statements);
   p.name_ends.reserve(statements + statements / 16);
   p.reads.reserve(2 * statements);
-  auto fresh = [&](std::string_view token, std::uint64_t h) {
-    const auto v = static_cast<std::uint32_t>(p.values++);
-    p.name_chars.append(token);
-    p.name_ends.push_back(static_cast<std::uint32_t>(p.name_chars.size()));
-    ids.bind(token, h, v, p);
-    return v;
-  };
-  std::vector<std::string_view> tokens;
-  std::vector<std::uint64_t> hashes;  // of tokens, computed first to prefetch their slots
+  std::vector<std::string_view> words;
   int line_number = 0;
   const std::size_t size = text.size();
   std::size_t i = 0;
-  // One pass: lines end at '\n', statements at ';' or the line's end, tokens at whitespace.
   while (i < size) {
     ++line_number;
     std::size_t first = i;
@@ -371,18 +450,10 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
               : static_cast<std::size_t>(static_cast<const char*>(newline) - text.data()) + 1;
       continue;
     }
-    // Built only for an error: a SourceLocation copies the source name.
-    const auto where = [&] { return SourceLocation{source_name, line_number}; };
-    auto lookup = [&](std::string_view token, std::uint64_t h) {
-      const std::uint32_t v = ids.find(token, h, p);
-      if (v == NameTable::kNone)
-        throw ConfigError(where(), "unknown value '" + std::string(token) + "'");
-      return v;
-    };
     bool line_done = false;
     while (!line_done) {
       const std::size_t statement_start = i;
-      tokens.clear();
+      words.clear();
       while (i < size && class_of(text[i]) != kStatementEnd) {
         if (class_of(text[i]) == kSpace) {
           ++i;
@@ -390,63 +461,12 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text, const std::string& s
         }
         const std::size_t start = i;
         while (i < size && class_of(text[i]) == kWord) ++i;
-        tokens.push_back(text.substr(start, i - start));
+        words.push_back(text.substr(start, i - start));
       }
       const std::string_view statement = text.substr(statement_start, i - statement_start);
       if (i >= size || text[i] == '\n') line_done = true;
       ++i;  // past the ';' or '\n'
-      if (tokens.empty()) continue;
-      if (tokens[0] == "push") {
-        for (std::size_t t = 1; t < tokens.size(); ++t) {
-          p.inputs.push_back(fresh(tokens[t], NameTable::hash(tokens[t])));
-        }
-        continue;
-      }
-      if (tokens[0] == "return") {
-        for (std::size_t t = 1; t < tokens.size(); ++t) {
-          p.live_out.push_back(lookup(tokens[t], NameTable::hash(tokens[t])));
-        }
-        continue;
-      }
-      ByteDmdProgram::Instruction ins;
-      ins.first_read = static_cast<std::uint32_t>(p.reads.size());
-      ins.first_output = static_cast<std::uint32_t>(p.outputs.size());
-      std::size_t operands_from = 1, outputs_end = 0;
-      if (tokens[0] != "escape") {
-        const auto eq = std::find(tokens.begin(), tokens.end(), "=");
-        if (eq == tokens.end() || eq == tokens.begin() || eq + 1 == tokens.end())
-          throw ConfigError(where(),
-                            "expected 'push ...', 'escape x', 'return ...' or "
-                            "'y1 [y2 ...] = OP x1 ...', found '" +
-                                std::string(statement) + "'");
-        outputs_end = static_cast<std::size_t>(eq - tokens.begin());
-        operands_from = outputs_end + 2;  // skip OP
-      } else if (tokens.size() < 2) {
-        throw ConfigError(where(), "'escape' needs a value");
-      }
-      // Hash every name of the statement and prefetch its slot before the first lookup, so
-      // that the table's cache misses overlap.
-      hashes.resize(tokens.size());
-      for (std::size_t t = 0; t < tokens.size(); ++t) {
-        if ((t < outputs_end || t >= operands_from) && tokens[t][0] != '#') {
-          hashes[t] = NameTable::hash(tokens[t]);
-          ids.prefetch(hashes[t]);
-        }
-      }
-      for (std::size_t t = operands_from; t < tokens.size(); ++t) {
-        if (tokens[t][0] == '#') continue;  // untracked constant
-        p.reads.push_back(lookup(tokens[t], hashes[t]));
-      }
-      // Outputs are bound after the operands, so `x = add x y` reads the old x.
-      for (std::size_t t = 0; t < outputs_end; ++t) {
-        if (tokens[t][0] == '#')
-          throw ConfigError(where(),
-                            "an output cannot be a constant: '" + std::string(tokens[t]) + "'");
-        p.outputs.push_back(fresh(tokens[t], hashes[t]));
-      }
-      ins.read_count = static_cast<std::uint32_t>(p.reads.size() - ins.first_read);
-      ins.output_count = static_cast<std::uint32_t>(p.outputs.size() - ins.first_output);
-      p.instructions.push_back(ins);
+      if (!words.empty()) reader.statement(statement, line_number, words);
     }
   }
   return p;
