@@ -20,6 +20,24 @@ const char* to_string(DallyVersion version) {
   return "?";
 }
 
+const char* to_string(DallyPredicate predicate) {
+  switch (predicate) {
+    case DallyPredicate::kEq:
+      return "eq";
+    case DallyPredicate::kNe:
+      return "ne";
+    case DallyPredicate::kLt:
+      return "lt";
+    case DallyPredicate::kLe:
+      return "le";
+    case DallyPredicate::kGt:
+      return "gt";
+    case DallyPredicate::kGe:
+      return "ge";
+  }
+  return "?";
+}
+
 const char* to_string(DallyOp op) {
   switch (op) {
     case DallyOp::kAdd:
@@ -446,12 +464,9 @@ class DallyParser {
       arity(4);
       dest = integer(0);
       reads = {{integer(1), raw[1]}, {integer(2), raw[2]}};
-      static constexpr std::pair<std::string_view, DallyPredicate> kPredicates[] = {
-          {"eq", DallyPredicate::kEq}, {"ne", DallyPredicate::kNe}, {"lt", DallyPredicate::kLt},
-          {"le", DallyPredicate::kLe}, {"gt", DallyPredicate::kGt}, {"ge", DallyPredicate::kGe}};
       bool found = false;
-      for (const auto& [name, p] : kPredicates) {
-        if (raw[3] == name) {
+      for (const DallyPredicate p : kDallyPredicates) {
+        if (raw[3] == to_string(p)) {
           in.predicate = p;
           found = true;
         }

@@ -94,6 +94,11 @@ enum class DallyOp : std::uint8_t {
 const char* to_string(DallyOp op);
 
 enum class DallyPredicate : std::uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
+inline constexpr DallyPredicate kDallyPredicates[] = {DallyPredicate::kEq, DallyPredicate::kNe,
+                                                      DallyPredicate::kLt, DallyPredicate::kLe,
+                                                      DallyPredicate::kGt, DallyPredicate::kGe};
+// The predicate word of `cmp` (eq, ne, lt, le, gt, ge).
+const char* to_string(DallyPredicate predicate);
 
 namespace dally_detail {
 class DallyParser;

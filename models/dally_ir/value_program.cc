@@ -13,11 +13,6 @@
 namespace cube {
 namespace {
 
-const char* predicate_name(DallyPredicate p) {
-  static constexpr const char* kNames[] = {"eq", "ne", "lt", "le", "gt", "ge"};
-  return kNames[static_cast<int>(p)];
-}
-
 // A lifetime on the doubled clock: inputs are written at 1; instruction i (0-based) reads at
 // 2i+2 and writes at 2i+3; the exit reads at 2n+2. Closed intervals that do not intersect may
 // share a cell (a read at 2i+2 precedes the write at 2i+3 of the same instruction).
@@ -47,16 +42,12 @@ std::vector<Lifetime> lifetimes_of(const DallyValueProgram& program) {
   return life;
 }
 
-struct Placement {
-  std::vector<std::uint64_t> addresses;
-  std::uint64_t cost = 0;
-};
-
 // Chain colouring of `values` onto addresses first_address, first_address + 1, ...: each
 // address takes a maximum-reads set of pairwise disjoint lifetimes (weighted interval
 // scheduling over lifetimes sorted once by end). Returns one address per entry of `values`.
-Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std::uint32_t>& values,
-                       std::uint64_t first_address) {
+std::vector<std::uint64_t> chain_colour(const std::vector<Lifetime>& life,
+                                        const std::vector<std::uint32_t>& values,
+                                        std::uint64_t first_address) {
   const auto lt = [&](std::uint32_t i) -> const Lifetime& { return life[values[i]]; };
   // The unplaced entries of `values`, in end order; the arrays below index this list and are
   // rebuilt whenever half of it has been placed (so the work per address follows what is left).
@@ -91,8 +82,7 @@ Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std:
   };
   rebuild();
 
-  Placement placement;
-  placement.addresses.assign(values.size(), 0);
+  std::vector<std::uint64_t> addresses(values.size(), 0);
   std::size_t remaining = order.size();
   for (std::uint64_t address = first_address; remaining > 0; ++address) {
     if (2 * remaining <= order.size()) rebuild();
@@ -106,15 +96,14 @@ Placement chain_colour(const std::vector<Lifetime>& life, const std::vector<std:
       if (!placed[j] && best[i] == weight[j] + best[previous[j]] && best[i] != best[j]) {
         placed[j] = true;
         --remaining;
-        placement.addresses[order[j]] = address;
-        placement.cost += lt(order[j]).reads * dally_distance(address);
+        addresses[order[j]] = address;
         i = previous[j];
       } else {
         i = j;
       }
     }
   }
-  return placement;
+  return addresses;
 }
 
 // The values (indices into `life`) among `candidates` of maximum total reads of which at most
@@ -216,6 +205,24 @@ std::vector<std::uint32_t> max_reads_within_tracks(
   return chosen;
 }
 
+// Interval partitioning of `values` (at most `tracks` live at once) onto the addresses
+// first, first + 1, ...: by start, each into an address whose last value has ended.
+void partition_onto(const std::vector<Lifetime>& life, std::vector<std::uint32_t> values,
+                    std::uint64_t first, std::int64_t tracks, std::vector<std::uint64_t>& at) {
+  std::sort(values.begin(), values.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return life[a].start < life[b].start; });
+  using Slot = std::pair<std::uint64_t, std::uint64_t>;  // (last end, address)
+  std::priority_queue<Slot, std::vector<Slot>, std::greater<>> slots;
+  for (std::int64_t t = 0; t < tracks; ++t) slots.push({0, first + static_cast<std::uint64_t>(t)});
+  for (std::uint32_t v : values) {
+    const auto [end, address] = slots.top();
+    CUBE_CHECK(end < life[v].start, "more than " << tracks << " values overlap");
+    slots.pop();
+    at[v] = address;
+    slots.push({life[v].end, address});
+  }
+}
+
 }  // namespace
 
 DallyValue DallyValueProgram::input() {
@@ -301,24 +308,6 @@ DallyAllocation allocate_addresses(const DallyValueProgram& program) {
   return allocate_addresses_by_shell(program, 0);
 }
 
-// Interval partitioning of `values` (at most `tracks` live at once) onto the addresses
-// first, first + 1, ...: by start, each into an address whose last value has ended.
-void partition_onto(const std::vector<Lifetime>& life, std::vector<std::uint32_t> values,
-                    std::uint64_t first, std::int64_t tracks, std::vector<std::uint64_t>& at) {
-  std::sort(values.begin(), values.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return life[a].start < life[b].start; });
-  using Slot = std::pair<std::uint64_t, std::uint64_t>;  // (last end, address)
-  std::priority_queue<Slot, std::vector<Slot>, std::greater<>> slots;
-  for (std::int64_t t = 0; t < tracks; ++t) slots.push({0, first + static_cast<std::uint64_t>(t)});
-  for (std::uint32_t v : values) {
-    const auto [end, address] = slots.top();
-    CUBE_CHECK(end < life[v].start, "more than " << tracks << " values overlap");
-    slots.pop();
-    at[v] = address;
-    slots.push({life[v].end, address});
-  }
-}
-
 DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, int exact_shells) {
   const std::vector<Lifetime> life = lifetimes_of(program);
   DallyAllocation allocation;
@@ -339,10 +328,8 @@ DallyAllocation allocate_addresses_by_shell(const DallyValueProgram& program, in
   }
   if (!unplaced.empty()) {
     // The rest by chains, on the addresses after the exact shells.
-    const Placement rest = chain_colour(life, unplaced, first_address);
-    for (std::size_t i = 0; i < unplaced.size(); ++i) {
-      allocation.addresses[unplaced[i]] = rest.addresses[i];
-    }
+    const std::vector<std::uint64_t> rest = chain_colour(life, unplaced, first_address);
+    for (std::size_t i = 0; i < unplaced.size(); ++i) allocation.addresses[unplaced[i]] = rest[i];
   }
   for (std::uint32_t v = 0; v < life.size(); ++v) {
     if (allocation.addresses[v] != 0) {
@@ -401,7 +388,7 @@ std::string render_dally_program(const DallyValueProgram& program,
     }
     if (in.op == DallyOp::kCmp) {
       text += ',';
-      text += predicate_name(in.predicate);
+      text += to_string(in.predicate);
     }
     text += '\n';
   }

@@ -22,15 +22,15 @@ DallyValue staged(DallyValueProgram& p, DallyValue v, int later_reads) {
   return later_reads > 1 ? p.unary(DallyOp::kCopy, v) : v;
 }
 
-// OR-accumulates `v` into `acc` (the first contribution is the accumulator itself).
-void accumulate_or(DallyValueProgram& p, DallyValue& acc, bool& has, DallyValue v) {
-  acc = has ? p.binary(DallyOp::kOr, acc, v) : v;
-  has = true;
-}
-
-}  // namespace
-
-namespace {
+// An OR of values built as they come (the first contribution is the accumulator itself).
+struct OrAccumulator {
+  DallyValue value = 0;
+  bool any = false;
+  void add(DallyValueProgram& p, DallyValue v) {
+    value = any ? p.binary(DallyOp::kOr, value, v) : v;
+    any = true;
+  }
+};
 
 // Sizes that tile [0, n): `sizes` when given (they must sum to n), else n / uniform of uniform.
 std::vector<int> tiling(int n, int uniform, const std::vector<int>& sizes, const char* what) {
@@ -130,8 +130,7 @@ DallyValueProgram sparse_parity_value_program(const ParityProgramShape& s) {
     for (auto& v : row) v = p.input();
   }
 
-  Values secret(s.n);
-  std::vector<bool> has(s.n, false);
+  std::vector<OrAccumulator> secret(s.n);
   if (s.row_wise) {
     // s_c = [the pair without c fails some row] = OR_i (y_i ^ XOR_{j != c} x_ij).
     for (int i = 0; i < s.m_train; ++i) {
@@ -140,9 +139,7 @@ DallyValueProgram sparse_parity_value_program(const ParityProgramShape& s) {
         for (int j = 0; j < s.n; ++j) {
           if (j != c) e = p.binary(DallyOp::kXor, e, x[i][j]);
         }
-        bool h = has[c];
-        accumulate_or(p, secret[c], h, e);
-        has[c] = h;
+        secret[c].add(p, e);
       }
     }
   } else {
@@ -160,8 +157,7 @@ DallyValueProgram sparse_parity_value_program(const ParityProgramShape& s) {
     const DallyValue labels = pack([&](int i) { return y[i]; });
     // Depth-first over the candidate prefix tree; returns G(node) = OR of the indicators below.
     const auto visit = [&](auto& self, int depth, int last, DallyValue q) -> DallyValue {
-      DallyValue g = 0;
-      bool any = false;
+      OrAccumulator g;
       for (int c = last + 1; c <= s.n - (s.k - depth); ++c) {
         DallyValue below;
         if (depth + 1 == s.k) {
@@ -169,21 +165,19 @@ DallyValueProgram sparse_parity_value_program(const ParityProgramShape& s) {
         } else {
           below = self(self, depth + 1, c, p.binary(DallyOp::kXor, q, column[c]));
         }
-        bool h = has[c];
-        accumulate_or(p, secret[c], h, below);
-        has[c] = h;
-        accumulate_or(p, g, any, below);
+        secret[c].add(p, below);
+        g.add(p, below);
       }
-      return g;
+      return g.value;
     };
     visit(visit, 0, -1, labels);
   }
 
   Values predictions;
   for (int r = 0; r < s.exact_rows; ++r) {
-    DallyValue t = p.binary(DallyOp::kAnd, test[r][0], secret[0]);
+    DallyValue t = p.binary(DallyOp::kAnd, test[r][0], secret[0].value);
     for (int c = 1; c < s.n; ++c) {
-      t = p.binary(DallyOp::kXor, t, p.binary(DallyOp::kAnd, test[r][c], secret[c]));
+      t = p.binary(DallyOp::kXor, t, p.binary(DallyOp::kAnd, test[r][c], secret[c].value));
     }
     predictions.push_back(t);
   }
