@@ -4,12 +4,18 @@
 //   CUBE_REGISTER(Solver, SgdSolver, SgdConfig, "sgd", "2-layer ReLU MLP, hinge loss, SGD");
 // The libraries holding modules are CMake OBJECT libraries, so no registration is dropped by the
 // linker. Lookups of unknown names throw ConfigError listing every registered name.
+// A registration only links a static record (name, doc, builder) into a list; an entry, with its
+// parameter schema, is built the first time it is looked up. Start-up of every command (55
+// modules) so allocates nothing and runs none of the modules' schema code, whose pages would each
+// fault in (~10 µs apiece on a virtual machine). Lookups are thread-safe.
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,23 +56,45 @@ class Registry {
     Factory make;
   };
 
+  // What CUBE_REGISTER leaves in a static: the entry's name and doc and how to build it.
+  struct Registration {
+    const char* name;
+    const char* doc;
+    Entry (*build)(const char* name, const char* doc);
+    Registration* next = nullptr;  // the registration before this one
+  };
+
   static Registry& instance() {
     static Registry registry;
     return registry;
   }
 
-  // Registers an entry; a duplicate name is a programming error.
+  // Registers a module whose entry is built on first lookup. `registration` must outlive the
+  // registry (a static). A duplicate name is a programming error.
+  bool add(Registration& registration) {
+    std::lock_guard lock(mutex_);
+    check_new_name(registration.name);
+    registration.next = pending_;
+    pending_ = &registration;
+    return true;
+  }
+
+  // Registers a built entry; a duplicate name is a programming error.
   bool add(Entry entry) {
-    CUBE_CHECK(!entries_.count(entry.name),
-               AxisName<Base>::value << " '" << entry.name << "' registered twice");
+    std::lock_guard lock(mutex_);
+    check_new_name(entry.name.c_str());
     std::string key = entry.name;
     entries_.emplace(std::move(key), std::move(entry));
     return true;
   }
 
   const Entry* find(const std::string& name) const {
-    auto it = entries_.find(name);
-    return it == entries_.end() ? nullptr : &it->second;
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(name); it != entries_.end()) return &it->second;
+    for (const Registration* r = pending_; r != nullptr; r = r->next) {
+      if (name == r->name) return &build(*r);
+    }
+    return nullptr;
   }
 
   // Throws ConfigError at `where` listing the valid names when `name` is unknown.
@@ -79,18 +107,37 @@ class Registry {
 
   std::vector<std::string> names() const {
     std::vector<std::string> out;
-    for (const auto& [name, entry] : entries_) out.push_back(name);
+    for (const Entry* entry : entries()) out.push_back(entry->name);
     return out;
   }
 
+  // Every entry, sorted by name (builds those not built yet).
   std::vector<const Entry*> entries() const {
+    std::lock_guard lock(mutex_);
+    for (const Registration* r = pending_; r != nullptr; r = r->next) build(*r);
     std::vector<const Entry*> out;
     for (const auto& [name, entry] : entries_) out.push_back(&entry);
     return out;
   }
 
  private:
-  std::map<std::string, Entry> entries_;  // sorted by name
+  void check_new_name(const char* name) const {
+    bool taken = entries_.count(name) > 0;
+    for (const Registration* r = pending_; r != nullptr && !taken; r = r->next)
+      taken = std::strcmp(r->name, name) == 0;
+    CUBE_CHECK(!taken, AxisName<Base>::value << " '" << name << "' registered twice");
+  }
+
+  // The entry of `r`, built now if it was not (the caller holds mutex_).
+  const Entry& build(const Registration& r) const {
+    auto it = entries_.find(r.name);
+    if (it == entries_.end()) it = entries_.emplace(r.name, r.build(r.name, r.doc)).first;
+    return it->second;
+  }
+
+  mutable std::mutex mutex_;
+  Registration* pending_ = nullptr;               // registered, newest first (built or not)
+  mutable std::map<std::string, Entry> entries_;  // built entries, sorted by name
 };
 
 // Builds a registry entry for `Class`, constructed from its bound `Config`.
@@ -133,7 +180,10 @@ std::string canonical_of(const Spec& spec, const std::string& key_path) {
 #define CUBE_CONCAT_INNER(a, b) a##b
 #define CUBE_CONCAT(a, b) CUBE_CONCAT_INNER(a, b)
 
-// Registers `Class` (constructible from `Config`) under `name` in Registry<Base>.
-#define CUBE_REGISTER(Base, Class, Config, name, doc)                          \
-  static const bool CUBE_CONCAT(cube_registered_, __LINE__) [[maybe_unused]] = \
-      ::cube::Registry<Base>::instance().add(::cube::make_entry<Base, Class, Config>(name, doc))
+// Registers `Class` (constructible from `Config`) under `name` in Registry<Base>; its entry is
+// built on first lookup.
+#define CUBE_REGISTER(Base, Class, Config, name, doc)                                    \
+  static ::cube::Registry<Base>::Registration CUBE_CONCAT(cube_registration_, __LINE__){ \
+      name, doc, &::cube::make_entry<Base, Class, Config>};                              \
+  static const bool CUBE_CONCAT(cube_registered_, __LINE__) [[maybe_unused]] =           \
+      ::cube::Registry<Base>::instance().add(CUBE_CONCAT(cube_registration_, __LINE__))

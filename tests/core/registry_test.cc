@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -22,6 +25,14 @@ class Gadget : public Module {
 template <>
 struct AxisName<Gadget> {
   static constexpr const char* value = "gadget";
+};
+
+// A second test-only axis whose registry is filled by hand, to watch when entries are built.
+class Widget : public Module {};
+
+template <>
+struct AxisName<Widget> {
+  static constexpr const char* value = "widget";
 };
 
 namespace {
@@ -126,6 +137,48 @@ TEST(RegistryTest, InstantiateValidatesParametersAgainstTheSchema) {
     EXPECT_EQ(e.message(),
               "gadget.x: unknown parameter of gadget 'constant'; valid parameters: (none)");
   }
+}
+
+class PlainWidget : public Widget {
+ public:
+  explicit PlainWidget(NoParams) {}
+};
+
+std::atomic<int> widget_builds{0};
+
+Registry<Widget>::Entry counted_entry(const char* name, const char* doc) {
+  ++widget_builds;
+  return make_entry<Widget, PlainWidget, NoParams>(name, doc);
+}
+
+// Registration costs no entry: each is built on its first lookup, once, even when threads look
+// it up together; listing builds the rest; a name taken by a pending registration stays taken.
+TEST(RegistryTest, EntriesAreBuiltOnFirstLookupOnly) {
+  static Registry<Widget>::Registration first{"first", "one", &counted_entry};
+  static Registry<Widget>::Registration second{"second", "two", &counted_entry};
+  auto& registry = Registry<Widget>::instance();
+  registry.add(first);
+  registry.add(second);
+  EXPECT_EQ(widget_builds, 0);
+  EXPECT_THROW(registry.add(make_entry<Widget, PlainWidget, NoParams>("second", "again")), Error);
+  EXPECT_EQ(registry.find("third"), nullptr);
+  EXPECT_EQ(widget_builds, 0);
+
+  std::vector<const Registry<Widget>::Entry*> seen(8);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < seen.size(); ++t)
+    threads.emplace_back([&, t] { seen[t] = registry.find("first"); });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(widget_builds, 1);
+  ASSERT_NE(seen[0], nullptr);
+  EXPECT_EQ(std::set<const Registry<Widget>::Entry*>(seen.begin(), seen.end()).size(), 1u);
+  EXPECT_EQ(seen[0]->doc, "one");
+
+  EXPECT_EQ(registry.names(), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(widget_builds, 2);
+  EXPECT_EQ(registry.find("second")->doc, "two");
+  EXPECT_EQ(widget_builds, 2);
+  EXPECT_EQ(instantiate<Widget>(parse_spec("second"), "widget")->spec(), "second");
 }
 
 }  // namespace
