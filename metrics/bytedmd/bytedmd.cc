@@ -33,8 +33,10 @@ std::uint64_t ceil_sqrt_prefix_sum(std::uint64_t n) {
   return static_cast<std::uint64_t>(m * inner / 6);
 }
 
-constexpr std::int64_t kNeverRead = -1;
-constexpr std::int64_t kLiveOut = std::numeric_limits<std::int64_t>::max();
+// Instruction indices are below 2^32 - 2, so the two values above them can mark a value's last
+// read as never and as after the program.
+constexpr std::uint32_t kNeverRead = ~std::uint32_t{0};
+constexpr std::uint32_t kLiveOut = ~std::uint32_t{0} - 1;
 enum : std::uint8_t { kUnpushed = 0, kLive = 1, kDead = 2 };
 
 }  // namespace
@@ -57,13 +59,14 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
   };
   CUBE_CHECK(p.instructions.size() < std::numeric_limits<std::uint32_t>::max(),
              "bytedmd: more than 2^32 - 2 instructions");
-  // Everything the simulation keeps per value, in one 16-byte record: one cache miss per value.
+  // What the simulation keeps per value: 8 bytes in one record (one cache miss per value), and
+  // its state in a byte array of its own (n bytes, which stay in cache).
   struct ValueInfo {
-    std::int64_t last = kNeverRead;  // index of the last instruction reading it, or kLiveOut
-    std::uint32_t seen = 0;          // 1 + index of the instruction that last bumped it
-    std::uint8_t state = kUnpushed;
+    std::uint32_t last = kNeverRead;  // index of the last instruction reading it, or kLiveOut
+    std::uint32_t seen = 0;           // 1 + index of the instruction that last bumped it
   };
   std::vector<ValueInfo> info(n);
+  std::vector<std::uint8_t> state(n, kUnpushed);
   constexpr std::size_t kAhead = 16;  // prefetch distance in operand reads
   const std::size_t total_reads = p.reads.size();
   // Liveness pass: last(v) = index of the last instruction reading v (§6.2).
@@ -77,7 +80,7 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
         __builtin_prefetch(&info[p.reads[r + kAhead]]);
       const std::uint32_t v = p.reads[r];
       CUBE_CHECK(v < n, "bytedmd: operand id out of range");
-      info[v].last = static_cast<std::int64_t>(k);
+      info[v].last = static_cast<std::uint32_t>(k);
     }
   }
   for (std::uint32_t v : p.live_out) {
@@ -100,12 +103,12 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
   if (n <= (std::uint64_t{1} << 24)) stack.use_dense_ids(n);
   ByteDmdResult out;
   auto push = [&](std::uint32_t v) {
-    CUBE_CHECK(v < n && info[v].state == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");
+    CUBE_CHECK(v < n && state[v] == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");
     if (info[v].last == kNeverRead) {
-      info[v].state = kDead;  // never read, not live-out: removed the moment it is pushed
+      state[v] = kDead;  // never read, not live-out: removed the moment it is pushed
       return;
     }
-    info[v].state = kLive;
+    state[v] = kLive;
     stack.move_to_top(v);
   };
 
@@ -114,8 +117,8 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
     const auto& ins = p.instructions[k];
     const std::uint32_t* ops = p.reads.data() + ins.first_read;
     // A lone operand that stays live is one classic LRU access: depth, then move to the top.
-    if (ins.read_count == 1 && info[ops[0]].state == kLive &&
-        info[ops[0]].last != static_cast<std::int64_t>(k)) {
+    if (ins.read_count == 1 && state[ops[0]] == kLive &&
+        info[ops[0]].last != static_cast<std::uint32_t>(k)) {
       const std::uint64_t ahead = ins.first_read + kAhead;
       if (ahead < total_reads) {
         stack.prefetch(p.reads[ahead]);
@@ -138,7 +141,7 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
           __builtin_prefetch(&info[p.reads[ahead]]);
         }
         const std::uint32_t v = ops[r];
-        if (info[v].state != kLive)
+        if (state[v] != kLive)
           throw Error("bytedmd: instruction " + std::to_string(k) + " reads " + name(v) +
                       ", which is not live");
         const std::uint64_t d = *stack.depth(v);
@@ -154,9 +157,9 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
         ValueInfo& vi = info[ops[r]];
         if (vi.seen == stamp) continue;
         vi.seen = stamp;
-        if (vi.last == static_cast<std::int64_t>(k)) {
+        if (vi.last == static_cast<std::uint32_t>(k)) {
           stack.erase(ops[r]);
-          vi.state = kDead;
+          state[ops[r]] = kDead;
         } else {
           stack.move_to_top(ops[r]);
         }
