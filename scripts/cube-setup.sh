@@ -13,6 +13,7 @@ case "$mode" in quickstart|test|build|sanitize) ;; *) echo "usage: $0 quickstart
 # Every dependency is a Debian package; nothing is fetched at build time.
 packages=(
   g++ cmake ninja-build git ccache   # toolchain (OpenMP comes with g++ as libgomp); ccache for cube diff
+  lld                                # links cube with its start-up functions together
   libeigen3-dev                      # dense linear algebra in solvers
   libboost-program-options-dev      # the cube command line
   libyaml-cpp-dev                    # cell and sweep files
