@@ -2,12 +2,18 @@
 
 #include "core/trace_binary.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cube {
@@ -50,9 +56,9 @@ void write_binary_trace(const Trace& trace, std::ostream& out) {
 
 namespace {
 
-// Where the reader's bytes come from: a stream, or bytes already in memory (a mapped file: no
-// stream call per event). take() copies the next n bytes, or returns false when fewer are left;
-// left() is the number of bytes left, when the source can tell.
+// Where the reader's bytes come from: a stream, bytes already in memory, or a file read through a
+// buffer (no stream call per event in the last two). take() copies the next n bytes, or returns
+// false when fewer are left; left() is the number of bytes left, when the source can tell.
 class StreamBytes {
  public:
   explicit StreamBytes(std::istream& in) : in_(in) {}
@@ -90,11 +96,72 @@ class MemoryBytes {
   std::size_t at_ = 0;
 };
 
+class FileBytes {
+ public:
+  FileBytes(const std::filesystem::path& path, std::size_t buffer_bytes)
+      : buffer_(std::max<std::size_t>(buffer_bytes, 1)), name_(path.string()) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat info {};
+    if (fd_ < 0 || ::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+      const std::string why = fd_ < 0 ? std::strerror(errno) : "not a regular file";
+      close_file();
+      throw ConfigError(SourceLocation{name_}, "cannot read: " + why);
+    }
+    size_ = static_cast<std::uint64_t>(info.st_size);
+  }
+  ~FileBytes() { close_file(); }
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+
+  bool take(char* data, std::size_t n) {
+    while (n > 0) {
+      if (at_ == filled_ && !refill()) return false;
+      const std::size_t part = std::min(n, filled_ - at_);
+      std::memcpy(data, buffer_.data() + at_, part);
+      at_ += part;
+      data += part;
+      n -= part;
+    }
+    return true;
+  }
+  std::optional<std::uint64_t> left() const { return size_ - consumed_ - at_; }
+
+ private:
+  bool refill() {
+    consumed_ += filled_;
+    at_ = filled_ = 0;
+    for (;;) {
+      const ssize_t got = ::read(fd_, buffer_.data(), buffer_.size());
+      if (got >= 0) {
+        filled_ = static_cast<std::size_t>(got);
+        return got > 0;
+      }
+      if (errno != EINTR)
+        throw ConfigError(SourceLocation{name_},
+                          std::string("cannot read: ") + std::strerror(errno));
+    }
+  }
+  void close_file() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  std::vector<char> buffer_;
+  std::string name_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::uint64_t consumed_ = 0;  // bytes of the file before the buffer's content
+  std::size_t at_ = 0, filled_ = 0;
+};
+
 // Typed reads from a source, with errors naming the input and the byte offset.
 template <class Source>
 class Reader {
  public:
-  Reader(Source source, const std::string& name) : source_(source), name_(name) {}
+  // Source is a value (a view, a stream reference holder) or a reference to a source that owns
+  // a file.
+  Reader(Source source, const std::string& name)
+      : source_(std::forward<Source>(source)), name_(name) {}
 
   template <class T>
   T get(const char* what) {
@@ -182,11 +249,13 @@ Trace read_binary_trace(std::istream& in, const std::string& source_name) {
   return trace;
 }
 
-std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& source_name,
-                                  BufferTable& buffers, TraceSink& sink, std::size_t chunk_events) {
+namespace {
+
+// The body of both streaming readers.
+template <class R>
+std::uint64_t stream(R& r, BufferTable& buffers, TraceSink& sink, std::size_t chunk_events) {
   CUBE_CHECK(chunk_events > 0, "streaming needs chunks of at least one event");
   CUBE_CHECK(buffers.size() == 0, "stream_binary_trace fills an empty buffer table");
-  Reader<MemoryBytes> r(MemoryBytes(bytes), source_name);
   std::vector<TraceEvent> chunk;
   std::uint64_t count = 0;
   decode(
@@ -207,6 +276,23 @@ std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& sou
   if (!chunk.empty()) sink.consume(chunk);
   sink.end();
   return count;
+}
+
+}  // namespace
+
+std::uint64_t stream_binary_trace(std::string_view bytes, const std::string& source_name,
+                                  BufferTable& buffers, TraceSink& sink, std::size_t chunk_events) {
+  Reader<MemoryBytes> r(MemoryBytes(bytes), source_name);
+  return stream(r, buffers, sink, chunk_events);
+}
+
+std::uint64_t stream_binary_trace_file(const std::filesystem::path& file, BufferTable& buffers,
+                                       TraceSink& sink, std::size_t chunk_events,
+                                       std::size_t buffer_bytes) {
+  const std::string name = file.string();
+  FileBytes bytes(file, buffer_bytes);
+  Reader<FileBytes&> r(bytes, name);
+  return stream(r, buffers, sink, chunk_events);
 }
 
 bool is_binary_trace(const std::filesystem::path& file) {

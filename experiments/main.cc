@@ -920,8 +920,9 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
   Trace trace;
   std::uint64_t events = 0;
   if (fs::is_regular_file(file) && is_binary_trace(file)) {
-    // Streamed from the mapped file: a 10^7-event trace never becomes 160 MB of fresh heap.
-    events = stream_binary_trace(MappedFile(file).text(), file, trace.buffers, fan_out);
+    // Streamed through a buffer: a 10^7-event trace never becomes 160 MB of fresh heap, nor
+    // 160 MB of mapped pages to fault in.
+    events = stream_binary_trace_file(file, trace.buffers, fan_out);
   } else {
     trace = read_trace_file(file);
     trace.replay(fan_out);

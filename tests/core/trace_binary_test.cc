@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "core/rng.h"
@@ -129,6 +131,51 @@ TEST(TraceBinaryTest, StreamingFromMemoryGivesTheReadersEventsAndErrors) {
       streamed = e.what();
     }
     EXPECT_EQ(streamed, error_of(bytes.substr(0, cut))) << cut;
+  }
+}
+
+// Streaming from a file through a buffer (stream_binary_trace_file, used by `cube trace replay`)
+// gives the same events and, for every truncation, the same error; buffers of 7 bytes make
+// records and names straddle refills. A file that cannot be read is a ConfigError naming it.
+TEST(TraceBinaryTest, StreamingFromAFileGivesTheReadersEventsAndErrors) {
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "stream.trace";
+  const auto write = [&](const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+  };
+  for (const std::size_t buffer_bytes : {std::size_t{7}, std::size_t{1} << 20}) {
+    const Trace trace = random_trace(4, 1000);
+    write(bytes_of(trace));
+    TraceCollector collector;
+    BufferTable buffers;
+    EXPECT_EQ(stream_binary_trace_file(path, buffers, collector, 64, buffer_bytes), 1000u);
+    EXPECT_EQ(collector.trace().events, trace.events);
+    ASSERT_EQ(buffers.size(), trace.buffers.size());
+    for (BufferId b = 0; b < buffers.size(); ++b) EXPECT_EQ(buffers[b].name, trace.buffers[b].name);
+  }
+  const std::string bytes = bytes_of(random_trace(3, 10));
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    write(bytes.substr(0, cut));
+    std::string streamed = "<no error>";
+    try {
+      TraceCollector collector;
+      BufferTable buffers;
+      stream_binary_trace_file(path, buffers, collector, 4, 7);
+    } catch (const ConfigError& e) {
+      streamed = e.what();
+    }
+    // The reader names the file by its path; the reference by the name it was given.
+    std::string expected = error_of(bytes.substr(0, cut));
+    if (expected.rfind("t.trace", 0) == 0) expected = path.string() + expected.substr(7);
+    EXPECT_EQ(streamed, expected) << cut;
+  }
+  const std::filesystem::path missing = path.parent_path() / "no_such.trace";
+  try {
+    TraceCollector collector;
+    BufferTable buffers;
+    stream_binary_trace_file(missing, buffers, collector);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
   }
 }
 
