@@ -247,7 +247,10 @@ class NameTable {
     ++used_;
   }
 
-  void prefetch(std::uint64_t h) const { __builtin_prefetch(&slots_[h & mask()]); }
+  // Always inlined: a prefetch left as a call is deleted by GCC (see StackDistance::prefetch).
+  [[gnu::always_inline]] void prefetch(std::uint64_t h) const {
+    __builtin_prefetch(&slots_[h & mask()]);
+  }
 
   // Generated programs number their temporaries (t2049, t2050, ...): a last byte that is a digit
   // gives the low four index bits and the rest of the name is hashed, so names that differ only

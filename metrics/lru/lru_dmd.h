@@ -49,8 +49,13 @@ class ElementLruDmd {
   // buffer, before its first access; elements past `elements` still work (hashed ids).
   void reserve(BufferId b, std::uint64_t elements);
   // Hints that element i of b is accessed soon: prefetch now, prefetch_depth a few events later.
-  void prefetch(BufferId b, std::uint64_t i) const { stack_.prefetch(id(b, i)); }
-  void prefetch_depth(BufferId b, std::uint64_t i) const { stack_.prefetch_depth(id(b, i)); }
+  // Always inlined, as StackDistance's hints (a hint left as a call is deleted by GCC).
+  [[gnu::always_inline]] void prefetch(BufferId b, std::uint64_t i) const {
+    stack_.prefetch(id(b, i));
+  }
+  [[gnu::always_inline]] void prefetch_depth(BufferId b, std::uint64_t i) const {
+    stack_.prefetch_depth(id(b, i));
+  }
 
   double dmd() const { return dmd_; }                         // Σ sqrt(d)
   std::uint64_t stack_size() const { return stack_.size(); }  // distinct elements ever written
