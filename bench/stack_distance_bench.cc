@@ -2,7 +2,8 @@
 // distinct addresses, >= 20 M/s with 1e6): uniform random traces of 2e7 accesses over 1e4, 1e5
 // and 1e6 distinct addresses, through (a) StackDistance::access (a Mattson LRU access: depth,
 // then move to top), (b) the lru_dmd metric on single-element write and read events (half each), fed in
-// tracer-sized chunks, and
+// tracer-sized chunks, (b') the same metric on one write of every element then single-element
+// reads only (the issue-18 replay's trace, without the file and the process), and
 // (c) the whole bytedmd metric path (trace -> program -> live-only evaluation) on single-element
 // read events without operation boundaries; and (d) lru_dmd and bytedmd on the element trace of
 // the naive n x n matmul program (the scorer's baseline, run by the Dally interpreter: one event
@@ -77,6 +78,29 @@ void BM_LruDmdMetric(benchmark::State& state) {
       static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
 }
 
+void BM_LruDmdMetricReads(benchmark::State& state) {
+  const auto distinct = static_cast<std::uint64_t>(state.range(0));
+  const auto ids = uniform_ids(distinct, 4);
+  Trace trace;
+  const BufferId b = trace.buffers.declare("x", 4, distinct);
+  trace.events.reserve(ids.size() + 1);
+  trace.events.push_back({b, 0, static_cast<std::uint32_t>(distinct), EventKind::kWrite});
+  for (std::uint64_t id : ids)
+    trace.events.push_back({b, static_cast<std::uint32_t>(id), 1, EventKind::kRead});
+  for (auto _ : state) {
+    LruDmdMetric metric(NoParams{});
+    metric.begin(trace.buffers);
+    for (std::size_t i = 0; i < trace.events.size(); i += RecordingTracer::kChunkEvents) {
+      const std::size_t n = std::min(RecordingTracer::kChunkEvents, trace.events.size() - i);
+      metric.consume(std::span<const TraceEvent>(trace.events.data() + i, n));
+    }
+    metric.end();
+    benchmark::DoNotOptimize(metric.finish(RunOutcome{}));
+  }
+  state.counters["accesses/s"] = benchmark::Counter(
+      static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void BM_ByteDmdMetric(benchmark::State& state) {
   const auto ids = uniform_ids(static_cast<std::uint64_t>(state.range(0)), 3);
   Trace trace;
@@ -101,6 +125,11 @@ BENCHMARK(BM_StackDistanceAccess)
 BENCHMARK(BM_LruDmdMetric)
     ->Arg(10'000)
     ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LruDmdMetricReads)
+    ->Arg(10'000)
     ->Arg(1'000'000)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
