@@ -1,9 +1,9 @@
 // Throughput of the exact LRU stack engines (goal, anchors.md §2.3: >= 40 M accesses/s with 1e4
 // distinct addresses, >= 20 M/s with 1e6): uniform random traces of 2e7 accesses over 1e4, 1e5
 // and 1e6 distinct addresses, through (a) StackDistance::access (a Mattson LRU access: depth,
-// then move to top), (b) the lru_dmd metric on single-element write and read events (half each), fed in
-// tracer-sized chunks, (b') the same metric on one write of every element then single-element
-// reads only (the issue-18 replay's trace, without the file and the process), and
+// then move to top), (b) the lru_dmd metric on single-element write and read events (half each),
+// fed in tracer-sized chunks, (b') the same metric on one write of every element then
+// single-element reads only (the issue-18 replay's trace, without the file and the process), and
 // (c) the whole bytedmd metric path (trace -> program -> live-only evaluation) on single-element
 // read events without operation boundaries; and (d) lru_dmd and bytedmd on the element trace of
 // the naive n x n matmul program (the scorer's baseline, run by the Dally interpreter: one event
@@ -11,8 +11,8 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <span>
 #include <vector>
@@ -62,8 +62,8 @@ void BM_LruDmdMetric(benchmark::State& state) {
   const BufferId b = trace.buffers.declare("x", 4, distinct);
   trace.events.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i)
-    trace.events.push_back({b, static_cast<std::uint32_t>(ids[i]), 1,
-                            (i & 1) ? EventKind::kRead : EventKind::kWrite});
+    trace.events.push_back(
+        {b, static_cast<std::uint32_t>(ids[i]), 1, (i & 1) ? EventKind::kRead : EventKind::kWrite});
   for (auto _ : state) {
     LruDmdMetric metric(NoParams{});
     metric.begin(trace.buffers);
