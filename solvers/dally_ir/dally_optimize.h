@@ -26,10 +26,10 @@
 //   symmetry (v3): AND over mirror pairs of cmp eq.
 // Correctness is the scorer's (every case of the task is run), never assumed. The search runs once
 // per task shape and process (the program never depends on the cases): the first cell of a shape
-// pays it (16×16 matmul: ~4 s here), later cells reuse the program.
+// pays it (16×16 matmul: 2.5-3.5 s here), later cells reuse the program.
 // Records it is compared with (dally-ir.md §2.4, §3.3): matmul 16×16 66,707; sparse parity small
 // 1,932, medium 15,691; docs/results/dally-optimize.md has the table.
-// Complexity: matmul O(S · A · n³) for S candidate schedules and A addresses used (~n²): ~230
+// Complexity: matmul O(S · A · n³) for S candidate schedules and A addresses used (~n²): 218
 // candidates for n = 16; parity O(C(n,k) + m_test·n) values; each allocation O(A · V).
 #pragma once
 
