@@ -32,7 +32,7 @@ std::size_t StackDistance::find(std::uint64_t id) const {
 std::optional<std::uint64_t> StackDistance::depth(std::uint64_t id) const {
   const std::uint64_t* time = time_of(id);
   if (!time) return std::nullopt;
-  return depth_of_time(*time);
+  return depth_of_time(*time, /*query=*/true);
 }
 
 bool StackDistance::contains(std::uint64_t id) const { return time_of(id) != nullptr; }
@@ -42,18 +42,30 @@ void StackDistance::use_dense_ids(std::uint64_t n) {
   dense_.resize(n, kAbsent);
 }
 
-std::uint64_t StackDistance::depth_of_time(std::uint64_t t) const {
+std::uint64_t StackDistance::depth_of_time(std::uint64_t t, bool query) const {
   const std::uint64_t w = t >> 6, now_word = now_ >> 6;
   std::uint64_t n = popcount(bits_[w] >> (t & 63));  // marks at or after t in its word
   if (now_word - w <= kNearWords) {
     for (std::uint64_t i = w + 1; i <= now_word; ++i) n += popcount(bits_[i]);
     return n;
   }
+  const std::uint64_t below_in_word = popcount(bits_[w]) - n;
+  if (query && static_run_ != kPrefixBuilt && ++static_run_ > bits_.size() / 8 + 64) build_prefix();
+  if (static_run_ == kPrefixBuilt) return live_ - prefix_[w] - below_in_word;
   // Words before w are complete (w < now_word), so the Fenwick tree holds all their marks.
   std::int64_t below = 0;
   for (std::uint64_t i = w; i > 0; i -= i & (~i + 1)) below += fenwick_[i];
-  const std::uint64_t below_in_word = popcount(bits_[w]) - n;
   return live_ - static_cast<std::uint64_t>(below) - below_in_word;
+}
+
+void StackDistance::build_prefix() const {
+  prefix_.resize(bits_.size());
+  std::uint64_t running = 0;
+  for (std::size_t w = 0; w < bits_.size(); ++w) {
+    prefix_[w] = static_cast<std::uint32_t>(running);
+    running += popcount(bits_[w]);
+  }
+  static_run_ = kPrefixBuilt;
 }
 
 void StackDistance::fenwick_add(std::uint64_t word, std::int64_t delta) {
@@ -63,6 +75,7 @@ void StackDistance::fenwick_add(std::uint64_t word, std::int64_t delta) {
 }
 
 void StackDistance::clear_mark(std::uint64_t t) {
+  drop_prefix();
   bits_[t >> 6] &= ~(std::uint64_t{1} << (t & 63));
   if ((t >> 6) < (now_ >> 6)) fenwick_add(t >> 6, -1);
 }
@@ -84,9 +97,11 @@ void StackDistance::clear() {
   live_ = 0;
   hashed_ = 0;
   now_ = 0;
+  drop_prefix();
 }
 
 std::uint64_t StackDistance::stamp(std::uint64_t id) {
+  drop_prefix();
   const std::uint64_t t = now_;
   bits_[t >> 6] |= std::uint64_t{1} << (t & 63);
   id_at_[t] = id;

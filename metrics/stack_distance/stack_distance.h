@@ -10,7 +10,9 @@
 // words counts them, so a query is one Fenwick prefix sum plus one popcount, and a move clears
 // one bit, sets the bit at the current time and updates the Fenwick tree once (the word being
 // filled is kept out of the tree until it is complete, so appending costs O(1)). A depth whose
-// mark lies within a few words of the present is counted with popcounts alone.
+// mark lies within a few words of the present is counted with popcounts alone. A long run of
+// depth queries with no move between them (a write-recency LRU's reads) switches to a flat
+// prefix count of the words, built once per run: one load per query instead of the tree's walk.
 // When the time stamps run out, the live marks are renumbered 0..n-1 in order (compaction), so
 // the time line stays within 4·n + 8192 stamps and memory is O(n), n = size(); compaction walks
 // the live marks through an id-per-stamp array, so it costs O(n) even with a large dense range.
@@ -75,7 +77,11 @@ class StackDistance {
   [[gnu::always_inline]] void prefetch_depth(std::uint64_t id) const {
     if (id < dense_.size() && dense_[id] != kAbsent) {
       __builtin_prefetch(&bits_[dense_[id] >> 6]);
-      __builtin_prefetch(&fenwick_[dense_[id] >> 6]);
+      if (static_run_ == kPrefixBuilt) {
+        __builtin_prefetch(&prefix_[dense_[id] >> 6]);
+      } else {
+        __builtin_prefetch(&fenwick_[dense_[id] >> 6]);
+      }
     }
   }
 
@@ -104,10 +110,17 @@ class StackDistance {
   const std::uint64_t* time_of(std::uint64_t id) const {
     return const_cast<StackDistance*>(this)->time_of(id);
   }
-  // Number of marks at or after time t (t must hold a mark or lie before now_).
-  std::uint64_t depth_of_time(std::uint64_t t) const;
+  // Number of marks at or after time t (t must hold a mark or lie before now_). `query` counts
+  // the call into the current run of queries (depth() does; access(), which moves at once, not).
+  std::uint64_t depth_of_time(std::uint64_t t, bool query = false) const;
   void fenwick_add(std::uint64_t word, std::int64_t delta);
   void clear_mark(std::uint64_t t);
+  // A run of depth queries with no mark changed between them (the reads of a write-recency LRU)
+  // answers from a flat prefix count of the time line once the run has asked for about
+  // words / 8 + 64 depths: one load instead of the Fenwick tree's log2(words), and the O(words)
+  // build is paid back by then. Any mark change drops it.
+  void build_prefix() const;
+  void drop_prefix() { static_run_ = 0; }
   // Sets the mark for time now_ (recording `id` there) and advances now_; returns the stamp.
   std::uint64_t stamp(std::uint64_t id);
   void compact();
@@ -125,6 +138,11 @@ class StackDistance {
   std::vector<std::uint64_t> id_at_;   // the id stamped at each time (valid where the bit is set)
   std::vector<std::int32_t> fenwick_;  // 1-based, over popcounts of complete words
   std::uint64_t now_ = 0;              // next time stamp
+  // Queries are const but may build the prefix counts: one stack serves one thread.
+  static constexpr std::uint64_t kPrefixBuilt = ~std::uint64_t{0};
+  mutable std::vector<std::uint32_t> prefix_;  // marks in words [0, w), once the run built it
+  // Depth queries since the last mark change, or kPrefixBuilt when prefix_ holds the counts.
+  mutable std::uint64_t static_run_ = 0;
 };
 
 // The obvious stack: a vector with the top at the back and a linear search. O(n) per

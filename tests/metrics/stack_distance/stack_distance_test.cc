@@ -90,6 +90,37 @@ TEST(StackDistanceTest, MatchesNaiveListOnTenThousandRandomTraces) {
   }
 }
 
+// Long runs of depth queries with no move between them (answered from the flat prefix counts once
+// a run is long enough), broken by a few moves, erases and compactions, against the naive list.
+TEST(StackDistanceTest, LongQueryRunsMatchTheNaiveList) {
+  Rng rng(77);
+  for (const std::uint64_t range : {100u, 3000u, 6000u}) {
+    SCOPED_TRACE("range " + std::to_string(range));
+    StackDistance fast;
+    NaiveStackDistance slow;
+    if (range == 3000) fast.use_dense_ids(range);
+    for (std::uint64_t i = 0; i < range; ++i) {
+      fast.move_to_top(i);
+      slow.move_to_top(i);
+    }
+    for (int phase = 0; phase < 12; ++phase) {
+      for (std::uint64_t q = 0, n = rng.below(3 * range); q < n; ++q) {
+        const std::uint64_t id = rng.below(range + 5);
+        ASSERT_EQ(fast.depth(id), slow.depth(id)) << "phase " << phase << ", query " << q;
+      }
+      for (std::uint64_t m = 0, n = 1 + rng.below(range / 2); m < n; ++m) {
+        const std::uint64_t id = rng.below(range);
+        if (rng.below(5) == 0) {
+          ASSERT_EQ(fast.erase(id), slow.erase(id));
+        } else {
+          fast.move_to_top(id);
+          slow.move_to_top(id);
+        }
+      }
+    }
+  }
+}
+
 TEST(StackDistanceTest, DeepStacksSurviveCompactionAndGrowth) {
   // 50,000 distinct ids, then re-accessed in insertion order: each is at the bottom.
   StackDistance s;
