@@ -53,17 +53,8 @@ void BM_StackDistanceAccess(benchmark::State& state) {
       static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
 }
 
-void BM_LruDmdMetric(benchmark::State& state) {
-  // The metric path as the runner drives it: one buffer of `distinct` elements, single-element
-  // events (even positions write, odd positions read) in chunks of the tracer's size.
-  const auto distinct = static_cast<std::uint64_t>(state.range(0));
-  const auto ids = uniform_ids(distinct, 2);
-  Trace trace;
-  const BufferId b = trace.buffers.declare("x", 4, distinct);
-  trace.events.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    trace.events.push_back(
-        {b, static_cast<std::uint32_t>(ids[i]), 1, (i & 1) ? EventKind::kRead : EventKind::kWrite});
+// The lru_dmd metric over `trace`, fed in chunks of the tracer's size as the runner does.
+void run_lru_metric(benchmark::State& state, const Trace& trace) {
   for (auto _ : state) {
     LruDmdMetric metric(NoParams{});
     metric.begin(trace.buffers);
@@ -78,6 +69,20 @@ void BM_LruDmdMetric(benchmark::State& state) {
       static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
 }
 
+void BM_LruDmdMetric(benchmark::State& state) {
+  // The metric path as the runner drives it: one buffer of `distinct` elements, single-element
+  // events (even positions write, odd positions read) in chunks of the tracer's size.
+  const auto distinct = static_cast<std::uint64_t>(state.range(0));
+  const auto ids = uniform_ids(distinct, 2);
+  Trace trace;
+  const BufferId b = trace.buffers.declare("x", 4, distinct);
+  trace.events.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    trace.events.push_back(
+        {b, static_cast<std::uint32_t>(ids[i]), 1, (i & 1) ? EventKind::kRead : EventKind::kWrite});
+  run_lru_metric(state, trace);
+}
+
 void BM_LruDmdMetricReads(benchmark::State& state) {
   const auto distinct = static_cast<std::uint64_t>(state.range(0));
   const auto ids = uniform_ids(distinct, 4);
@@ -87,18 +92,7 @@ void BM_LruDmdMetricReads(benchmark::State& state) {
   trace.events.push_back({b, 0, static_cast<std::uint32_t>(distinct), EventKind::kWrite});
   for (std::uint64_t id : ids)
     trace.events.push_back({b, static_cast<std::uint32_t>(id), 1, EventKind::kRead});
-  for (auto _ : state) {
-    LruDmdMetric metric(NoParams{});
-    metric.begin(trace.buffers);
-    for (std::size_t i = 0; i < trace.events.size(); i += RecordingTracer::kChunkEvents) {
-      const std::size_t n = std::min(RecordingTracer::kChunkEvents, trace.events.size() - i);
-      metric.consume(std::span<const TraceEvent>(trace.events.data() + i, n));
-    }
-    metric.end();
-    benchmark::DoNotOptimize(metric.finish(RunOutcome{}));
-  }
-  state.counters["accesses/s"] = benchmark::Counter(
-      static_cast<double>(kAccesses * state.iterations()), benchmark::Counter::kIsRate);
+  run_lru_metric(state, trace);
 }
 
 void BM_ByteDmdMetric(benchmark::State& state) {
