@@ -2,19 +2,16 @@
 
 #include "core/trace_binary.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/file_read.h"
 
 namespace cube {
 
@@ -99,19 +96,7 @@ class MemoryBytes {
 class FileBytes {
  public:
   FileBytes(const std::filesystem::path& path, std::size_t buffer_bytes)
-      : buffer_(std::max<std::size_t>(buffer_bytes, 1)), name_(path.string()) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat info {};
-    if (fd_ < 0 || ::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
-      const std::string why = fd_ < 0 ? std::strerror(errno) : "not a regular file";
-      close_file();
-      throw ConfigError(SourceLocation{name_}, "cannot read: " + why);
-    }
-    size_ = static_cast<std::uint64_t>(info.st_size);
-  }
-  ~FileBytes() { close_file(); }
-  FileBytes(const FileBytes&) = delete;
-  FileBytes& operator=(const FileBytes&) = delete;
+      : file_(path), buffer_(std::max<std::size_t>(buffer_bytes, 1)) {}
 
   bool take(char* data, std::size_t n) {
     while (n > 0) {
@@ -124,32 +109,18 @@ class FileBytes {
     }
     return true;
   }
-  std::optional<std::uint64_t> left() const { return size_ - consumed_ - at_; }
+  std::optional<std::uint64_t> left() const { return file_.size() - consumed_ - at_; }
 
  private:
   bool refill() {
     consumed_ += filled_;
-    at_ = filled_ = 0;
-    for (;;) {
-      const ssize_t got = ::read(fd_, buffer_.data(), buffer_.size());
-      if (got >= 0) {
-        filled_ = static_cast<std::size_t>(got);
-        return got > 0;
-      }
-      if (errno != EINTR)
-        throw ConfigError(SourceLocation{name_},
-                          std::string("cannot read: ") + std::strerror(errno));
-    }
-  }
-  void close_file() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    at_ = 0;
+    filled_ = file_.read_some(buffer_.data(), buffer_.size());
+    return filled_ > 0;
   }
 
+  ReadableFile file_;
   std::vector<char> buffer_;
-  std::string name_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
   std::uint64_t consumed_ = 0;  // bytes of the file before the buffer's content
   std::size_t at_ = 0, filled_ = 0;
 };

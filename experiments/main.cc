@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/file_read.h"
 #include "core/huge_pages.h"
 #include "core/trace_binary.h"
 #include "core/trace_text.h"

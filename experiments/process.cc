@@ -3,7 +3,6 @@
 #include "experiments/process.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,60 +101,6 @@ std::pair<int, std::string> capture(const std::vector<std::string>& argv, const 
   std::string text = read_whole_file(out);
   fs::remove(out);
   return {status, text};
-}
-
-namespace {
-
-// Opens a regular file for reading and gives its size; throws ConfigError naming it otherwise.
-int open_regular_file(const fs::path& path, std::size_t& size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw ConfigError(SourceLocation{path.string()},
-                      std::string("cannot read: ") + std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw ConfigError(SourceLocation{path.string()}, "cannot read: not a regular file");
-  }
-  size = static_cast<std::size_t>(info.st_size);
-  return fd;
-}
-
-}  // namespace
-
-MappedFile::MappedFile(const fs::path& path) {
-  const int fd = open_regular_file(path, size_);
-  if (size_ > 0) {
-    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (data_ == MAP_FAILED) {
-      data_ = nullptr;
-      ::close(fd);
-      throw ConfigError(SourceLocation{path.string()},
-                        std::string("cannot map: ") + std::strerror(errno));
-    }
-  }
-  ::close(fd);
-}
-
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(data_, size_);
-}
-
-FileContents::FileContents(const fs::path& path) {
-  const int fd = open_regular_file(path, size_);
-  data_.reset(new char[size_]);
-  std::size_t done = 0;
-  while (done < size_) {
-    const ssize_t got = ::read(fd, data_.get() + done, size_ - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      const std::string why = got < 0 ? std::strerror(errno) : "the file shrank while read";
-      ::close(fd);
-      throw ConfigError(SourceLocation{path.string()}, "cannot read: " + why);
-    }
-    done += static_cast<std::size_t>(got);
-  }
-  ::close(fd);
 }
 
 std::string shell_quote(const std::string& text) {

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,37 +36,6 @@ std::pair<int, std::string> capture(const std::vector<std::string>& argv,
 
 // The whole content of `path` ("" when it cannot be read).
 std::string read_whole_file(const std::filesystem::path& path);
-
-// A read-only view of a whole file through mmap: its pages come from the page cache on demand
-// (the kernel maps several per fault) instead of being copied into fresh heap pages. Empty for
-// an empty file. Throws ConfigError naming the file when it cannot be opened or mapped.
-class MappedFile {
- public:
-  explicit MappedFile(const std::filesystem::path& path);
-  ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
-
- private:
-  void* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-// A whole file read into the heap (uninitialised, then read()): for a file that is parsed once
-// into structures a few times its size. On a huge-page heap (core/huge_pages.h) its pages cost a
-// share of one zeroing per 2 MiB and are reused after it is freed, where a MappedFile's cost a
-// page-cache mapping fault per 64 KiB (reading a 1.9 MB program so saved 0.9 ms of 12 here).
-// Throws ConfigError naming the file when it cannot be opened or read.
-class FileContents {
- public:
-  explicit FileContents(const std::filesystem::path& path);
-  std::string_view text() const { return {data_.get(), size_}; }
-
- private:
-  std::unique_ptr<char[]> data_;
-  std::size_t size_ = 0;
-};
 
 // POSIX shell single-quoting: 'text', with each ' written as '\''.
 std::string shell_quote(const std::string& text);

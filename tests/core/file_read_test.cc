@@ -1,8 +1,8 @@
-// Tests of the whole-file readers of experiments/process.h: MappedFile (mmap) and FileContents
-// (read into the heap) give the same bytes, empty files included, and name the file when it
-// cannot be read.
+// Tests of core/file_read.h: FileContents gives a file's bytes, empty files and files larger than
+// one read included, ReadableFile reads them in pieces to the end, and both name a file they
+// cannot read.
 
-#include "experiments/process.h"
+#include "core/file_read.h"
 
 #include <gtest/gtest.h>
 
@@ -24,19 +24,25 @@ fs::path write_bytes(const std::string& name, const std::string& bytes) {
   return path;
 }
 
-TEST(FileReaders, MappedAndReadGiveTheSameBytes) {
+TEST(FileRead, ContentsAndPiecesAreTheFilesBytes) {
   Rng rng(5);
   for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4095},
                                  std::size_t{4096}, std::size_t{300001}}) {
     std::string bytes(size, '\0');
     for (char& c : bytes) c = static_cast<char>(rng.below(256));
     const fs::path path = write_bytes("readers_" + std::to_string(size) + ".bin", bytes);
-    EXPECT_EQ(MappedFile(path).text(), bytes) << size;
     EXPECT_EQ(FileContents(path).text(), bytes) << size;
+    ReadableFile file(path);
+    EXPECT_EQ(file.size(), size);
+    std::string pieces;
+    char piece[977];
+    for (std::size_t got; (got = file.read_some(piece, sizeof(piece))) > 0;)
+      pieces.append(piece, got);
+    EXPECT_EQ(pieces, bytes) << size;
   }
 }
 
-TEST(FileReaders, UnreadableFilesAreConfigErrorsNamingThem) {
+TEST(FileRead, UnreadableFilesAreConfigErrorsNamingThem) {
   const fs::path missing = fs::path(::testing::TempDir()) / "no_such_program.ir";
   for (const fs::path& path : {missing, fs::path(::testing::TempDir())}) {
     try {
@@ -45,7 +51,7 @@ TEST(FileReaders, UnreadableFilesAreConfigErrorsNamingThem) {
     } catch (const ConfigError& e) {
       EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
     }
-    EXPECT_THROW(MappedFile mapped(path), ConfigError);
+    EXPECT_THROW(ReadableFile file(path), ConfigError);
   }
 }
 
