@@ -24,6 +24,7 @@
 #include "core/rng.h"
 #include "core/trace.h"
 #include "models/gemm/gemm.h"
+#include "models/gemm/gemm_bf16.h"
 #include "models/gemm/gemm_peak.h"
 #include "models/gpt/gpt_model.h"
 #include "models/optim/optimizers.h"
@@ -106,8 +107,10 @@ void GptTrainStep(benchmark::State& state) { train_steps(state, static_cast<int>
 BENCHMARK(GptTrainStep)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The GEMM engines this CPU and build run: cube's kernels on the AVX2 and AVX-512 paths (same
-// bits, gemm.h) and oneDNN's sgemm (the default where built in). Arg value -> engine.
-enum Engine { kCubeAvx2 = 1, kCubeAvx512 = 2, kOneDnn = 3 };
+// bits, gemm.h) and oneDNN's sgemm (the default where built in); and, for GemmOnEngine only, the
+// bfloat16 product of the mixed-precision process (gemm_bf16.h, on the path cpuid picks).
+// Arg value -> engine.
+enum Engine { kCubeAvx2 = 1, kCubeAvx512 = 2, kOneDnn = 3, kBf16 = 4 };
 
 // Switches gemm.h to `engine`; false (with the reason in `why`) when it cannot run here.
 bool use_engine(int engine, const char** why) {
@@ -130,6 +133,7 @@ void restore_default_engine() {
 }
 
 const char* engine_name(int engine) {
+  if (engine == kBf16) return to_string(bf16_path());
   return engine == kOneDnn ? "onednn" : engine == kCubeAvx512 ? "cube_avx512" : "cube_avx2";
 }
 
@@ -167,11 +171,28 @@ constexpr Product kProducts[] = {
     {"fc_proj_dW", 'w', 128, 512, 768}, {"attn_proj_dW", 'w', 128, 128, 768},
 };
 
+// The product as the bf16 process computes it (GptModel with precision bf16): activations and
+// weights in bfloat16, the gradients dY in float32 (rounded as they are packed), C float32.
+void bf16_product(const Product& p, const std::vector<float>& a, const std::vector<Bf16>& a16,
+                  const std::vector<Bf16>& b16, std::vector<float>& out) {
+  const MixedOutput c = MixedOutput::f32(out.data(), p.N);
+  if (p.layout == 'f') {
+    gemm_bf16(p.M, p.N, p.K, MixedStrided::b16(a16.data(), p.K, 1),
+              MixedStrided::b16(b16.data(), 1, p.K), c, false);
+  } else if (p.layout == 'x') {
+    gemm_bf16(p.M, p.N, p.K, MixedStrided::f32(a.data(), p.K, 1),
+              MixedStrided::b16(b16.data(), p.N, 1), c, false);
+  } else {
+    gemm_bf16(p.M, p.N, p.K, MixedStrided::f32(a.data(), 1, p.M),
+              MixedStrided::b16(b16.data(), p.N, 1), c, false);
+  }
+}
+
 void GemmOnEngine(benchmark::State& state) {
   const int engine = static_cast<int>(state.range(0));
   const Product& p = kProducts[state.range(1)];
   const char* why = "";
-  if (!use_engine(engine, &why)) {
+  if (engine != kBf16 && !use_engine(engine, &why)) {
     state.SkipWithError(why);
     return;
   }
@@ -182,7 +203,15 @@ void GemmOnEngine(benchmark::State& state) {
       out(static_cast<std::size_t>(p.M) * p.N);
   for (float& v : a) v = static_cast<float>(rng.uniform() - 0.5);
   for (float& v : b) v = static_cast<float>(rng.uniform() - 0.5);
+  std::vector<Bf16> a16(a.size()), b16(b.size());
+  to_bf16(a.data(), a16.data(), a.size());
+  to_bf16(b.data(), b16.data(), b.size());
   for (auto _ : state) {
+    if (engine == kBf16) {
+      bf16_product(p, a, a16, b16, out);
+      benchmark::ClobberMemory();
+      continue;
+    }
     if (p.layout == 'f') gemm_nt(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
     if (p.layout == 'x') gemm_nn(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
     if (p.layout == 'w') gemm_tn(p.M, p.N, p.K, a.data(), b.data(), out.data(), false);
@@ -194,7 +223,7 @@ void GemmOnEngine(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 BENCHMARK(GemmOnEngine)
-    ->ArgsProduct({{kCubeAvx2, kCubeAvx512, kOneDnn},
+    ->ArgsProduct({{kCubeAvx2, kCubeAvx512, kOneDnn, kBf16},
                    benchmark::CreateDenseRange(0, std::size(kProducts) - 1, 1)})
     ->ArgNames({"engine", "product"})
     ->UseRealTime();
