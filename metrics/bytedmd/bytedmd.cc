@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 #include "metrics/stack_distance/stack_distance.h"
@@ -484,10 +485,30 @@ ByteDmdProgram read_bytedmd_program(std::istream& in, const std::string& source_
   return parse_bytedmd_program(text.view(), source_name);
 }
 
-ByteDmdProgram program_from_trace(const BufferTable& /*buffers*/,
-                                  std::span<const TraceEvent> events) {
+std::uint32_t common_element_bytes(const BufferTable& buffers) {
+  std::uint32_t g = 0;
+  for (std::size_t b = 0; b < buffers.size(); ++b) {
+    g = std::gcd(g, buffers[static_cast<BufferId>(b)].element_bytes);
+  }
+  return g == 0 ? 4 : g;
+}
+
+ByteDmdProgram program_from_trace(const BufferTable& buffers, std::span<const TraceEvent> events,
+                                  std::uint32_t unit_bytes) {
   constexpr std::uint32_t kNoValue = ~std::uint32_t{0};
   ByteDmdProgram p;
+  // Values per element of each buffer (1 without units).
+  std::vector<std::uint64_t> per_element(buffers.size(), 1);
+  if (unit_bytes > 0) {
+    for (std::size_t b = 0; b < buffers.size(); ++b) {
+      const std::uint32_t bytes = buffers[static_cast<BufferId>(b)].element_bytes;
+      CUBE_CHECK(bytes % unit_bytes == 0,
+                 "bytedmd: buffer " << buffers[static_cast<BufferId>(b)].name << " has " << bytes
+                                    << "-byte elements, not a multiple of " << unit_bytes);
+      per_element[b] = bytes / unit_bytes;
+    }
+  }
+  auto units = [&](BufferId b) { return b < per_element.size() ? per_element[b] : 1; };
   const bool has_op_end = std::any_of(events.begin(), events.end(), [](const TraceEvent& e) {
     return e.kind == EventKind::kOpEnd;
   });
@@ -530,8 +551,11 @@ ByteDmdProgram program_from_trace(const BufferTable& /*buffers*/,
         // starts a new operation.
         if (!has_op_end || p.outputs.size() > ins.first_output) flush();
         if (e.count == 0) break;
-        auto& values = cell(e.buffer, std::uint64_t{e.offset} + e.count - 1);
-        for (std::uint64_t i = e.offset; i < std::uint64_t{e.offset} + e.count; ++i) {
+        const std::uint64_t k = units(e.buffer);
+        const std::uint64_t first = std::uint64_t{e.offset} * k;
+        const std::uint64_t end = (std::uint64_t{e.offset} + e.count) * k;
+        auto& values = cell(e.buffer, end - 1);
+        for (std::uint64_t i = first; i < end; ++i) {
           if (values[i] == kNoValue) {
             values[i] = new_value();  // read before any write: an input
             inputs.push_back({e.buffer, i, values[i]});
@@ -542,8 +566,11 @@ ByteDmdProgram program_from_trace(const BufferTable& /*buffers*/,
       }
       case EventKind::kWrite: {
         if (e.count == 0) break;
-        auto& values = cell(e.buffer, std::uint64_t{e.offset} + e.count - 1);
-        for (std::uint64_t i = e.offset; i < std::uint64_t{e.offset} + e.count; ++i) {
+        const std::uint64_t k = units(e.buffer);
+        const std::uint64_t first = std::uint64_t{e.offset} * k;
+        const std::uint64_t end = (std::uint64_t{e.offset} + e.count) * k;
+        auto& values = cell(e.buffer, end - 1);
+        for (std::uint64_t i = first; i < end; ++i) {
           values[i] = new_value();
           p.outputs.push_back(values[i]);
         }
@@ -581,8 +608,11 @@ void ByteDmdMetric::consume(std::span<const TraceEvent> events) {
 
 void ByteDmdMetric::end() {
   if (!traced_ || evaluated_) return;
-  result_ = evaluate_bytedmd(program_from_trace(*buffers_, events_),
-                             static_cast<std::uint64_t>(config_.bytes_per_element));
+  // bytes_per_element 0: each buffer's declared size, in units of their common divisor.
+  const std::uint32_t unit = config_.bytes_per_element == 0 ? common_element_bytes(*buffers_) : 0;
+  result_ =
+      evaluate_bytedmd(program_from_trace(*buffers_, events_, unit),
+                       unit > 0 ? unit : static_cast<std::uint64_t>(config_.bytes_per_element));
   evaluated_ = true;
   std::vector<TraceEvent>().swap(events_);
 }

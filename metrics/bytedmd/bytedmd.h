@@ -33,6 +33,7 @@
 // O(log L) per read (StackDistance), L = live values; memory O(events + values).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <istream>
 #include <span>
@@ -101,28 +102,43 @@ ByteDmdProgram parse_bytedmd_program(std::string_view text,
                                      const std::string& source_name = "<string>");
 ByteDmdProgram read_bytedmd_program(std::istream& in, const std::string& source_name);
 
-// The program of a cube trace under the mapping described at the top of this file.
-// Throws cube::Error beyond 2^32 - 1 values, operand reads or outputs.
-ByteDmdProgram program_from_trace(const BufferTable& buffers, std::span<const TraceEvent> events);
+// The program of a cube trace under the mapping described at the top of this file. With
+// unit_bytes > 0 every element of a buffer of E-byte elements becomes E / unit_bytes values of
+// unit_bytes each (adjacent, read and written together), so that buffers of different element
+// sizes (bfloat16 beside float32) are priced by the bytes they hold: evaluated with
+// bytes_per_element = unit_bytes, an element read at byte depth D costs S(D + E) - S(D), as one
+// E-byte element of a single-size trace does (for a trace of one element size E, unit_bytes = E
+// gives the same cost as unit_bytes = 0 with bytes_per_element = E). Throws cube::Error when an
+// element size is not a multiple of unit_bytes, and beyond 2^32 - 1 values, operand reads or
+// outputs.
+ByteDmdProgram program_from_trace(const BufferTable& buffers, std::span<const TraceEvent> events,
+                                  std::uint32_t unit_bytes = 0);
+
+// The greatest common divisor of the element sizes of the buffers (4 when there are none): the
+// unit of `bytedmd(bytes_per_element=0)`.
+std::uint32_t common_element_bytes(const BufferTable& buffers);
 
 struct ByteDmdConfig {
   std::int64_t bytes_per_element = 1;
   template <class V>
   void visit(V& v) {
     v("bytes_per_element", bytes_per_element,
-      "bytes per traced element; 1 as in ByteDMD's default, 4 prices float32 bytes")
-        .at_least(1)
+      "bytes per traced element; 1 as in ByteDMD's default, 4 prices float32 bytes, 0 prices "
+      "each buffer's declared element size (bfloat16 beside float32)")
+        .at_least(0)
         .at_most(1 << 20);
   }
 };
 
 // `bytedmd`: values "bytedmd" (Σ cost, bytes·⌈√bytes⌉) and "bytedmd_reads" (element operand
-// reads priced); nullopt if the run was not traced.
+// reads priced; with bytes_per_element 0, reads of units of the buffers' common element size);
+// nullopt if the run was not traced.
 class ByteDmdMetric : public Metric {
  public:
   explicit ByteDmdMetric(const ByteDmdConfig& config) : config_(config) {}
+  // For neutral programs, whose values declare no size: 0 (declared sizes) counts as 1.
   std::uint64_t bytes_per_element() const {
-    return static_cast<std::uint64_t>(config_.bytes_per_element);
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(1, config_.bytes_per_element));
   }
   bool needs_trace() const override { return true; }
   std::vector<std::string> value_names() const override { return {"bytedmd", "bytedmd_reads"}; }

@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "core/trace.h"
 
@@ -145,6 +146,95 @@ void trace_gemm(Tracer& tr, int M, int N, int K, const TracedMatrix& a, const Tr
   trace_pack_b(tr, K, N, b, pack, 0);
   trace_row_range(tr, 0, M, N, K, a, pack, 0, static_cast<std::uint64_t>(K) * kTraceNr, c,
                   accumulate, rows);
+}
+
+// The bfloat16 product gemm_bf16 (gemm_bf16.h) as one thread runs it. Buffers hold the operands in
+// their own element units (2-byte bfloat16 or 4-byte float); `pack` and `apack` are 2-byte
+// buffers (the packed pairs, counted as two bfloat16 each):
+//   pack    for each 16-column panel jp, for each pair row q < ceil(K/2): the reads of B's rows 2q
+//           and 2q+1 in the panel (one event each when B's columns are contiguous; one 2-element
+//           event per column when its rows are; else one per element), then the write of the
+//           packed pair row (32 bfloat16, one 64-byte line); op_end() per panel.
+//   kernel  in row blocks of as many 12-row micro panels as fit 24 KiB of A pairs: each panel's A
+//           is read in place when it is bfloat16 with contiguous rows (even K, full panel), else
+//           packed first (the read of each row's K elements, then the write of its pairs into
+//           `apack`, reported in row layout); then for each B panel, each micro panel of the
+//           block, in groups of 32 p (one 64-byte line of each bfloat16 A row): the group's A
+//           runs (12 rows), its 16 packed B lines; then per row the read of C (when
+//           accumulating) and its write; op_end() per call.
+template <class Tracer>
+void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, bool a_half,
+                     const TracedMatrix& b, const TracedMatrix& c, BufferId pack, BufferId apack,
+                     bool accumulate) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  constexpr int kMr = 12, kGroup = 32;
+  const int K2 = (K + 1) / 2;
+  const int panels = (N + kTraceNr - 1) / kTraceNr;
+  const auto panel_units = static_cast<std::uint64_t>(K2) * kTraceNr * 2;
+  for (int jp = 0; jp < panels; ++jp) {
+    const int j0 = jp * kTraceNr;
+    const int nc = std::min(kTraceNr, N - j0);
+    for (int q = 0; q < K2; ++q) {
+      for (int p = 2 * q; p < std::min(K, 2 * q + 2); ++p) {
+        if (b.rs == 1 && p == 2 * q && p + 1 < K) {
+          for (int j = 0; j < nc; ++j) tr.read(b.buffer, b.at(p, j0 + j), 2);
+          break;
+        }
+        trace_row_run(tr, b, p, j0, nc);
+      }
+      tr.write(pack, jp * panel_units + static_cast<std::uint64_t>(q) * kTraceNr * 2, kTraceNr * 2);
+    }
+    tr.op_end();
+  }
+  const int micro = (M + kMr - 1) / kMr;
+  const int block = std::max(1, 24 * 1024 / (K2 * kMr * 4));
+  const auto apanel_units = static_cast<std::uint64_t>(K2) * 2 * kMr;
+  for (int mb = 0; mb < micro; mb += block) {
+    const int nb = std::min(block, micro - mb);
+    std::vector<char> direct(static_cast<std::size_t>(nb), 0);
+    for (int k = 0; k < nb; ++k) {
+      const int i = (mb + k) * kMr;
+      const int mr = std::min(kMr, M - i);
+      direct[k] = a_half && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr;
+      if (direct[k]) continue;
+      for (int r = 0; r < mr; ++r) {
+        if (a.cs == 1) {
+          tr.read(a.buffer, a.at(i + r, 0), static_cast<std::uint64_t>(K));
+        } else {
+          for (int p = 0; p < K; ++p) tr.read(a.buffer, a.at(i + r, p), 1);
+        }
+        tr.write(apack, k * apanel_units + static_cast<std::uint64_t>(r) * K2 * 2,
+                 static_cast<std::uint64_t>(K2) * 2);
+      }
+      tr.op_end();
+    }
+    for (int jp = 0; jp < panels; ++jp) {
+      const int j0 = jp * kTraceNr;
+      const int nc = std::min(kTraceNr, N - j0);
+      for (int k = 0; k < nb; ++k) {
+        const int i = (mb + k) * kMr;
+        const int mr = std::min(kMr, M - i);
+        for (int g = 0; g < 2 * K2; g += kGroup) {
+          const int gl = std::min(kGroup, 2 * K2 - g);
+          for (int r = 0; r < kMr; ++r) {
+            if (direct[k]) {
+              tr.read(a.buffer, a.at(i + r, g), static_cast<std::uint64_t>(gl));
+            } else {
+              tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(r) * K2 * 2 + g,
+                      static_cast<std::uint64_t>(gl));
+            }
+          }
+          tr.read(pack, jp * panel_units + static_cast<std::uint64_t>(g) * kTraceNr,
+                  static_cast<std::uint64_t>(gl) * kTraceNr);
+        }
+        for (int r = 0; r < mr; ++r) {
+          if (accumulate) trace_row_run(tr, c, i + r, j0, nc);
+          tr.write(c.buffer, c.at(i + r, j0), static_cast<std::uint64_t>(nc));
+        }
+        tr.op_end();
+      }
+    }
+  }
 }
 
 // The untiled i, j, p triple loop (see the header comment).

@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "core/trace.h"
 #include "models/gemm/gemm.h"
+#include "models/gemm/gemm_bf16.h"
 #include "models/gemm/gemm_trace.h"
 
 namespace cube::gpt {
@@ -127,6 +128,15 @@ void apply_dropout(float* x, std::size_t n, const Dropout& d, std::uint64_t site
 struct Ids {
   BufferId params = 0, grads = 0, acts = 0, dacts = 0, tokens = 0, targets = 0, pack = 0,
            att_scratch = 0;
+  // bf16 mode only: the bfloat16 copy of the weights, the bfloat16 activations, and the packed
+  // pairs of the products' B and A operands.
+  BufferId params16 = 0, acts16 = 0, pack16 = 0, apack16 = 0;
+};
+
+// An activation tensor: its offset in acts (float32) or, when half, in acts16 (bfloat16).
+struct Act {
+  std::size_t off = 0;
+  bool half = false;
 };
 
 // The micro-kernel height the traced products report: the AVX-512 kernel's 12 rows on every
@@ -212,6 +222,19 @@ float* thread_scratch(std::size_t n) {
   return storage.data();
 }
 
+// LayerNorm with a bfloat16 output: each row normalised in float32 (layernorm_forward_row), then
+// rounded.
+void layernorm_forward_bf16(const float* x, Bf16* out, float* mean, float* rstd, const float* w,
+                            const float* b, int M, int C) {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int i = 0; i < M; ++i) {
+    float* row = thread_scratch(static_cast<std::size_t>(C));
+    const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
+    layernorm_forward_row(x + o, row, mean + i, rstd + i, w, b, C);
+    to_bf16(row, out + o, static_cast<std::size_t>(C));
+  }
+}
+
 // dx_i += LN backward of row i; si: C floats of scratch.
 CUBE_GPT_AVX2_CLONES void layernorm_backward_row(float* dxi, float* si, const float* di,
                                                  const float* xi, const float* w, float m, float s,
@@ -289,6 +312,32 @@ void gelu_backward(float* d, const float* x, std::size_t n) {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (std::int64_t b = 0; b < nn; b += kChunk) {
     gelu_backward_chunk(d + b, x + b, std::min(kChunk, nn - b));
+  }
+}
+
+// The bf16 mode's GELU: bfloat16 x, computed in float32 per chunk, output rounded.
+void gelu_forward_bf16(const Bf16* x, Bf16* out, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    const auto len = static_cast<std::size_t>(std::min(kChunk, nn - b));
+    float* xf = thread_scratch(2 * static_cast<std::size_t>(kChunk));
+    float* yf = xf + kChunk;
+    from_bf16(x + b, xf, len);
+    gelu_forward_chunk(xf, yf, static_cast<std::int64_t>(len));
+    to_bf16(yf, out + b, len);
+  }
+}
+
+// d *= gelu'(x) for a bfloat16 x.
+void gelu_backward_bf16(float* d, const Bf16* x, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    const auto len = static_cast<std::size_t>(std::min(kChunk, nn - b));
+    float* xf = thread_scratch(static_cast<std::size_t>(kChunk));
+    from_bf16(x + b, xf, len);
+    gelu_backward_chunk(d + b, xf, static_cast<std::int64_t>(len));
   }
 }
 
@@ -474,6 +523,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   }
   if (c.n_embd % c.n_head != 0) throw ConfigError("gpt: n_embd must be a multiple of n_head");
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ConfigError("gpt: dropout must be in [0, 1)");
+  if (c.bf16 && c.bias) throw ConfigError("gpt: bf16 mixed precision needs bias = false");
   const std::size_t C = c.n_embd, V = c.vocab_size, Tm = c.block_size;
   const std::size_t nb = c.bias ? 1 : 0;
   std::size_t next = 0;
@@ -518,6 +568,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   }
   params_.assign(next, 0.0f);
   grads_.assign(next, 0.0f);
+  if (c.bf16) params16_.assign(next, 0);
 
   Rng rng(seed);
   const double proj_std = 0.02 / std::sqrt(2.0 * c.n_layer);
@@ -543,10 +594,18 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     next += n;
     return o;
   };
+  std::size_t next16 = 0;
+  // The activations that bf16 mode stores in bfloat16 (acts16_).
+  auto act_h = [&](std::size_t n) {
+    if (!c.bf16) return act(n);
+    const std::size_t o = next16;
+    next16 += n;
+    return o;
+  };
   encoded_ = act(BT * C);
   for (int l = 0; l < c.n_layer; ++l) {
     LayerActs a;
-    a.ln1 = act(BT * C);
+    a.ln1 = act_h(BT * C);
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act(BT * 3 * C);
@@ -554,22 +613,23 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.atty = act(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
-    a.ln2 = act(BT * C);
+    a.ln2 = act_h(BT * C);
     a.ln2_mean = act(BT);
     a.ln2_rstd = act(BT);
-    a.fch = act(BT * 4 * C);
-    a.fch_gelu = act(BT * 4 * C);
+    a.fch = act_h(BT * 4 * C);
+    a.fch_gelu = act_h(BT * 4 * C);
     a.fcproj = act(BT * C);
     a.res3 = act(BT * C);
     la_.push_back(a);
   }
-  lnf_ = act(BT * C);
+  lnf_ = act_h(BT * C);
   lnf_mean_ = act(BT);
   lnf_rstd_ = act(BT);
   logits_ = act(BT * V);
   probs_ = act(BT * V);
   losses_ = act(BT);
   acts_.assign(next, 0.0f);
+  acts16_.assign(next16, 0);
 
   next = 0;
   d_res_ = act(BT * C);
@@ -637,12 +697,21 @@ void GptModel::check_ids() const {
 namespace {
 
 // np parameters, na activations, nd backward scratch, nt tokens, npack floats of GEMM packing,
-// nscratch floats of one head's attention scratch (d probabilities).
+// nscratch floats of one head's attention scratch (d probabilities); in bf16 mode (na16 > 0) also
+// np bfloat16 weights, na16 bfloat16 activations and the bf16 products' pack buffers (2 npack
+// and napack16 bfloat16).
 template <class Tracer>
 Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt,
-                    std::size_t npack, std::size_t nscratch) {
+                    std::size_t npack, std::size_t nscratch, std::size_t na16,
+                    std::size_t napack16) {
   Ids ids;
   if constexpr (Tracer::kEnabled) {
+    if (na16 > 0) {
+      ids.params16 = tr.buffer("gpt.params16", 2, np);
+      ids.acts16 = tr.buffer("gpt.acts16", 2, na16);
+      ids.pack16 = tr.buffer("gpt.pack16", 2, 2 * npack);
+      ids.apack16 = tr.buffer("gpt.apack16", 2, napack16);
+    }
     ids.params = tr.buffer("gpt.params", 4, np);
     ids.grads = tr.buffer("gpt.grads", 4, np);
     ids.acts = tr.buffer("gpt.acts", 4, na);
@@ -696,6 +765,8 @@ struct GptPass {
   float* A;
   float* G;
   float* D;
+  Bf16* P16;  // bf16 mode: the rounded weights (else null)
+  Bf16* A16;        // bf16 mode: the bfloat16 activations (else null)
   Dropout drop;
   KernelProfile* profile;
   std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
@@ -827,30 +898,68 @@ struct GptPass {
                    bool accumulate) {
     if constexpr (kTraced) trace_gemm(tr, M, N, K, a, b, c, id.pack, accumulate, kTracedKernelRows);
   }
+  // The bf16 mode's product as gemm_bf16 runs it (trace_gemm_bf16).
+  void traced_gemm_bf16(int M, int N, int K, TracedMatrix a, bool a_half, TracedMatrix b,
+                        TracedMatrix c) {
+    if constexpr (kTraced)
+      trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, id.pack16, id.apack16, false);
+  }
+  // An activation as a product operand (rows of `width` elements) and as a traced matrix.
+  MixedStrided operand(Act x, int width) const {
+    return x.half ? MixedStrided::b16(A16 + x.off, width, 1)
+                  : MixedStrided::f32(A + x.off, width, 1);
+  }
+  TracedMatrix traced(Act x, int width) const {
+    return {x.half ? id.acts16 : id.acts, sdiff(x.off), width, 1};
+  }
+  BufferId act_buffer(Act x) const { return x.half ? id.acts16 : id.acts; }
 
-  // out = in · Wᵀ + b over BT rows (N outputs, K inputs).
-  void matmul(int kind, std::size_t in, std::size_t w, std::size_t b, std::size_t out, int N,
-              int K) {
+  // out = in · Wᵀ + b over BT rows (N outputs, K inputs); b = kNoBias for none. In bf16 mode the
+  // product reads the rounded weights and writes a bfloat16 out when out.half.
+  void matmul(int kind, Act in, std::size_t w, std::size_t b, Act out, int N, int K) {
     ScopedKernelTimer timer(fslot(kind));
-    matmul_forward(A + in, P + w, bias ? P + b : nullptr, A + out, BT, N, K);
-    if (bias) {
+    const bool has_bias = bias && b != kNoBias;
+    if (P16 != nullptr) {
+      // The weight rounded where it is used, as autocast casts it (the backward reads this copy:
+      // the parameters do not change in between).
+      to_bf16(P + w, P16 + w, static_cast<std::size_t>(N) * K);
+      if constexpr (kTraced) {
+        tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
+        tensor(id.params16, w, static_cast<std::size_t>(N) * K, true);
+        tr.op_end();
+      }
+      const MixedOutput c =
+          out.half ? MixedOutput::b16(A16 + out.off, N) : MixedOutput::f32(A + out.off, N);
+      gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K), c, false);
+      traced_gemm_bf16(BT, N, K, traced(in, K), in.half, {id.params16, sdiff(w), 1, K},
+                       traced(out, N));
+      return;
+    }
+    matmul_forward(A + in.off, P + w, has_bias ? P + b : nullptr, A + out.off, BT, N, K);
+    if (has_bias) {
       per_tile(tr, BT, [&](int r0, int r1) {  // the bias copied into every row of out
         param(b, N);
-        rows(id.acts, out, N, r0, r1, true);
+        rows(id.acts, out.off, N, r0, r1, true);
       });
     }
-    traced_gemm(BT, N, K, {id.acts, sdiff(in), K, 1}, {id.params, sdiff(w), 1, K},
-                {id.acts, sdiff(out), N, 1}, bias);
+    traced_gemm(BT, N, K, {id.acts, sdiff(in.off), K, 1}, {id.params, sdiff(w), 1, K},
+                {id.acts, sdiff(out.off), N, 1}, has_bias);
   }
-  void layernorm(std::size_t in, std::size_t out, std::size_t mean, std::size_t rstd, std::size_t w,
+  void layernorm(std::size_t in, Act out, std::size_t mean, std::size_t rstd, std::size_t w,
                  std::size_t b) {
     ScopedKernelTimer timer(fslot(KernelProfile::kLayerNorm));
-    layernorm_forward(A + in, A + out, A + mean, A + rstd, P + w, bias ? P + b : nullptr, BT, C);
+    if (out.half) {
+      layernorm_forward_bf16(A + in, A16 + out.off, A + mean, A + rstd, P + w,
+                             bias ? P + b : nullptr, BT, C);
+    } else {
+      layernorm_forward(A + in, A + out.off, A + mean, A + rstd, P + w, bias ? P + b : nullptr, BT,
+                        C);
+    }
     per_tile(tr, BT, [&](int r0, int r1) {
       rows(id.acts, in, C, r0, r1, false);
       param(w, C);
       if (bias) param(b, C);
-      rows(id.acts, out, C, r0, r1, true);
+      rows(act_buffer(out), out.off, C, r0, r1, true);
       rows(id.acts, mean, 1, r0, r1, true);
       rows(id.acts, rstd, 1, r0, r1, true);
     });
@@ -881,15 +990,26 @@ struct GptPass {
 
   // Backward of out = in · Wᵀ + b given d_out (in dacts): dW, db overwritten; d_in (in dacts)
   // overwritten.
-  void matmul_back(int kind, std::size_t d_out, std::size_t in, std::size_t w, std::size_t b,
+  void matmul_back(int kind, std::size_t d_out, Act in, std::size_t w, std::size_t b,
                    std::size_t d_in, int N, int K) {
     ScopedKernelTimer timer(bslot(kind));
     const bool has_bias = bias && b != kNoBias;
-    gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
+    if (P16 != nullptr) {  // bias is off in bf16 mode
+      gemm_bf16(N, K, BT, MixedStrided::f32(D + d_out, 1, N), operand(in, K),
+                MixedOutput::f32(G + w, K), false);
+      gemm_bf16(BT, K, N, MixedStrided::f32(D + d_out, N, 1), MixedStrided::b16(P16 + w, K, 1),
+                MixedOutput::f32(D + d_in, K), false);
+      traced_gemm_bf16(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, false, traced(in, K),
+                       {id.grads, sdiff(w), K, 1});
+      traced_gemm_bf16(BT, K, N, {id.dacts, sdiff(d_out), N, 1}, false,
+                       {id.params16, sdiff(w), K, 1}, {id.dacts, sdiff(d_in), K, 1});
+      return;
+    }
+    gemm_tn(N, K, BT, D + d_out, A + in.off, G + w, false);
     if (has_bias) column_sums(D + d_out, G + b, BT, N);
     gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
     // dW = d_outᵀ · in, then db (column sums of d_out), then d_in = d_out · W.
-    traced_gemm(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, {id.acts, sdiff(in), K, 1},
+    traced_gemm(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, {id.acts, sdiff(in.off), K, 1},
                 {id.grads, sdiff(w), K, 1}, false);
     if (has_bias) {
       per_tile(tr, BT, [&](int r0, int r1) {
@@ -942,10 +1062,16 @@ struct GptPass {
 
 template <class Pass, class Tracer, class Drop>
 Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
-  const Ids id = declare_buffers(
-      tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
-      pack_elements(max_batch_ * config_.block_size, config_.n_embd, config_.vocab_size),
-      static_cast<std::size_t>(config_.block_size) * config_.block_size);
+  const int BTm = max_batch_ * config_.block_size;
+  // The bf16 products' packed A: a row block holds up to 24 KiB of pairs, 2 bfloat16 each.
+  const std::size_t apack16 =
+      config_.bf16
+          ? 24 * 1024 / 2 + 24 * static_cast<std::size_t>(std::max(BTm, 4 * config_.n_embd))
+          : 0;
+  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
+                                 pack_elements(BTm, config_.n_embd, config_.vocab_size),
+                                 static_cast<std::size_t>(config_.block_size) * config_.block_size,
+                                 acts16_.size(), apack16);
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
   return Pass{tr,
               id,
@@ -960,6 +1086,8 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
               acts_.data(),
               grads_.data(),
               dacts_.data(),
+              config_.bf16 ? params16_.data() : nullptr,
+              config_.bf16 ? acts16_.data() : nullptr,
               drop,
               profile_,
               d_res_,
@@ -1006,27 +1134,35 @@ void GptModel::block_forward(Pass& pass, int l) {
   const Dropout& drop = pass.drop;
   const LayerActs& a = la_[l];
   const LayerParams& p = lp_[l];
+  const bool h = config_.bf16;
   const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
-  pass.layernorm(xin, a.ln1, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
-  pass.matmul(KernelProfile::kQkv, a.ln1, p.attn_w, p.attn_b, a.qkv, 3 * C, C);
+  pass.layernorm(xin, {a.ln1, h}, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+  pass.matmul(KernelProfile::kQkv, {a.ln1, h}, p.attn_w, p.attn_b, {a.qkv}, 3 * C, C);
   {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
     attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
   }
   pass.trace_attention_forward(a.qkv, a.att, a.atty);
-  pass.matmul(KernelProfile::kAttnProj, a.atty, p.proj_w, p.proj_b, a.attproj, C, C);
+  pass.matmul(KernelProfile::kAttnProj, {a.atty}, p.proj_w, p.proj_b, {a.attproj}, C, C);
   pass.residual(xin, a.attproj, a.res2, site_attout(l));
-  pass.layernorm(a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
-  pass.matmul(KernelProfile::kFc, a.ln2, p.fc_w, p.fc_b, a.fch, 4 * C, C);
+  pass.layernorm(a.res2, {a.ln2, h}, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+  pass.matmul(KernelProfile::kFc, {a.ln2, h}, p.fc_w, p.fc_b, {a.fch, h}, 4 * C, C);
   {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kGelu));
-    gelu_forward(A + a.fch, A + a.fch_gelu, static_cast<std::size_t>(BT) * 4 * C);
+    const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
+    if (h) {
+      gelu_forward_bf16(pass.A16 + a.fch, pass.A16 + a.fch_gelu, n);
+    } else {
+      gelu_forward(A + a.fch, A + a.fch_gelu, n);
+    }
   }
+  const BufferId mlp_acts = h ? pass.id.acts16 : pass.id.acts;
   per_tile(pass.tr, BT, [&](int r0, int r1) {
-    pass.rows(pass.id.acts, a.fch, 4 * C, r0, r1, false);
-    pass.rows(pass.id.acts, a.fch_gelu, 4 * C, r0, r1, true);
+    pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, false);
+    pass.rows(mlp_acts, a.fch_gelu, 4 * C, r0, r1, true);
   });
-  pass.matmul(KernelProfile::kFcProj, a.fch_gelu, p.fcproj_w, p.fcproj_b, a.fcproj, C, 4 * C);
+  pass.matmul(KernelProfile::kFcProj, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b, {a.fcproj}, C,
+              4 * C);
   pass.residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
 }
 
@@ -1034,17 +1170,11 @@ void GptModel::block_forward(Pass& pass, int l) {
 template <class Pass>
 float GptModel::head_forward(Pass& pass) {
   const int C = pass.C, V = pass.V, BT = pass.BT;
-  const float* P = pass.P;
   float* A = pass.A;
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
-  pass.layernorm(xlast, lnf_, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+  pass.layernorm(xlast, {lnf_, config_.bf16}, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
   // lm_head, tied: logits = lnf · wteᵀ.
-  {
-    ScopedKernelTimer timer(pass.fslot(KernelProfile::kLmHead));
-    matmul_forward(A + lnf_, P + wte_, nullptr, A + logits_, BT, V, C);
-  }
-  pass.traced_gemm(BT, V, C, {pass.id.acts, sdiff(lnf_), C, 1}, {pass.id.params, sdiff(wte_), 1, C},
-                   {pass.id.acts, sdiff(logits_), V, 1}, false);
+  pass.matmul(KernelProfile::kLmHead, {lnf_, config_.bf16}, wte_, Pass::kNoBias, {logits_}, V, C);
 
   // Softmax and cross-entropy.
   float* logits = A + logits_;
@@ -1131,7 +1261,8 @@ void GptModel::head_backward(Pass& pass) {
     });
   }
   // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
-  pass.matmul_back(KernelProfile::kLmHead, d_logits_, lnf_, wte_, Pass::kNoBias, d_ln_, V, C);
+  pass.matmul_back(KernelProfile::kLmHead, d_logits_, {lnf_, config_.bf16}, wte_, Pass::kNoBias,
+                   d_ln_, V, C);
   std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
   pass.layernorm_back(d_ln_, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
@@ -1147,31 +1278,37 @@ void GptModel::block_backward(Pass& pass, int l) {
   const LayerActs& a = la_[l];
   const LayerParams& p = lp_[l];
   const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
+  const bool h = config_.bf16;
   // MLP branch: d fcproj = drop_back(d res3).
   const std::size_t d_mlp = pass.branch_grad(site_mlpout(l));
-  pass.matmul_back(KernelProfile::kFcProj, d_mlp, a.fch_gelu, p.fcproj_w, p.fcproj_b, d_big_, C,
-                   4 * C);
+  pass.matmul_back(KernelProfile::kFcProj, d_mlp, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b, d_big_,
+                   C, 4 * C);
   {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kGelu));
-    gelu_backward(D + d_big_, A + a.fch, static_cast<std::size_t>(BT) * 4 * C);
+    const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
+    if (h) {
+      gelu_backward_bf16(D + d_big_, pass.A16 + a.fch, n);
+    } else {
+      gelu_backward(D + d_big_, A + a.fch, n);
+    }
   }
   per_tile(pass.tr, BT, [&](int r0, int r1) {
-    pass.rows(pass.id.acts, a.fch, 4 * C, r0, r1, false);
+    pass.rows(h ? pass.id.acts16 : pass.id.acts, a.fch, 4 * C, r0, r1, false);
     pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, false);
     pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, true);
   });
-  pass.matmul_back(KernelProfile::kFc, d_big_, a.ln2, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
+  pass.matmul_back(KernelProfile::kFc, d_big_, {a.ln2, h}, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
   pass.layernorm_back(d_ln_, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   // Attention branch.
   const std::size_t d_att = pass.branch_grad(site_attout(l));
-  pass.matmul_back(KernelProfile::kAttnProj, d_att, a.atty, p.proj_w, p.proj_b, d_atty_, C, C);
+  pass.matmul_back(KernelProfile::kAttnProj, d_att, {a.atty}, p.proj_w, p.proj_b, d_atty_, C, C);
   {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kAttention));
     attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
                        site_att(l));
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);
-  pass.matmul_back(KernelProfile::kQkv, d_qkv_, a.ln1, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
+  pass.matmul_back(KernelProfile::kQkv, d_qkv_, {a.ln1, h}, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
   pass.layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
 }
 

@@ -49,6 +49,21 @@
 // probabilities in "gpt.att_scratch"). The other kernels report, per tile of kTraceRows = 64
 // rows of their (B*T)-row operands, the read of the input rows, the read of every parameter
 // tensor they use (whole tensor per tile), the write of the output rows, then op_end().
+//
+// Mixed precision (config.bf16; Micikevicius et al., "Mixed Precision Training", ICLR 2018, with
+// bfloat16 as in Kalamkar et al. 2019): the parameters stay float32 (the optimizer's master
+// copy); forward() first rounds them into a bfloat16 copy (as PyTorch's autocast casts the
+// weights each forward), and every linear-layer product runs on bfloat16 operands with float32
+// sums (gemm_bf16.h): forward out = in·Wᵀ, dX = dY·W and dW = dYᵀ·X, the gradients dY rounded as
+// they are packed. The activations those products read and the MLP's are stored in bfloat16
+// only: ln1, ln2 and lnf (LayerNorm outputs, normalised in float32 then rounded), fch (the fc
+// product, rounded once) and its GELU (computed in float32 from the rounded fch). The residual
+// stream, LayerNorm statistics, qkv, attention, the projections' outputs, logits and every
+// gradient stay float32. Needs bias = false (the products write bfloat16 outputs, which are
+// never accumulated into). Traced with the bfloat16 tensors in 2-byte buffers "gpt.acts16" and
+// "gpt.params16" (the copy), products reported by trace_gemm_bf16 ("gpt.pack16", "gpt.apack16").
+// Numbers differ from float32's in every digit after about the third; they are still bitwise
+// identical for any thread count.
 #pragma once
 
 #include <cstddef>
@@ -69,6 +84,7 @@ struct GptConfig {
   int n_embd = 128;
   bool bias = false;
   float dropout = 0.0f;
+  bool bf16 = false;  // mixed precision (see the header comment)
 };
 
 // One named parameter tensor: elements [offset, offset + size) of the parameter buffer.
@@ -185,6 +201,8 @@ class GptModel {
   std::size_t act_elements() const { return acts_.size(); }
 
  private:
+  // Offsets of the activations in acts_ (float32) or, in bf16 mode, in acts16_ for ln1, ln2, fch,
+  // fch_gelu and lnf.
   struct LayerActs {
     std::size_t ln1, ln1_mean, ln1_rstd, qkv, att, atty, attproj, res2, ln2, ln2_mean, ln2_rstd,
         fch, fch_gelu, fcproj, res3;
@@ -223,6 +241,8 @@ class GptModel {
   std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
               losses_ = 0;
   std::vector<float> acts_;
+  std::vector<std::uint16_t> acts16_;        // bf16 mode: the bfloat16 activations
+  std::vector<std::uint16_t> params16_;      // bf16 mode: the bfloat16 copy of params_
   // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
   std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
   std::vector<float> dacts_;

@@ -195,6 +195,7 @@ class Trainer {
     g.n_embd = static_cast<int>(c.n_embd);
     g.bias = c.bias;
     g.dropout = static_cast<float>(c.dropout);
+    g.bf16 = c.precision == "bf16";
     return g;
   }
 
@@ -347,6 +348,10 @@ GptTrainSolver::GptTrainSolver(const GptTrainConfig& config) : config_(config) {
   if (config_.n_embd % config_.n_head != 0)
     throw ConfigError("solver.n_head: " + std::to_string(config_.n_head) +
                       " does not divide n_embd = " + std::to_string(config_.n_embd));
+  if (config_.precision == "bf16" && config_.bias)
+    throw ConfigError(
+        "solver.precision: bf16 needs bias: false (its products never accumulate "
+        "a bias into a bfloat16 output)");
   // A lower bound: the blocks' float32 weights, gradients and one optimizer moment (AdamW
   // keeps two; embeddings and activations come on top).
   const double block_params = 12.0 * static_cast<double>(config_.n_layer) *

@@ -69,6 +69,7 @@ struct GptTrainConfig {
   std::int64_t n_embd = 128;
   bool bias = false;
   double dropout = 0.0;
+  std::string precision = "fp32";
   std::int64_t max_iters = 2000;
   double lr = 1e-3;
   double min_lr = 1e-4;
@@ -96,6 +97,10 @@ struct GptTrainConfig {
     v("n_embd", n_embd, "embedding width").at_least(1).at_most(8192);
     v("bias", bias, "biases in Linear and LayerNorm layers (nanoGPT bias)");
     v("dropout", dropout, "dropout probability while training").at_least(0).less_than(1);
+    v("precision", precision,
+      "fp32, or bf16: bfloat16 products and activations with float32 master weights "
+      "(gpt_model.h; needs bias: false)")
+        .one_of({"fp32", "bf16"});
     v("max_iters", max_iters, "training iterations").at_least(1);
     v("lr", lr, "peak learning rate").greater_than(0);
     v("min_lr", min_lr, "learning rate at the end of the cosine decay").at_least(0);

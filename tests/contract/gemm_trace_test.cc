@@ -138,5 +138,60 @@ TEST_F(GemmTraceTest, TheTiledTraceReadsEachOperandAsTheKernelDoes) {
   EXPECT_EQ(c_writes, static_cast<std::uint64_t>(kN) * kN);     // no K slice: once
 }
 
+// The same product in the bf16 process's GEMM (trace_gemm_bf16): A and B bfloat16 (32 KiB each),
+// C float32, B packed into bfloat16 pairs (32 KiB). The first touches (DRAM) are the bytes the
+// operands hold: 32 + 32 + 64 + 32 KiB = 160 KiB (and 3 KiB of the packed last A panel) against the
+// float32 product's 256 KiB (0.625x: C stays float32). The tier model and ByteDMD (declared sizes)
+// must fall by at least that much, since every reused line also holds twice the elements.
+Trace record_bf16_product() {
+  RecordingTracer tracer;
+  TraceCollector collector;
+  tracer.add_sink(&collector);
+  const BufferId a = tracer.buffer("A", 2, kN * kN);
+  const BufferId b = tracer.buffer("B", 2, kN * kN);
+  const BufferId c = tracer.buffer("C", 4, kN * kN);
+  const BufferId pack = tracer.buffer("pack", 2, kN * kN);
+  const BufferId apack = tracer.buffer("apack", 2, 12 * kN * 8);
+  gpt::trace_gemm_bf16(tracer, kN, kN, kN, {a, 0, kN, 1}, true, {b, 0, kN, 1}, {c, 0, kN, 1}, pack,
+                       apack, false);
+  tracer.finish();
+  return std::move(collector.trace());
+}
+
+TEST_F(GemmTraceTest, Bfloat16OperandsHalveTheirTrafficAndLowerEveryProxy) {
+  const Trace half = record_bf16_product();
+  const auto bytes = tier_bytes(half);
+  EXPECT_EQ(bytes.at("dram"), 2.5 * kMatrixBytes + 12 * kN * 2);  // + the packed 8-row panel
+  EXPECT_EQ(bytes.at("l3_share_4mib"), 0u);
+  EnergyEstimateMetric f32_pj(EnergyEstimateConfig{"zen5", 64}),
+      b16_pj(EnergyEstimateConfig{"zen5", 64});
+  const double f32_energy = value(f32_pj, *tiled_, "energy_estimate.pj");
+  const double b16_energy = value(b16_pj, half, "energy_estimate.pj");
+  EXPECT_LT(b16_energy, 0.7 * f32_energy) << b16_energy << " vs " << f32_energy;
+  ByteDmdMetric f32_bytedmd(ByteDmdConfig{0}), b16_bytedmd(ByteDmdConfig{0});
+  const double f32_cost = value(f32_bytedmd, *tiled_, "bytedmd");
+  const double b16_cost = value(b16_bytedmd, half, "bytedmd");
+  EXPECT_LT(b16_cost, 0.6 * f32_cost) << b16_cost << " vs " << f32_cost;
+  // What the kernel reads: B once into the pack (32 pairs per line), A in place except the last
+  // 8-row panel (packed once, then read from apack as 12 rows per call), the pack per call.
+  std::uint64_t a_reads = 0, b_reads = 0, pack_writes = 0, apack_reads = 0, c_writes = 0;
+  for (const TraceEvent& e : half.events) {
+    const std::string& name = half.buffers[e.buffer].name;
+    if (e.kind == EventKind::kRead) {
+      a_reads += name == "A" ? e.count : 0;
+      b_reads += name == "B" ? e.count : 0;
+      apack_reads += name == "apack" ? e.count : 0;
+    } else if (e.kind == EventKind::kWrite) {
+      pack_writes += name == "pack" ? e.count : 0;
+      c_writes += name == "C" ? e.count : 0;
+    }
+  }
+  EXPECT_EQ(b_reads, static_cast<std::uint64_t>(kN) * kN);
+  EXPECT_EQ(pack_writes, static_cast<std::uint64_t>(kN) * kN);
+  EXPECT_EQ(a_reads, 8u * 120 * kN + 8u * kN);  // 10 full panels per B panel, + the packing
+  EXPECT_EQ(apack_reads, 8u * 12 * kN);
+  EXPECT_EQ(c_writes, static_cast<std::uint64_t>(kN) * kN);
+}
+
 }  // namespace
 }  // namespace cube

@@ -449,6 +449,52 @@ ByteDmdResult naive_evaluate(const ByteDmdProgram& p, std::uint64_t b) {
   return out;
 }
 
+// bytes_per_element=0 prices each buffer by its declared element size: a trace with a 4-byte
+// buffer beside a 2-byte one costs exactly what the same trace costs when the 4-byte buffer is
+// declared with 2-byte elements and every access covers twice as many (the literal byte-pair
+// expansion); a trace of 4-byte buffers only costs what bytes_per_element=4 gives.
+TEST(ByteDmdTest, DeclaredElementSizesPriceMixedBuffersByTheirBytes) {
+  Rng rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    Trace mixed, halves, wide;
+    const BufferId w = mixed.buffers.declare("w", 4, 16);
+    const BufferId h = mixed.buffers.declare("h", 2, 16);
+    const BufferId w2 = halves.buffers.declare("w", 2, 32);
+    const BufferId h2 = halves.buffers.declare("h", 2, 16);
+    const BufferId wa = wide.buffers.declare("w", 4, 16);
+    const BufferId wb = wide.buffers.declare("h", 4, 16);
+    for (int e = 0; e < 60; ++e) {
+      const auto kind = rng.below(4) == 0   ? EventKind::kOpEnd
+                        : rng.below(3) == 0 ? EventKind::kWrite
+                                            : EventKind::kRead;
+      if (kind == EventKind::kOpEnd) {
+        for (Trace* t : {&mixed, &halves, &wide}) t->events.push_back({0, 0, 0, kind});
+        continue;
+      }
+      const bool in_w = rng.below(2) == 0;
+      const auto off = static_cast<std::uint32_t>(rng.below(12));
+      const auto n = static_cast<std::uint32_t>(1 + rng.below(4));
+      mixed.events.push_back({in_w ? w : h, off, n, kind});
+      halves.events.push_back(in_w ? TraceEvent{w2, 2 * off, 2 * n, kind}
+                                   : TraceEvent{h2, off, n, kind});
+      wide.events.push_back({in_w ? wa : wb, off, n, kind});
+    }
+    SCOPED_TRACE(trial);
+    const std::optional<double> declared =
+        run_metric("bytedmd(bytes_per_element=0)", mixed, 5)[0].value;
+    EXPECT_EQ(declared, run_metric("bytedmd(bytes_per_element=2)", halves, 5)[0].value);
+    EXPECT_EQ(declared, run_metric("bytedmd(bytes_per_element=0)", halves, 5)[0].value);
+    EXPECT_EQ(run_metric("bytedmd(bytes_per_element=0)", wide, 5)[0].value,
+              run_metric("bytedmd(bytes_per_element=4)", wide, 5)[0].value);
+  }
+  EXPECT_EQ(common_element_bytes(BufferTable{}), 4u);
+  Trace odd;
+  odd.buffers.declare("a", 3, 4);
+  odd.buffers.declare("b", 2, 4);
+  EXPECT_EQ(common_element_bytes(odd.buffers), 1u);
+  EXPECT_THROW(program_from_trace(odd.buffers, odd.events, 2), Error);
+}
+
 TEST(ByteDmdTest, MatchesLiteralSimulationOnRandomProgramsAndTraces) {
   for (std::uint64_t seed = 1; seed <= 400; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -655,7 +701,7 @@ TEST(ByteDmdTest, MetricShape) {
   EXPECT_EQ(metric->value_names(), (std::vector<std::string>{"bytedmd", "bytedmd_reads"}));
   EXPECT_EQ(metric->spec(), "bytedmd(bytes_per_element=1)");
   for (const MetricValue& v : metric->finish(RunOutcome{})) EXPECT_FALSE(v.value.has_value());
-  EXPECT_THROW(instantiate<Metric>(parse_spec("bytedmd(bytes_per_element=0)"), "metric"),
+  EXPECT_THROW(instantiate<Metric>(parse_spec("bytedmd(bytes_per_element=-1)"), "metric"),
                ConfigError);
   Trace empty;
   EXPECT_EQ(run_metric("bytedmd", empty, 4)[0].value, 0.0);
