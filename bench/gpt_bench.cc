@@ -37,7 +37,7 @@ using namespace cube::gpt;
 
 constexpr int kBatch = 12;
 
-GptConfig cpu_config() { return GptConfig{65, 64, 4, 4, 128, false, 0.0f}; }
+GptConfig cpu_config(bool bf16 = false) { return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16}; }
 
 double flops_per_iteration(const GptModel& m) {
   const GptConfig& c = m.config();
@@ -54,7 +54,8 @@ double peak(int threads) {
 }
 
 struct Setup {
-  GptModel model{cpu_config(), kBatch, 1337};
+  explicit Setup(bool bf16 = false) : model(cpu_config(bf16), kBatch, 1337) {}
+  GptModel model;
   AdamW opt{AdamWConfig{}, model.tensors(), model.num_parameters()};
   Rng rng{42};
   std::vector<std::uint8_t> x, y;
@@ -88,9 +89,9 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
 }
 
 // Whole iteration: forward + backward + clip + AdamW.
-void train_steps(benchmark::State& state, int threads) {
+void train_steps(benchmark::State& state, int threads, bool bf16 = false) {
   omp_set_num_threads(threads);
-  Setup s;
+  Setup s(bf16);
   s.next_batch();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -281,6 +282,20 @@ void GptStepBreakdown(benchmark::State& state) {
   }
 }
 BENCHMARK(GptStepBreakdown)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The training step in each precision side by side, 2 threads (precision 0: float32 on the
+// default GEMM engine; 1: bf16 mixed precision, gpt_model.h). ms_per_iter is the figure; GFLOPs
+// and MFU keep the float32 FMA ceiling as their denominator.
+void GptTrainStepOnPrecision(benchmark::State& state) {
+  state.SetLabel(state.range(0) == 1 ? "bf16" : "fp32");
+  train_steps(state, 2, state.range(0) == 1);
+}
+BENCHMARK(GptTrainStepOnPrecision)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("precision")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // cube's GEMM on a large product and, above it, the register-only FMA ceiling (the MFU
 // denominator) in the widest ISA and in AVX2, side by side (gemm_peak.h).

@@ -157,11 +157,13 @@ void trace_gemm(Tracer& tr, int M, int N, int K, const TracedMatrix& a, const Tr
 //           packed pair row (32 bfloat16, one 64-byte line); op_end() per panel.
 //   kernel  in row blocks of as many 12-row micro panels as fit 24 KiB of A pairs: each panel's A
 //           is read in place when it is bfloat16 with contiguous rows (even K, full panel), else
-//           packed first (the read of each row's K elements, then the write of its pairs into
-//           `apack`, reported in row layout); then for each B panel, each micro panel of the
-//           block, in groups of 32 p (one 64-byte line of each bfloat16 A row): the group's A
-//           runs (12 rows), its 16 packed B lines; then per row the read of C (when
-//           accumulating) and its write; op_end() per call.
+//           packed into `apack` first: pair-major when A's columns are contiguous (per pair row
+//           q, the reads of columns 2q and 2q+1 over the panel's rows, then the write of the 16
+//           pairs, one line), else row by row (each row's K elements, then its pairs); then for
+//           each B panel, each micro panel of the block, in groups of 32 p (one 64-byte line of
+//           each bfloat16 A row): the group's A (12 row runs, or the group's 16 pair lines), its
+//           16 packed B lines; then per row the read of C (when accumulating) and its write;
+//           op_end() per call.
 template <class Tracer>
 void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, bool a_half,
                      const TracedMatrix& b, const TracedMatrix& c, BufferId pack, BufferId apack,
@@ -188,22 +190,38 @@ void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, boo
   }
   const int micro = (M + kMr - 1) / kMr;
   const int block = std::max(1, 24 * 1024 / (K2 * kMr * 4));
-  const auto apanel_units = static_cast<std::uint64_t>(K2) * 2 * kMr;
+  // A packed panel: pair-major (16 lanes of pairs per q, one line) when A's columns are
+  // contiguous (rs == 1), else row by row (K2 pairs per row).
+  const auto apanel_units = static_cast<std::uint64_t>(K2) * 2 * kTraceNr;
+  enum class APanel : char { kDirect, kRows, kPairs };
   for (int mb = 0; mb < micro; mb += block) {
     const int nb = std::min(block, micro - mb);
-    std::vector<char> direct(static_cast<std::size_t>(nb), 0);
+    std::vector<APanel> mode(static_cast<std::size_t>(nb), APanel::kRows);
     for (int k = 0; k < nb; ++k) {
       const int i = (mb + k) * kMr;
       const int mr = std::min(kMr, M - i);
-      direct[k] = a_half && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr;
-      if (direct[k]) continue;
+      const std::uint64_t base = k * apanel_units;
+      if (a_half && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr) {
+        mode[k] = APanel::kDirect;
+        continue;
+      }
+      if (a.rs == 1) {  // per pair row q: A's columns 2q and 2q+1 over the panel's rows
+        mode[k] = APanel::kPairs;
+        for (int q = 0; q < K2; ++q) {
+          tr.read(a.buffer, a.at(i, 2 * q), static_cast<std::uint64_t>(mr));
+          if (2 * q + 1 < K) tr.read(a.buffer, a.at(i, 2 * q + 1), static_cast<std::uint64_t>(mr));
+          tr.write(apack, base + static_cast<std::uint64_t>(q) * kTraceNr * 2, kTraceNr * 2);
+        }
+        tr.op_end();
+        continue;
+      }
       for (int r = 0; r < mr; ++r) {
         if (a.cs == 1) {
           tr.read(a.buffer, a.at(i + r, 0), static_cast<std::uint64_t>(K));
         } else {
           for (int p = 0; p < K; ++p) tr.read(a.buffer, a.at(i + r, p), 1);
         }
-        tr.write(apack, k * apanel_units + static_cast<std::uint64_t>(r) * K2 * 2,
+        tr.write(apack, base + static_cast<std::uint64_t>(r) * K2 * 2,
                  static_cast<std::uint64_t>(K2) * 2);
       }
       tr.op_end();
@@ -216,8 +234,12 @@ void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, boo
         const int mr = std::min(kMr, M - i);
         for (int g = 0; g < 2 * K2; g += kGroup) {
           const int gl = std::min(kGroup, 2 * K2 - g);
-          for (int r = 0; r < kMr; ++r) {
-            if (direct[k]) {
+          if (mode[k] == APanel::kPairs) {  // the group's pair rows, one line each
+            tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(g) * kTraceNr,
+                    static_cast<std::uint64_t>(gl) * kTraceNr);
+          }
+          for (int r = 0; r < kMr && mode[k] != APanel::kPairs; ++r) {
+            if (mode[k] == APanel::kDirect) {
               tr.read(a.buffer, a.at(i + r, g), static_cast<std::uint64_t>(gl));
             } else {
               tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(r) * K2 * 2 + g,

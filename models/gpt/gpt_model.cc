@@ -131,6 +131,8 @@ struct Ids {
   // bf16 mode only: the bfloat16 copy of the weights, the bfloat16 activations, and the packed
   // pairs of the products' B and A operands.
   BufferId params16 = 0, acts16 = 0, pack16 = 0, apack16 = 0;
+  // bf16 mode only: the bfloat16 backward scratch, one head's float32 working copy.
+  BufferId dacts16 = 0, head = 0;
 };
 
 // An activation tensor: its offset in acts (float32) or, when half, in acts16 (bfloat16).
@@ -282,6 +284,40 @@ void layernorm_backward(float* dx, float* dw, float* db, const float* dout, cons
   }
 }
 
+// layernorm_backward with a bfloat16 dout: each row of dout widened to float32 as it is used.
+CUBE_GPT_AVX2_CLONES void layernorm_param_grads_bf16(float* dw, float* db, const Bf16* dout,
+                                                     const float* x, const float* mean,
+                                                     const float* rstd, int M, int C, int c0,
+                                                     int c1) {
+  std::fill(dw + c0, dw + c1, 0.0f);
+  if (db != nullptr) std::fill(db + c0, db + c1, 0.0f);
+  for (int i = 0; i < M; ++i) {
+    const float* xi = x + static_cast<std::ptrdiff_t>(i) * C;
+    const Bf16* di = dout + static_cast<std::ptrdiff_t>(i) * C;
+    const float m = mean[i], s = rstd[i];
+    for (int c = c0; c < c1; ++c) dw[c] += from_bf16(di[c]) * ((xi[c] - m) * s);
+    if (db != nullptr) {
+      for (int c = c0; c < c1; ++c) db[c] += from_bf16(di[c]);
+    }
+  }
+}
+
+void layernorm_backward_bf16(float* dx, float* dw, float* db, const Bf16* dout, const float* x,
+                             const float* w, const float* mean, const float* rstd, int M, int C) {
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int i = 0; i < M; ++i) {
+    const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
+    float* row = thread_scratch(2 * static_cast<std::size_t>(C));
+    from_bf16(dout + o, row, static_cast<std::size_t>(C));
+    layernorm_backward_row(dx + o, row + C, row, x + o, w, mean[i], rstd[i], C);
+  }
+#pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    layernorm_param_grads_bf16(dw, db, dout, x, mean, rstd, M, C, C * id / nt, C * (id + 1) / nt);
+  }
+}
+
 // GELU over a contiguous chunk: out = x Phi(x).
 CUBE_GPT_SIMD_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
@@ -329,15 +365,18 @@ void gelu_forward_bf16(const Bf16* x, Bf16* out, std::size_t n) {
   }
 }
 
-// d *= gelu'(x) for a bfloat16 x.
-void gelu_backward_bf16(float* d, const Bf16* x, std::size_t n) {
+// d *= gelu'(x), d and x bfloat16 (computed in float32 per chunk, d rounded again).
+void gelu_backward_bf16(Bf16* d, const Bf16* x, std::size_t n) {
   const auto nn = static_cast<std::int64_t>(n);
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (std::int64_t b = 0; b < nn; b += kChunk) {
     const auto len = static_cast<std::size_t>(std::min(kChunk, nn - b));
-    float* xf = thread_scratch(static_cast<std::size_t>(kChunk));
+    float* xf = thread_scratch(2 * static_cast<std::size_t>(kChunk));
+    float* df = xf + kChunk;
     from_bf16(x + b, xf, len);
-    gelu_backward_chunk(d + b, xf, static_cast<std::int64_t>(len));
+    from_bf16(d + b, df, len);
+    gelu_backward_chunk(df, xf, static_cast<std::int64_t>(len));
+    to_bf16(df, d + b, len);
   }
 }
 
@@ -374,6 +413,75 @@ CUBE_GPT_SIMD_CLONES void causal_softmax_backward(const float* p, float* dp, int
 // zeros, so the results are bitwise those of the full products.
 constexpr int kCausalStrip = 24;
 
+// One head's causal attention: q, k, v rows of hs floats at row stride ld; p (T x T) the softmax
+// probabilities (zero above the diagonal); y rows at stride ldy. base: the head's first element
+// index in its dropout site.
+void attention_head_forward(const float* q, const float* k, const float* v, std::ptrdiff_t ld,
+                            float* p, float* y, std::ptrdiff_t ldy, int T, int hs, float scale,
+                            const Dropout& drop, std::uint64_t sk, std::uint64_t base) {
+  thread_local PackedB kt, vp;  // Kᵀ and V of this head, packed once for all strips
+  kt.pack(hs, T, {k, 1, ld});
+  vp.pack(T, hs, {v, ld, 1});
+  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // S = Q Kᵀ on the strip's keys j < i1
+    const int i1 = std::min(T, i0 + kCausalStrip);
+    gemm_packed(i1 - i0, i1, hs, {q + i0 * ld, ld, 1}, kt, 0, p + i0 * T, T, false);
+  }
+  causal_softmax(p, T, scale);
+  const float* pd = p;
+  if (drop.active) {
+    float* s = thread_scratch(static_cast<std::size_t>(T) * T);
+    for (int i = 0; i < T * T; ++i) {
+      s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+    }
+    pd = s;
+  }
+  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // Y = P V over j < i1
+    const int i1 = std::min(T, i0 + kCausalStrip);
+    gemm_packed(i1 - i0, hs, i1, {pd + i0 * T, T, 1}, vp, 0, y + i0 * ldy, ldy, false);
+  }
+}
+
+// Its backward: dq, dk, dv (rows at stride ldd, overwritten) from dy (rows at stride lddy), the
+// stored probabilities p and q, k, v.
+void attention_head_backward(const float* q, const float* k, const float* v, std::ptrdiff_t ld,
+                             const float* p, const float* dy, std::ptrdiff_t lddy, float* dq,
+                             float* dk, float* dv, std::ptrdiff_t ldd, int T, int hs, float scale,
+                             const Dropout& drop, std::uint64_t sk, std::uint64_t base) {
+  float* scratch = thread_scratch(2 * static_cast<std::size_t>(T) * T);
+  float* dp = scratch;
+  const float* pd = p;
+  if (drop.active) {
+    float* s = scratch + static_cast<std::ptrdiff_t>(T) * T;
+    for (int i = 0; i < T * T; ++i) {
+      s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+    }
+    pd = s;
+  }
+  // Row strips as in the forward: dPd = dY Vᵀ on keys j < i1 (the rest of dp is never read),
+  // dV = Pdᵀ dY over queries i >= j0 (Pd is zero above the diagonal). Each B operand of the
+  // head is packed once for all strips.
+  thread_local PackedB vt, dyp, kp, qp;
+  vt.pack(hs, T, {v, 1, ld});
+  dyp.pack(T, hs, {dy, lddy, 1});
+  kp.pack(T, hs, {k, ld, 1});
+  qp.pack(T, hs, {q, ld, 1});
+  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {
+    const int i1 = std::min(T, i0 + kCausalStrip);
+    gemm_packed(i1 - i0, i1, hs, {dy + i0 * lddy, lddy, 1}, vt, 0, dp + i0 * T, T, false);
+    gemm_packed(i1 - i0, hs, T - i0, {pd + i0 * T + i0, 1, T}, dyp, i0, dv + i0 * ldd, ldd, false);
+  }
+  if (drop.active) {
+    for (int i = 0; i < T * T; ++i)
+      dp[i] *= Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+  }
+  causal_softmax_backward(p, dp, T, scale);
+  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // dQ = dS K and dK = dSᵀ Q, as above
+    const int i1 = std::min(T, i0 + kCausalStrip);
+    gemm_packed(i1 - i0, hs, i1, {dp + i0 * T, T, 1}, kp, 0, dq + i0 * ldd, ldd, false);
+    gemm_packed(i1 - i0, hs, T - i0, {dp + i0 * T + i0, 1, T}, qp, i0, dk + i0 * ldd, ldd, false);
+  }
+}
+
 // Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
 // probabilities (zero above the diagonal); y: (B*T, C).
 void attention_forward(const float* qkv, float* att, float* y, int B, int T, int C, int NH,
@@ -385,31 +493,10 @@ void attention_forward(const float* qkv, float* att, float* y, int B, int T, int
   for (int bh = 0; bh < B * NH; ++bh) {
     const int b = bh / NH, h = bh % NH;
     const float* q = qkv + static_cast<std::ptrdiff_t>(b) * T * 3 * C + h * hs;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
-    float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
-    thread_local PackedB kt, vp;  // Kᵀ and V of this head, packed once for all strips
-    kt.pack(hs, T, {k, 1, 3 * C});
-    vp.pack(T, hs, {v, 3 * C, 1});
-    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // S = Q Kᵀ on the strip's keys j < i1
-      const int i1 = std::min(T, i0 + kCausalStrip);
-      gemm_packed(i1 - i0, i1, hs, {q + i0 * 3 * C, 3 * C, 1}, kt, 0, p + i0 * T, T, false);
-    }
-    causal_softmax(p, T, scale);
-    const float* pd = p;
-    if (drop.active) {
-      float* s = thread_scratch(static_cast<std::size_t>(T) * T);
-      const std::uint64_t base = static_cast<std::uint64_t>(bh) * T * T;
-      for (int i = 0; i < T * T; ++i) {
-        s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
-      }
-      pd = s;
-    }
-    float* yh = y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs;
-    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // Y = P V over j < i1
-      const int i1 = std::min(T, i0 + kCausalStrip);
-      gemm_packed(i1 - i0, hs, i1, {pd + i0 * T, T, 1}, vp, 0, yh + i0 * C, C, false);
-    }
+    attention_head_forward(q, q + C, q + 2 * C, 3 * C,
+                           att + static_cast<std::ptrdiff_t>(bh) * T * T,
+                           y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs, C, T, hs, scale,
+                           drop, sk, static_cast<std::uint64_t>(bh) * T * T);
   }
 }
 
@@ -424,49 +511,91 @@ void attention_backward(float* dqkv, const float* dy, const float* qkv, const fl
     const int b = bh / NH, h = bh % NH;
     const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
     const float* q = qkv + row0 * 3 * C + h * hs;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
     float* dq = dqkv + row0 * 3 * C + h * hs;
-    float* dk = dq + C;
-    float* dv = dq + 2 * C;
-    const float* dyh = dy + row0 * C + h * hs;
-    const float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
-    float* scratch = thread_scratch(2 * static_cast<std::size_t>(T) * T);
-    float* dp = scratch;
-    const float* pd = p;
-    const std::uint64_t base = static_cast<std::uint64_t>(bh) * T * T;
-    if (drop.active) {
-      float* s = scratch + static_cast<std::ptrdiff_t>(T) * T;
-      for (int i = 0; i < T * T; ++i) {
-        s[i] = p[i] * Dropout::factor(sk, base + i, drop.threshold, drop.scale);
+    attention_head_backward(q, q + C, q + 2 * C, 3 * C,
+                            att + static_cast<std::ptrdiff_t>(bh) * T * T, dy + row0 * C + h * hs,
+                            C, dq, dq + C, dq + 2 * C, 3 * C, T, hs, scale, drop, sk,
+                            static_cast<std::uint64_t>(bh) * T * T);
+  }
+}
+
+// Floats of one head's working copy in bf16 mode: [q | k | v] rows (3 hs), then P (T x T), then
+// y or dy rows (hs), then [dq | dk | dv] rows (3 hs).
+std::size_t head_copy_floats(int T, int hs) {
+  return static_cast<std::size_t>(T) * (7 * static_cast<std::size_t>(hs) + T);
+}
+float* head_copy(std::size_t n) {
+  thread_local std::vector<float> storage;  // apart from thread_scratch, which the heads use
+  if (storage.size() < n) storage.resize(n);
+  return storage.data();
+}
+
+// Rows [row0, row0 + T) of the head's [q | k | v] slices of a bfloat16 (B*T, 3C) tensor, as
+// T rows of 3 hs floats.
+void copy_head_in(const Bf16* qkv, std::ptrdiff_t row0, int T, int C, int hs, int h, float* out) {
+  for (int t = 0; t < T; ++t) {
+    const Bf16* row = qkv + (row0 + t) * 3 * C + h * hs;
+    for (int part = 0; part < 3; ++part) {
+      from_bf16(row + part * C, out + static_cast<std::ptrdiff_t>(t) * 3 * hs + part * hs,
+                static_cast<std::size_t>(hs));
+    }
+  }
+}
+
+// bf16 mode's attention: the same per-head computation in float32 on a working copy of the
+// head's bfloat16 q, k, v; the probabilities and y stored rounded.
+void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, int C, int NH,
+                            const Dropout& drop, std::uint64_t site) {
+  const int hs = C / NH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const std::uint64_t sk = drop.site_key(site);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
+    float* hq = head_copy(head_copy_floats(T, hs));
+    float* pf = hq + static_cast<std::ptrdiff_t>(T) * 3 * hs;
+    float* yf = pf + static_cast<std::ptrdiff_t>(T) * T;
+    copy_head_in(qkv, row0, T, C, hs, h, hq);
+    attention_head_forward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, yf, hs, T, hs, scale, drop, sk,
+                           static_cast<std::uint64_t>(bh) * T * T);
+    to_bf16(pf, att + static_cast<std::ptrdiff_t>(bh) * T * T, static_cast<std::size_t>(T) * T);
+    for (int t = 0; t < T; ++t) {
+      to_bf16(yf + static_cast<std::ptrdiff_t>(t) * hs, y + (row0 + t) * C + h * hs,
+              static_cast<std::size_t>(hs));
+    }
+  }
+}
+
+// Its backward: bfloat16 dqkv (overwritten) from bfloat16 dy, probabilities and qkv.
+void attention_backward_bf16(Bf16* dqkv, const Bf16* dy, const Bf16* qkv, const Bf16* att, int B,
+                             int T, int C, int NH, const Dropout& drop, std::uint64_t site) {
+  const int hs = C / NH;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+  const std::uint64_t sk = drop.site_key(site);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
+    float* hq = head_copy(head_copy_floats(T, hs));
+    float* pf = hq + static_cast<std::ptrdiff_t>(T) * 3 * hs;
+    float* dyf = pf + static_cast<std::ptrdiff_t>(T) * T;
+    float* dqf = dyf + static_cast<std::ptrdiff_t>(T) * hs;
+    copy_head_in(qkv, row0, T, C, hs, h, hq);
+    from_bf16(att + static_cast<std::ptrdiff_t>(bh) * T * T, pf, static_cast<std::size_t>(T) * T);
+    for (int t = 0; t < T; ++t) {
+      from_bf16(dy + (row0 + t) * C + h * hs, dyf + static_cast<std::ptrdiff_t>(t) * hs,
+                static_cast<std::size_t>(hs));
+    }
+    attention_head_backward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, dyf, hs, dqf, dqf + hs,
+                            dqf + 2 * hs, 3 * hs, T, hs, scale, drop, sk,
+                            static_cast<std::uint64_t>(bh) * T * T);
+    for (int t = 0; t < T; ++t) {
+      Bf16* row = dqkv + (row0 + t) * 3 * C + h * hs;
+      for (int part = 0; part < 3; ++part) {
+        to_bf16(dqf + static_cast<std::ptrdiff_t>(t) * 3 * hs + part * hs, row + part * C,
+                static_cast<std::size_t>(hs));
       }
-      pd = s;
-    }
-    // Row strips as in the forward: dPd = dY Vᵀ on keys j < i1 (the rest of dp is never read),
-    // dV = Pdᵀ dY over queries i >= j0 (Pd is zero above the diagonal). Each B operand of the
-    // head is packed once for all strips.
-    thread_local PackedB vt, dyp, kp, qp;
-    vt.pack(hs, T, {v, 1, 3 * C});
-    dyp.pack(T, hs, {dyh, C, 1});
-    kp.pack(T, hs, {k, 3 * C, 1});
-    qp.pack(T, hs, {q, 3 * C, 1});
-    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {
-      const int i1 = std::min(T, i0 + kCausalStrip);
-      gemm_packed(i1 - i0, i1, hs, {dyh + i0 * C, C, 1}, vt, 0, dp + i0 * T, T, false);
-      gemm_packed(i1 - i0, hs, T - i0, {pd + i0 * T + i0, 1, T}, dyp, i0, dv + i0 * 3 * C, 3 * C,
-                  false);
-    }
-    if (drop.active) {
-      for (int i = 0; i < T * T; ++i) {
-        dp[i] *= Dropout::factor(sk, base + i, drop.threshold, drop.scale);
-      }
-    }
-    causal_softmax_backward(p, dp, T, scale);
-    for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // dQ = dS K and dK = dSᵀ Q, as above
-      const int i1 = std::min(T, i0 + kCausalStrip);
-      gemm_packed(i1 - i0, hs, i1, {dp + i0 * T, T, 1}, kp, 0, dq + i0 * 3 * C, 3 * C, false);
-      gemm_packed(i1 - i0, hs, T - i0, {dp + i0 * T + i0, 1, T}, qp, i0, dk + i0 * 3 * C, 3 * C,
-                  false);
     }
   }
 }
@@ -608,9 +737,9 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.ln1 = act_h(BT * C);
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
-    a.qkv = act(BT * 3 * C);
-    a.att = act(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
-    a.atty = act(BT * C);
+    a.qkv = act_h(BT * 3 * C);
+    a.att = act_h(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
+    a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
     a.ln2 = act_h(BT * C);
@@ -632,14 +761,16 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   acts16_.assign(next16, 0);
 
   next = 0;
+  next16 = 0;
   d_res_ = act(BT * C);
   d_tmp_ = act(BT * C);
-  d_ln_ = act(BT * C);
-  d_atty_ = act(BT * C);
-  d_qkv_ = act(BT * 3 * C);
-  d_big_ = act(BT * 4 * C);
+  d_ln_ = act_h(BT * C);
+  d_atty_ = act_h(BT * C);
+  d_qkv_ = act_h(BT * 3 * C);
+  d_big_ = act_h(BT * 4 * C);
   d_logits_ = act(BT * V);
   dacts_.assign(next, 0.0f);
+  dacts16_.assign(next16, 0);
   inputs_.assign(BT, 0);
   targets_.assign(BT, 0);
 }
@@ -698,12 +829,12 @@ namespace {
 
 // np parameters, na activations, nd backward scratch, nt tokens, npack floats of GEMM packing,
 // nscratch floats of one head's attention scratch (d probabilities); in bf16 mode (na16 > 0) also
-// np bfloat16 weights, na16 bfloat16 activations and the bf16 products' pack buffers (2 npack
-// and napack16 bfloat16).
+// np bfloat16 weights, na16 bfloat16 activations, the bf16 products' pack buffers (2 npack and
+// napack16 bfloat16), nd16 bfloat16 backward scratch and nhead floats of a head's working copy.
 template <class Tracer>
 Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, std::size_t nt,
-                    std::size_t npack, std::size_t nscratch, std::size_t na16,
-                    std::size_t napack16) {
+                    std::size_t npack, std::size_t nscratch, std::size_t na16, std::size_t napack16,
+                    std::size_t nd16, std::size_t nhead) {
   Ids ids;
   if constexpr (Tracer::kEnabled) {
     if (na16 > 0) {
@@ -711,6 +842,8 @@ Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, 
       ids.acts16 = tr.buffer("gpt.acts16", 2, na16);
       ids.pack16 = tr.buffer("gpt.pack16", 2, 2 * npack);
       ids.apack16 = tr.buffer("gpt.apack16", 2, napack16);
+      ids.dacts16 = tr.buffer("gpt.dacts16", 2, nd16);
+      ids.head = tr.buffer("gpt.head", 4, nhead);
     }
     ids.params = tr.buffer("gpt.params", 4, np);
     ids.grads = tr.buffer("gpt.grads", 4, np);
@@ -766,7 +899,8 @@ struct GptPass {
   float* G;
   float* D;
   Bf16* P16;  // bf16 mode: the rounded weights (else null)
-  Bf16* A16;        // bf16 mode: the bfloat16 activations (else null)
+  Bf16* A16;  // bf16 mode: the bfloat16 activations (else null)
+  Bf16* D16;  // bf16 mode: the bfloat16 backward scratch (else null)
   Dropout drop;
   KernelProfile* profile;
   std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
@@ -808,87 +942,202 @@ struct GptPass {
             static_cast<std::uint64_t>(n));
   }
 
-  // Attention of one layer as attention_forward runs it, per (batch, head): Kᵀ and V packed,
-  // per strip S = Q Kᵀ on the keys j < i1, the causal softmax row by row (reads j <= t, writes the
-  // row), per strip Y = P V. With dropout, the masked copy of P (thread scratch) is not traced.
+  // Where one head's attention operands live in the trace: q, k, v rows (stride ld) in qkv_buf,
+  // the probabilities (T x T, stride T) in p_buf, y or dy rows (stride ldy) in y_buf, and in the
+  // backward dq, dk, dv rows (stride ldd) in d_buf.
+  struct HeadLoc {
+    BufferId qkv_buf = 0;
+    std::int64_t q = 0, k = 0, v = 0, ld = 0;
+    BufferId p_buf = 0;
+    std::int64_t p = 0;
+    BufferId y_buf = 0;
+    std::int64_t y = 0, ldy = 0;
+    BufferId d_buf = 0;
+    std::int64_t dq = 0, dk = 0, dv = 0, ldd = 0;
+  };
+  // Head bh in the float32 layout: qkv, att and y (dy) in acts (dacts), dqkv in dacts.
+  HeadLoc f32_head(int bh, std::size_t qkv, std::size_t att, BufferId y_buf, std::size_t y,
+                   std::size_t d_qkv) const {
+    const int hs = C / NH, b = bh / NH, h = bh % NH;
+    const std::int64_t row0 = static_cast<std::int64_t>(b) * T;
+    HeadLoc L;
+    L.qkv_buf = id.acts;
+    L.q = sdiff(qkv) + row0 * 3 * C + h * hs;
+    L.k = L.q + C;
+    L.v = L.q + 2 * C;
+    L.ld = 3 * C;
+    L.p_buf = id.acts;
+    L.p = sdiff(att) + static_cast<std::int64_t>(bh) * T * T;
+    L.y_buf = y_buf;
+    L.y = sdiff(y) + row0 * C + h * hs;
+    L.ldy = C;
+    L.d_buf = id.dacts;
+    L.dq = sdiff(d_qkv) + row0 * 3 * C + h * hs;
+    L.dk = L.dq + C;
+    L.dv = L.dq + 2 * C;
+    L.ldd = 3 * C;
+    return L;
+  }
+  // The working copy of bf16 mode (attention_forward_bf16): [q | k | v] rows, P, y (dy) rows and
+  // [dq | dk | dv] rows in gpt.head.
+  HeadLoc copy_head() const {
+    const int hs = C / NH;
+    HeadLoc L;
+    L.qkv_buf = L.p_buf = L.y_buf = L.d_buf = id.head;
+    L.q = 0;
+    L.k = hs;
+    L.v = 2 * hs;
+    L.ld = 3 * hs;
+    L.p = static_cast<std::int64_t>(T) * 3 * hs;
+    L.y = L.p + static_cast<std::int64_t>(T) * T;
+    L.ldy = hs;
+    L.dq = L.y + static_cast<std::int64_t>(T) * hs;
+    L.dk = L.dq + hs;
+    L.dv = L.dq + 2 * hs;
+    L.ldd = 3 * hs;
+    return L;
+  }
+
+  // One head as attention_head_forward runs it: Kᵀ and V packed, per strip S = Q Kᵀ on the keys
+  // j < i1, the causal softmax row by row (reads j <= t, writes the row), per strip Y = P V.
+  // With dropout, the masked copy of P (thread scratch) is not traced.
+  void trace_head_forward(const HeadLoc& L) {
+    const int hs = C / NH;
+    trace_pack_b(tr, hs, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
+    trace_pack_b(tr, T, hs, {L.qkv_buf, L.v, L.ld, 1}, id.pack, head_pack(1));
+    causal_strips([&](int i0, int i1) {
+      trace_row_range(tr, 0, i1 - i0, i1, hs, {L.qkv_buf, L.q + i0 * L.ld, L.ld, 1}, id.pack,
+                      head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
+                      {L.p_buf, L.p + i0 * T, T, 1}, false, kTracedKernelRows);
+    });
+    for (int t = 0; t < T; ++t) {
+      softmax_row(L.p_buf, L.p, t, t + 1);
+      tr.write(L.p_buf, static_cast<std::uint64_t>(L.p + static_cast<std::int64_t>(t) * T),
+               static_cast<std::uint64_t>(T));
+      tr.op_end();
+    }
+    causal_strips([&](int i0, int i1) {
+      trace_row_range(tr, 0, i1 - i0, hs, i1, {L.p_buf, L.p + i0 * T, T, 1}, id.pack, head_pack(1),
+                      static_cast<std::uint64_t>(T) * kTraceNr,
+                      {L.y_buf, L.y + i0 * L.ldy, L.ldy, 1}, false, kTracedKernelRows);
+    });
+  }
+
+  // Its backward as attention_head_backward runs it: Vᵀ, dY, K and Q packed; per strip dP =
+  // dY Vᵀ (into the head's scratch) and dV = Pᵀ dY; the softmax backward row by row; per strip
+  // dQ = dS K and dK = dSᵀ Q.
+  void trace_head_backward(const HeadLoc& L) {
+    const int hs = C / NH;
+    const std::uint64_t depth_stride = static_cast<std::uint64_t>(T) * kTraceNr;
+    trace_pack_b(tr, hs, T, {L.qkv_buf, L.v, 1, L.ld}, id.pack, head_pack(0));
+    trace_pack_b(tr, T, hs, {L.y_buf, L.y, L.ldy, 1}, id.pack, head_pack(1));
+    trace_pack_b(tr, T, hs, {L.qkv_buf, L.k, L.ld, 1}, id.pack, head_pack(2));
+    trace_pack_b(tr, T, hs, {L.qkv_buf, L.q, L.ld, 1}, id.pack, head_pack(3));
+    causal_strips([&](int i0, int i1) {
+      trace_row_range(tr, 0, i1 - i0, i1, hs, {L.y_buf, L.y + i0 * L.ldy, L.ldy, 1}, id.pack,
+                      head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
+                      {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, false,
+                      kTracedKernelRows);
+      trace_row_range(tr, 0, i1 - i0, hs, T - i0, {L.p_buf, L.p + i0 * T + i0, 1, T}, id.pack,
+                      head_pack(1) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
+                      {L.d_buf, L.dv + i0 * L.ldd, L.ldd, 1}, false, kTracedKernelRows);
+    });
+    for (int t = 0; t < T; ++t) {
+      softmax_row(L.p_buf, L.p, t, t + 1);
+      softmax_row(id.att_scratch, 0, t, t + 1);
+      tr.write(id.att_scratch, static_cast<std::uint64_t>(t) * T, static_cast<std::uint64_t>(T));
+      tr.op_end();
+    }
+    causal_strips([&](int i0, int i1) {
+      trace_row_range(tr, 0, i1 - i0, hs, i1,
+                      {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, id.pack,
+                      head_pack(2), depth_stride, {L.d_buf, L.dq + i0 * L.ldd, L.ldd, 1}, false,
+                      kTracedKernelRows);
+      trace_row_range(tr, 0, i1 - i0, hs, T - i0,
+                      {id.att_scratch, static_cast<std::int64_t>(i0) * T + i0, 1, T}, id.pack,
+                      head_pack(3) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
+                      {L.d_buf, L.dk + i0 * L.ldd, L.ldd, 1}, false, kTracedKernelRows);
+    });
+  }
+
+  // bf16 mode: row t of head (b, h) of a bfloat16 (B*T, width) tensor at `base` of `buf`,
+  // columns [h*hs + part*C ...) for parts 0..parts-1, read (or written) hs each.
+  void head_rows16(BufferId buf, std::size_t base, int width, int bh, int t, int parts,
+                   bool write) {
+    const int hs = C / NH, b = bh / NH, h = bh % NH;
+    const std::uint64_t row = base + (static_cast<std::uint64_t>(b) * T + t) * width;
+    for (int part = 0; part < parts; ++part) {
+      const std::uint64_t off = row + static_cast<std::uint64_t>(h) * hs + part * C;
+      write ? tr.write(buf, off, hs) : tr.read(buf, off, hs);
+    }
+  }
+  // The copy of head bh's q, k, v rows into gpt.head (copy_head_in), one op per row.
+  void trace_copy_head_in(std::size_t qkv, int bh) {
+    const int hs = C / NH;
+    for (int t = 0; t < T; ++t) {
+      head_rows16(id.acts16, qkv, 3 * C, bh, t, 3, false);
+      tr.write(id.head, static_cast<std::uint64_t>(t) * 3 * hs, 3 * static_cast<std::uint64_t>(hs));
+      tr.op_end();
+    }
+  }
+
+  // Attention of one layer, per (batch, head), as attention_forward (float32: operands in acts)
+  // or attention_forward_bf16 runs it (the head's q, k, v copied into gpt.head row by row, the
+  // head computed there, then P and y rounded into acts16 row by row).
   void trace_attention_forward(std::size_t qkv, std::size_t att, std::size_t atty) {
     if constexpr (kTraced) {
       const int hs = C / NH;
       for (int bh = 0; bh < B * NH; ++bh) {
-        const int b = bh / NH, h = bh % NH;
-        const std::int64_t q = sdiff(qkv) + static_cast<std::int64_t>(b) * T * 3 * C + h * hs;
-        const std::int64_t k = q + C, v = q + 2 * C;
-        const std::int64_t p = sdiff(att) + static_cast<std::int64_t>(bh) * T * T;
-        const std::int64_t y = sdiff(atty) + static_cast<std::int64_t>(b) * T * C + h * hs;
-        trace_pack_b(tr, hs, T, {id.acts, k, 1, 3 * C}, id.pack, head_pack(0));
-        trace_pack_b(tr, T, hs, {id.acts, v, 3 * C, 1}, id.pack, head_pack(1));
-        causal_strips([&](int i0, int i1) {
-          trace_row_range(tr, 0, i1 - i0, i1, hs, {id.acts, q + i0 * 3 * C, 3 * C, 1}, id.pack,
-                          head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
-                          {id.acts, p + i0 * T, T, 1}, false, kTracedKernelRows);
-        });
+        if (A16 == nullptr) {
+          trace_head_forward(f32_head(bh, qkv, att, id.acts, atty, 0));
+          continue;
+        }
+        const HeadLoc L = copy_head();
+        trace_copy_head_in(qkv, bh);
+        trace_head_forward(L);
+        const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          softmax_row(id.acts, p, t, t + 1);
-          tr.write(id.acts, static_cast<std::uint64_t>(p + static_cast<std::int64_t>(t) * T),
-                   static_cast<std::uint64_t>(T));
+          tr.read(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T, T);
+          tr.write(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
+          tr.read(id.head, static_cast<std::uint64_t>(L.y) + static_cast<std::uint64_t>(t) * hs,
+                  hs);
+          head_rows16(id.acts16, atty, C, bh, t, 1, true);
           tr.op_end();
         }
-        causal_strips([&](int i0, int i1) {
-          trace_row_range(tr, 0, i1 - i0, hs, i1, {id.acts, p + i0 * T, T, 1}, id.pack,
-                          head_pack(1), static_cast<std::uint64_t>(T) * kTraceNr,
-                          {id.acts, y + i0 * C, C, 1}, false, kTracedKernelRows);
-        });
       }
     }
   }
 
-  // Its backward as attention_backward runs it, per (batch, head): Vᵀ, dY, K and Q packed; per
-  // strip dP = dY Vᵀ (into the head's scratch) and dV = Pᵀ dY; the softmax backward row by row;
-  // per strip dQ = dS K and dK = dSᵀ Q.
+  // Its backward, as attention_backward or attention_backward_bf16 runs it (the copies in:
+  // q, k, v, P and dy; the head; the rounded dq, dk, dv out, row by row).
   void trace_attention_backward(std::size_t d_qkv, std::size_t d_atty, std::size_t qkv,
                                 std::size_t att) {
     if constexpr (kTraced) {
       const int hs = C / NH;
-      const std::uint64_t depth_stride = static_cast<std::uint64_t>(T) * kTraceNr;
       for (int bh = 0; bh < B * NH; ++bh) {
-        const int b = bh / NH, h = bh % NH;
-        const std::int64_t row0 = static_cast<std::int64_t>(b) * T;
-        const std::int64_t q = sdiff(qkv) + row0 * 3 * C + h * hs;
-        const std::int64_t k = q + C, v = q + 2 * C;
-        const std::int64_t dq = sdiff(d_qkv) + row0 * 3 * C + h * hs;
-        const std::int64_t dk = dq + C, dv = dq + 2 * C;
-        const std::int64_t dy = sdiff(d_atty) + row0 * C + h * hs;
-        const std::int64_t p = sdiff(att) + static_cast<std::int64_t>(bh) * T * T;
-        trace_pack_b(tr, hs, T, {id.acts, v, 1, 3 * C}, id.pack, head_pack(0));
-        trace_pack_b(tr, T, hs, {id.dacts, dy, C, 1}, id.pack, head_pack(1));
-        trace_pack_b(tr, T, hs, {id.acts, k, 3 * C, 1}, id.pack, head_pack(2));
-        trace_pack_b(tr, T, hs, {id.acts, q, 3 * C, 1}, id.pack, head_pack(3));
-        causal_strips([&](int i0, int i1) {
-          trace_row_range(tr, 0, i1 - i0, i1, hs, {id.dacts, dy + i0 * C, C, 1}, id.pack,
-                          head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
-                          {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, false,
-                          kTracedKernelRows);
-          trace_row_range(tr, 0, i1 - i0, hs, T - i0, {id.acts, p + i0 * T + i0, 1, T}, id.pack,
-                          head_pack(1) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
-                          {id.dacts, dv + i0 * 3 * C, 3 * C, 1}, false, kTracedKernelRows);
-        });
+        if (A16 == nullptr) {
+          trace_head_backward(f32_head(bh, qkv, att, id.dacts, d_atty, d_qkv));
+          continue;
+        }
+        const HeadLoc L = copy_head();
+        trace_copy_head_in(qkv, bh);
+        const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          softmax_row(id.acts, p, t, t + 1);
-          softmax_row(id.att_scratch, 0, t, t + 1);
-          tr.write(id.att_scratch, static_cast<std::uint64_t>(t) * T,
-                   static_cast<std::uint64_t>(T));
+          tr.read(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
+          tr.write(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T, T);
+          head_rows16(id.dacts16, d_atty, C, bh, t, 1, false);
+          tr.write(id.head, static_cast<std::uint64_t>(L.y) + static_cast<std::uint64_t>(t) * hs,
+                   hs);
           tr.op_end();
         }
-        causal_strips([&](int i0, int i1) {
-          trace_row_range(tr, 0, i1 - i0, hs, i1,
-                          {id.att_scratch, static_cast<std::int64_t>(i0) * T, T, 1}, id.pack,
-                          head_pack(2), depth_stride, {id.dacts, dq + i0 * 3 * C, 3 * C, 1}, false,
-                          kTracedKernelRows);
-          trace_row_range(tr, 0, i1 - i0, hs, T - i0,
-                          {id.att_scratch, static_cast<std::int64_t>(i0) * T + i0, 1, T}, id.pack,
-                          head_pack(3) + static_cast<std::uint64_t>(i0) * kTraceNr, depth_stride,
-                          {id.dacts, dk + i0 * 3 * C, 3 * C, 1}, false, kTracedKernelRows);
-        });
+        trace_head_backward(L);
+        for (int t = 0; t < T; ++t) {
+          tr.read(id.head,
+                  static_cast<std::uint64_t>(L.dq) + static_cast<std::uint64_t>(t) * 3 * hs,
+                  3 * static_cast<std::uint64_t>(hs));
+          head_rows16(id.dacts16, d_qkv, 3 * C, bh, t, 3, true);
+          tr.op_end();
+        }
       }
     }
   }
@@ -988,28 +1237,40 @@ struct GptPass {
     });
   }
 
-  // Backward of out = in · Wᵀ + b given d_out (in dacts): dW, db overwritten; d_in (in dacts)
-  // overwritten.
-  void matmul_back(int kind, std::size_t d_out, Act in, std::size_t w, std::size_t b,
-                   std::size_t d_in, int N, int K) {
+  // A backward-scratch tensor (an Act whose offset is in dacts, or in dacts16 when half).
+  BufferId grad_buffer(Act g) const { return g.half ? id.dacts16 : id.dacts; }
+
+  // Backward of out = in · Wᵀ + b given d_out: dW, db overwritten; d_in overwritten (d_out and
+  // d_in are backward scratch; bfloat16 when half, as in is an activation).
+  void matmul_back(int kind, Act d_out, Act in, std::size_t w, std::size_t b, Act d_in, int N,
+                   int K) {
     ScopedKernelTimer timer(bslot(kind));
     const bool has_bias = bias && b != kNoBias;
     if (P16 != nullptr) {  // bias is off in bf16 mode
-      gemm_bf16(N, K, BT, MixedStrided::f32(D + d_out, 1, N), operand(in, K),
-                MixedOutput::f32(G + w, K), false);
-      gemm_bf16(BT, K, N, MixedStrided::f32(D + d_out, N, 1), MixedStrided::b16(P16 + w, K, 1),
-                MixedOutput::f32(D + d_in, K), false);
-      traced_gemm_bf16(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, false, traced(in, K),
-                       {id.grads, sdiff(w), K, 1});
-      traced_gemm_bf16(BT, K, N, {id.dacts, sdiff(d_out), N, 1}, false,
-                       {id.params16, sdiff(w), K, 1}, {id.dacts, sdiff(d_in), K, 1});
+      const MixedStrided dy_t = d_out.half ? MixedStrided::b16(D16 + d_out.off, 1, N)
+                                           : MixedStrided::f32(D + d_out.off, 1, N);
+      const MixedStrided dy = d_out.half ? MixedStrided::b16(D16 + d_out.off, N, 1)
+                                         : MixedStrided::f32(D + d_out.off, N, 1);
+      gemm_bf16(N, K, BT, dy_t, operand(in, K), MixedOutput::f32(G + w, K), false);
+      gemm_bf16(BT, K, N, dy, MixedStrided::b16(P16 + w, K, 1),
+                d_in.half ? MixedOutput::b16(D16 + d_in.off, K) : MixedOutput::f32(D + d_in.off, K),
+                false);
+      traced_gemm_bf16(N, K, BT, {grad_buffer(d_out), sdiff(d_out.off), 1, N}, d_out.half,
+                       traced(in, K), {id.grads, sdiff(w), K, 1});
+      traced_gemm_bf16(BT, K, N, {grad_buffer(d_out), sdiff(d_out.off), N, 1}, d_out.half,
+                       {id.params16, sdiff(w), K, 1}, {grad_buffer(d_in), sdiff(d_in.off), K, 1});
       return;
     }
-    gemm_tn(N, K, BT, D + d_out, A + in.off, G + w, false);
+    matmul_back_f32(d_out.off, in.off, w, has_bias ? b : kNoBias, d_in.off, N, K);
+  }
+  void matmul_back_f32(std::size_t d_out, std::size_t in, std::size_t w, std::size_t b,
+                       std::size_t d_in, int N, int K) {
+    const bool has_bias = b != kNoBias;
+    gemm_tn(N, K, BT, D + d_out, A + in, G + w, false);
     if (has_bias) column_sums(D + d_out, G + b, BT, N);
     gemm_nn(BT, K, N, D + d_out, P + w, D + d_in, false);
     // dW = d_outᵀ · in, then db (column sums of d_out), then d_in = d_out · W.
-    traced_gemm(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, {id.acts, sdiff(in.off), K, 1},
+    traced_gemm(N, K, BT, {id.dacts, sdiff(d_out), 1, N}, {id.acts, sdiff(in), K, 1},
                 {id.grads, sdiff(w), K, 1}, false);
     if (has_bias) {
       per_tile(tr, BT, [&](int r0, int r1) {
@@ -1021,13 +1282,18 @@ struct GptPass {
     traced_gemm(BT, K, N, {id.dacts, sdiff(d_out), N, 1}, {id.params, sdiff(w), K, 1},
                 {id.dacts, sdiff(d_in), K, 1}, false);
   }
-  void layernorm_back(std::size_t d_out, std::size_t in, std::size_t mean, std::size_t rstd,
-                      std::size_t w, std::size_t b) {
+  void layernorm_back(Act d_out, std::size_t in, std::size_t mean, std::size_t rstd, std::size_t w,
+                      std::size_t b) {
     ScopedKernelTimer timer(bslot(KernelProfile::kLayerNorm));
-    layernorm_backward(D + d_res, G + w, bias ? G + b : nullptr, D + d_out, A + in, P + w, A + mean,
-                       A + rstd, BT, C, D + d_tmp);
+    if (d_out.half) {
+      layernorm_backward_bf16(D + d_res, G + w, bias ? G + b : nullptr, D16 + d_out.off, A + in,
+                              P + w, A + mean, A + rstd, BT, C);
+    } else {
+      layernorm_backward(D + d_res, G + w, bias ? G + b : nullptr, D + d_out.off, A + in, P + w,
+                         A + mean, A + rstd, BT, C, D + d_tmp);
+    }
     per_tile(tr, BT, [&](int r0, int r1) {
-      rows(id.dacts, d_out, C, r0, r1, false);
+      rows(grad_buffer(d_out), d_out.off, C, r0, r1, false);
       rows(id.acts, in, C, r0, r1, false);
       rows(id.acts, mean, 1, r0, r1, false);
       rows(id.acts, rstd, 1, r0, r1, false);
@@ -1068,10 +1334,11 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
       config_.bf16
           ? 24 * 1024 / 2 + 24 * static_cast<std::size_t>(std::max(BTm, 4 * config_.n_embd))
           : 0;
-  const Ids id = declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
-                                 pack_elements(BTm, config_.n_embd, config_.vocab_size),
-                                 static_cast<std::size_t>(config_.block_size) * config_.block_size,
-                                 acts16_.size(), apack16);
+  const Ids id = declare_buffers(
+      tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
+      pack_elements(BTm, config_.n_embd, config_.vocab_size),
+      static_cast<std::size_t>(config_.block_size) * config_.block_size, acts16_.size(), apack16,
+      dacts16_.size(), head_copy_floats(config_.block_size, config_.n_embd / config_.n_head));
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
   return Pass{tr,
               id,
@@ -1088,6 +1355,7 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
               dacts_.data(),
               config_.bf16 ? params16_.data() : nullptr,
               config_.bf16 ? acts16_.data() : nullptr,
+              config_.bf16 ? dacts16_.data() : nullptr,
               drop,
               profile_,
               d_res_,
@@ -1137,13 +1405,18 @@ void GptModel::block_forward(Pass& pass, int l) {
   const bool h = config_.bf16;
   const std::size_t xin = l == 0 ? encoded_ : la_[l - 1].res3;
   pass.layernorm(xin, {a.ln1, h}, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
-  pass.matmul(KernelProfile::kQkv, {a.ln1, h}, p.attn_w, p.attn_b, {a.qkv}, 3 * C, C);
+  pass.matmul(KernelProfile::kQkv, {a.ln1, h}, p.attn_w, p.attn_b, {a.qkv, h}, 3 * C, C);
   {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
-    attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
+    if (h) {
+      attention_forward_bf16(pass.A16 + a.qkv, pass.A16 + a.att, pass.A16 + a.atty, B, T, C, NH,
+                             drop, site_att(l));
+    } else {
+      attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
+    }
   }
   pass.trace_attention_forward(a.qkv, a.att, a.atty);
-  pass.matmul(KernelProfile::kAttnProj, {a.atty}, p.proj_w, p.proj_b, {a.attproj}, C, C);
+  pass.matmul(KernelProfile::kAttnProj, {a.atty, h}, p.proj_w, p.proj_b, {a.attproj}, C, C);
   pass.residual(xin, a.attproj, a.res2, site_attout(l));
   pass.layernorm(a.res2, {a.ln2, h}, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   pass.matmul(KernelProfile::kFc, {a.ln2, h}, p.fc_w, p.fc_b, {a.fch, h}, 4 * C, C);
@@ -1261,11 +1534,12 @@ void GptModel::head_backward(Pass& pass) {
     });
   }
   // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
-  pass.matmul_back(KernelProfile::kLmHead, d_logits_, {lnf_, config_.bf16}, wte_, Pass::kNoBias,
-                   d_ln_, V, C);
+  const bool h = config_.bf16;
+  pass.matmul_back(KernelProfile::kLmHead, {d_logits_}, {lnf_, h}, wte_, Pass::kNoBias, {d_ln_, h},
+                   V, C);
   std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
-  pass.layernorm_back(d_ln_, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
+  pass.layernorm_back({d_ln_, h}, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
 }
 
 // One block backward (the MLP branch, then attention), d res carried in dacts.
@@ -1281,35 +1555,44 @@ void GptModel::block_backward(Pass& pass, int l) {
   const bool h = config_.bf16;
   // MLP branch: d fcproj = drop_back(d res3).
   const std::size_t d_mlp = pass.branch_grad(site_mlpout(l));
-  pass.matmul_back(KernelProfile::kFcProj, d_mlp, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b, d_big_,
-                   C, 4 * C);
+  pass.matmul_back(KernelProfile::kFcProj, {d_mlp}, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b,
+                   {d_big_, h}, C, 4 * C);
   {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kGelu));
     const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
     if (h) {
-      gelu_backward_bf16(D + d_big_, pass.A16 + a.fch, n);
+      gelu_backward_bf16(pass.D16 + d_big_, pass.A16 + a.fch, n);
     } else {
       gelu_backward(D + d_big_, A + a.fch, n);
     }
   }
   per_tile(pass.tr, BT, [&](int r0, int r1) {
     pass.rows(h ? pass.id.acts16 : pass.id.acts, a.fch, 4 * C, r0, r1, false);
-    pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, false);
-    pass.rows(pass.id.dacts, d_big_, 4 * C, r0, r1, true);
+    const BufferId d_buf = h ? pass.id.dacts16 : pass.id.dacts;
+    pass.rows(d_buf, d_big_, 4 * C, r0, r1, false);
+    pass.rows(d_buf, d_big_, 4 * C, r0, r1, true);
   });
-  pass.matmul_back(KernelProfile::kFc, d_big_, {a.ln2, h}, p.fc_w, p.fc_b, d_ln_, 4 * C, C);
-  pass.layernorm_back(d_ln_, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
+  pass.matmul_back(KernelProfile::kFc, {d_big_, h}, {a.ln2, h}, p.fc_w, p.fc_b, {d_ln_, h}, 4 * C,
+                   C);
+  pass.layernorm_back({d_ln_, h}, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   // Attention branch.
   const std::size_t d_att = pass.branch_grad(site_attout(l));
-  pass.matmul_back(KernelProfile::kAttnProj, d_att, {a.atty}, p.proj_w, p.proj_b, d_atty_, C, C);
+  pass.matmul_back(KernelProfile::kAttnProj, {d_att}, {a.atty, h}, p.proj_w, p.proj_b, {d_atty_, h},
+                   C, C);
   {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kAttention));
-    attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
-                       site_att(l));
+    if (h) {
+      attention_backward_bf16(pass.D16 + d_qkv_, pass.D16 + d_atty_, pass.A16 + a.qkv,
+                              pass.A16 + a.att, B, T, C, NH, drop, site_att(l));
+    } else {
+      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
+                         site_att(l));
+    }
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);
-  pass.matmul_back(KernelProfile::kQkv, d_qkv_, {a.ln1, h}, p.attn_w, p.attn_b, d_ln_, 3 * C, C);
-  pass.layernorm_back(d_ln_, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
+  pass.matmul_back(KernelProfile::kQkv, {d_qkv_, h}, {a.ln1, h}, p.attn_w, p.attn_b, {d_ln_, h},
+                   3 * C, C);
+  pass.layernorm_back({d_ln_, h}, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
 }
 
 // d wte[tok] += d x0 (the lm_head wrote its part first), d wpe[t] = sum over the batch.

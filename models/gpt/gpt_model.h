@@ -51,19 +51,22 @@
 // tensor they use (whole tensor per tile), the write of the output rows, then op_end().
 //
 // Mixed precision (config.bf16; Micikevicius et al., "Mixed Precision Training", ICLR 2018, with
-// bfloat16 as in Kalamkar et al. 2019): the parameters stay float32 (the optimizer's master
-// copy); forward() first rounds them into a bfloat16 copy (as PyTorch's autocast casts the
-// weights each forward), and every linear-layer product runs on bfloat16 operands with float32
-// sums (gemm_bf16.h): forward out = in·Wᵀ, dX = dY·W and dW = dYᵀ·X, the gradients dY rounded as
-// they are packed. The activations those products read and the MLP's are stored in bfloat16
-// only: ln1, ln2 and lnf (LayerNorm outputs, normalised in float32 then rounded), fch (the fc
-// product, rounded once) and its GELU (computed in float32 from the rounded fch). The residual
-// stream, LayerNorm statistics, qkv, attention, the projections' outputs, logits and every
-// gradient stay float32. Needs bias = false (the products write bfloat16 outputs, which are
-// never accumulated into). Traced with the bfloat16 tensors in 2-byte buffers "gpt.acts16" and
-// "gpt.params16" (the copy), products reported by trace_gemm_bf16 ("gpt.pack16", "gpt.apack16").
-// Numbers differ from float32's in every digit after about the third; they are still bitwise
-// identical for any thread count.
+// bfloat16 as in Kalamkar et al. 2019): the parameters, gradients and optimizer state stay
+// float32 (the master copy). Each forward product first rounds its weight into a bfloat16 copy
+// (as PyTorch's autocast casts a weight where it is used; the backward reads that copy), and
+// every linear-layer product runs on bfloat16 operands with float32 sums (gemm_bf16.h): forward
+// out = in·Wᵀ, dX = dY·W, dW = dYᵀ·X. Stored in bfloat16 only: ln1, ln2, lnf (LayerNorm
+// normalises in float32, then rounds), qkv and fch (products rounded once), the attention
+// probabilities and output (each head computed in float32 on a working copy of its q, k, v, as
+// the float32 model computes it, then rounded), the GELU output (computed in float32 from the
+// rounded fch), and the backward's activation gradients d ln, d atty, d qkv and d fch (outputs of
+// the dX products and of attention's backward; GELU's backward in float32 on them). Float32:
+// the residual stream and its gradient, LayerNorm statistics, the projections' outputs, logits,
+// probabilities and losses. Needs bias = false (bfloat16 outputs are never accumulated into).
+// Traced with the bfloat16 tensors in 2-byte buffers ("gpt.params16", "gpt.acts16",
+// "gpt.dacts16"), the products as trace_gemm_bf16 reports them ("gpt.pack16", "gpt.apack16"), and
+// each head's float32 working copy in "gpt.head" (copied in and out row by row). Numbers differ
+// from float32's after about the third digit; they are bitwise identical for any thread count.
 #pragma once
 
 #include <cstddef>
@@ -241,11 +244,12 @@ class GptModel {
   std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
               losses_ = 0;
   std::vector<float> acts_;
-  std::vector<std::uint16_t> acts16_;        // bf16 mode: the bfloat16 activations
-  std::vector<std::uint16_t> params16_;      // bf16 mode: the bfloat16 copy of params_
+  std::vector<std::uint16_t> acts16_;    // bf16 mode: the bfloat16 activations
+  std::vector<std::uint16_t> params16_;  // bf16 mode: the bfloat16 copy of params_
   // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
   std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
   std::vector<float> dacts_;
+  std::vector<std::uint16_t> dacts16_;           // bf16 mode: d_ln_, d_atty_, d_qkv_, d_big_
   static constexpr std::int32_t kUnscored = -1;  // a target that set_batch marked unscored
   std::vector<std::int32_t> inputs_, targets_;
   bool has_targets_ = false;
