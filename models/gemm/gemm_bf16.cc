@@ -161,13 +161,21 @@ CUBE_BF16_TARGET void pack_rows_avx512(int K, int n, MixedStrided a, std::uint32
 }
 
 // C tile of mr x nc (mr <= 12, nc <= 16) += or = the sums over K2 pairs of the A pairs
-// (a[r * ars + q * aqs]) and the packed B panel (bp[q * 16 + j]).
+// (a[r * ars + q * aqs]) and the packed B panel (bp[q * 16 + j]). from_c (float32 C only): the
+// sums start from C's values, which hold the sums of the depth before (a K slice's continuation:
+// the same additions in the same order as one unsliced call).
 CUBE_BF16_TARGET void kernel_avx512bf16(int K2, const std::uint32_t* a, std::ptrdiff_t ars,
                                         std::ptrdiff_t aqs, const std::uint32_t* bp, MixedOutput c,
-                                        std::ptrdiff_t c_offset, int mr, int nc, bool accumulate) {
+                                        std::ptrdiff_t c_offset, int mr, int nc, bool accumulate,
+                                        bool from_c) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << nc) - 1u);
   __m512 acc[kMr];
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) acc[r] = _mm512_setzero_ps();
+  for (int r = 0; r < kMr; ++r) {
+    acc[r] = from_c && r < mr ? _mm512_maskz_loadu_ps(
+                                    mask, static_cast<const float*>(c.data) + c_offset + r * c.ldc)
+                              : _mm512_setzero_ps();
+  }
   for (int q = 0; q < K2; ++q) {
     const __m512bh b = (__m512bh)_mm512_load_si512(bp + q * kNr);
     const std::uint32_t* aq = a + q * aqs;
@@ -177,7 +185,6 @@ CUBE_BF16_TARGET void kernel_avx512bf16(int K2, const std::uint32_t* a, std::ptr
       acc[r] = _mm512_dpbf16_ps(acc[r], ar, b);
     }
   }
-  const __mmask16 mask = static_cast<__mmask16>((1u << nc) - 1u);
   for (int r = 0; r < mr; ++r) {
     const std::ptrdiff_t o = c_offset + r * c.ldc;
     if (c.bf16) {
@@ -217,8 +224,14 @@ CUBE_BF16_TARGET void from_bf16_avx512(const Bf16* h, float* out, std::size_t n)
 
 void kernel_portable(int K2, const std::uint32_t* a, std::ptrdiff_t ars, std::ptrdiff_t aqs,
                      const std::uint32_t* bp, MixedOutput c, std::ptrdiff_t c_offset, int mr,
-                     int nc, bool accumulate) {
+                     int nc, bool accumulate, bool from_c) {
   float acc[kMr][kNr] = {};
+  if (from_c) {
+    for (int r = 0; r < mr; ++r) {
+      for (int j = 0; j < nc; ++j)
+        acc[r][j] = static_cast<const float*>(c.data)[c_offset + r * c.ldc + j];
+    }
+  }
   for (int q = 0; q < K2; ++q) {
     const std::uint32_t* bq = bp + q * kNr;
     for (int r = 0; r < mr; ++r) {
@@ -313,19 +326,31 @@ const std::uint32_t* a_panel(int K, int i, int mr, MixedStrided a, std::uint32_t
   return scratch;
 }
 
-// A pairs of one micro panel (12 x K2 words, in place or packed) kept in L1 by a row block.
-constexpr std::size_t kRowBlockBytes = 24 * 1024;
+// A row block keeps its micro panels' A pairs in L1; a K slice (float32 C, not accumulating) is
+// 8 KiB of a B panel and 6-8 KiB of an A panel.
+constexpr auto kRowBlockBytes = static_cast<std::size_t>(kBf16RowBlockBytes);
+constexpr int kSlicePairs = kBf16SlicePairs;
+
+// The view of A from column p0 on.
+MixedStrided from_column(MixedStrided a, int p0) {
+  const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(p0) * a.cs;
+  a.data = a.bf16 ? static_cast<const void*>(static_cast<const Bf16*>(a.data) + off)
+                  : static_cast<const void*>(static_cast<const float*>(a.data) + off);
+  return a;
+}
 
 // Rows of C in micro panels [mp0, mp1) against every packed B panel, in row blocks of as many
-// micro panels as fit kRowBlockBytes (8 at K = 128, 1 at K = 768): each B panel is loaded from L2
-// once per block and reused from L1 by the block's panels.
+// micro panels as fit kRowBlockBytes, and (sliced) in K slices of kSlicePairs pairs: per block
+// and slice the block's A panels are prepared, then each B panel's slice is loaded from L2 once
+// and reused from L1 by the block's panels. Slices after the first continue C's sums.
 void panel_range(int mp0, int mp1, int M, int N, int K, MixedStrided a, const std::uint32_t* packed,
-                 MixedOutput c, bool accumulate, bool simd) {
+                 MixedOutput c, bool accumulate, bool sliced, bool simd) {
   thread_local std::vector<std::uint32_t> a_storage;
   const int K2 = (K + 1) / 2;
-  const std::size_t panel_words = static_cast<std::size_t>(K2) * std::max(kMr, kPackedRows);
-  const int block =
-      std::max<int>(1, static_cast<int>(kRowBlockBytes / (static_cast<std::size_t>(K2) * kMr * 4)));
+  const int slice = sliced ? kSlicePairs : K2;
+  const std::size_t panel_words = static_cast<std::size_t>(slice) * std::max(kMr, kPackedRows);
+  const int block = std::max<int>(
+      1, static_cast<int>(kRowBlockBytes / (static_cast<std::size_t>(slice) * kMr * 4)));
   std::uint32_t* scratch = aligned_scratch(a_storage, panel_words * block);
   const int panels = (N + kNr - 1) / kNr;
   struct APanel {
@@ -336,23 +361,31 @@ void panel_range(int mp0, int mp1, int M, int N, int K, MixedStrided a, const st
   std::vector<APanel> held(block);
   for (int mb = mp0; mb < mp1; mb += block) {
     const int nb = std::min(block, mp1 - mb);
-    for (int k = 0; k < nb; ++k) {
-      APanel& h = held[k];
-      h.i = (mb + k) * kMr;
-      h.mr = std::min(kMr, M - h.i);
-      h.pairs = a_panel(K, h.i, h.mr, a, scratch + k * panel_words, simd, h.ars, h.aqs);
-    }
-    for (int jp = 0; jp < panels; ++jp) {
-      const int j0 = jp * kNr;
-      const int nc = std::min(kNr, N - j0);
-      const std::uint32_t* bp = packed + static_cast<std::ptrdiff_t>(jp) * K2 * kNr;
+    for (int q0 = 0; q0 < K2; q0 += slice) {
+      const int q1 = std::min(K2, q0 + slice);
+      const int depth = std::min(K, 2 * q1) - 2 * q0;  // elements of this slice
+      const MixedStrided a_slice = from_column(a, 2 * q0);
       for (int k = 0; k < nb; ++k) {
-        const APanel& h = held[k];
-        const std::ptrdiff_t co = static_cast<std::ptrdiff_t>(h.i) * c.ldc + j0;
-        if (simd) {
-          kernel_avx512bf16(K2, h.pairs, h.ars, h.aqs, bp, c, co, h.mr, nc, accumulate);
-        } else {
-          kernel_portable(K2, h.pairs, h.ars, h.aqs, bp, c, co, h.mr, nc, accumulate);
+        APanel& h = held[k];
+        h.i = (mb + k) * kMr;
+        h.mr = std::min(kMr, M - h.i);
+        h.pairs = a_panel(depth, h.i, h.mr, a_slice, scratch + k * panel_words, simd, h.ars, h.aqs);
+      }
+      for (int jp = 0; jp < panels; ++jp) {
+        const int j0 = jp * kNr;
+        const int nc = std::min(kNr, N - j0);
+        const std::uint32_t* bp = packed + static_cast<std::ptrdiff_t>(jp) * K2 * kNr +
+                                  static_cast<std::ptrdiff_t>(q0) * kNr;
+        for (int k = 0; k < nb; ++k) {
+          const APanel& h = held[k];
+          const std::ptrdiff_t co = static_cast<std::ptrdiff_t>(h.i) * c.ldc + j0;
+          if (simd) {
+            kernel_avx512bf16(q1 - q0, h.pairs, h.ars, h.aqs, bp, c, co, h.mr, nc, accumulate,
+                              q0 > 0);
+          } else {
+            kernel_portable(q1 - q0, h.pairs, h.ars, h.aqs, bp, c, co, h.mr, nc, accumulate,
+                            q0 > 0);
+          }
         }
       }
     }
@@ -414,11 +447,13 @@ void gemm_bf16(int M, int N, int K, MixedStrided a, MixedStrided b, MixedOutput 
   const int panels = (N + kNr - 1) / kNr;
   std::uint32_t* packed = aligned_scratch(b_storage, static_cast<std::size_t>(panels) * K2 * kNr);
   const bool simd = current_path() == Bf16Path::kAvx512Bf16;
+  // Deep products are cut into K slices, each continuing the float32 sums in C.
+  const bool sliced = !c.bf16 && !accumulate && K2 > kSlicePairs;
   const int micro_panels = (M + kMr - 1) / kMr;
   const bool big = static_cast<double>(M) * N * K >= 2097152.0;
   if (!(parallel && big && micro_panels > 1 && omp_get_max_threads() > 1)) {
     pack_b_panels(0, panels, N, K, b, packed, simd);
-    panel_range(0, micro_panels, M, N, K, a, packed, c, accumulate, simd);
+    panel_range(0, micro_panels, M, N, K, a, packed, c, accumulate, sliced, simd);
     return;
   }
   // Each thread packs a share of B's panels, then computes a share of the micro panels. Every C
@@ -429,7 +464,7 @@ void gemm_bf16(int M, int N, int K, MixedStrided a, MixedStrided b, MixedOutput 
     pack_b_panels(panels * id / nt, panels * (id + 1) / nt, N, K, b, packed, simd);
 #pragma omp barrier
     panel_range(micro_panels * id / nt, micro_panels * (id + 1) / nt, M, N, K, a, packed, c,
-                accumulate, simd);
+                accumulate, sliced, simd);
   }
 }
 

@@ -16,9 +16,11 @@
 //
 // Kernel: B is packed into panels of 16 columns of K/2 bfloat16 pairs (one zmm per pair row); A
 // is read in place when it is bfloat16 with contiguous rows and even K, else packed per 12-row
-// micro panel; a 12 x 16 register-blocked micro-kernel (12 vdpbf16ps per B load) sums over the
-// whole depth, so every C element is computed by one call in one order: the bits are the same
-// for any thread count. Cost: 2*M*N*K flops (on Zen 5 about twice the float32 FMA rate);
+// micro panel; a 12 x 16 register-blocked micro-kernel (12 vdpbf16ps per B load) sums in row
+// blocks of up to 24 KiB of A pairs and, for a float32 C that is not accumulated into, K slices of
+// 256 (each slice's sums continue from C's float32 values: the same additions in the same order
+// as one pass). Every C element is computed by one thread in one order: the bits are the same for
+// any thread count. Cost: 2*M*N*K flops (on Zen 5 about twice the float32 FMA rate);
 // packing reads K*N elements of B (and M*K of A when packed).
 #pragma once
 
@@ -29,6 +31,11 @@ namespace cube::gpt {
 
 // A bfloat16 value as its 16 bits.
 using Bf16 = std::uint16_t;
+
+// gemm_bf16's blocking (gemm_trace.h's trace_gemm_bf16 follows it): row blocks of as many 12-row
+// micro panels as fit kBf16RowBlockBytes of A pairs; K slices of kBf16SlicePairs pairs.
+inline constexpr int kBf16RowBlockBytes = 24 * 1024;
+inline constexpr int kBf16SlicePairs = 128;
 
 // Round to nearest even; NaN -> quiet NaN with the sign kept.
 inline Bf16 to_bf16(float x) {

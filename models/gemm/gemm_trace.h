@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/trace.h"
+#include "models/gemm/gemm_bf16.h"
 
 namespace cube::gpt {
 
@@ -155,7 +156,9 @@ void trace_gemm(Tracer& tr, int M, int N, int K, const TracedMatrix& a, const Tr
 //           and 2q+1 in the panel (one event each when B's columns are contiguous; one 2-element
 //           event per column when its rows are; else one per element), then the write of the
 //           packed pair row (32 bfloat16, one 64-byte line); op_end() per panel.
-//   kernel  in row blocks of as many 12-row micro panels as fit 24 KiB of A pairs: each panel's A
+//   kernel  in row blocks of as many 12-row micro panels as fit 24 KiB of A pairs, and (float32 C
+//           not accumulated into, K > 256) in K slices of 256, each slice reading C back before
+//           its write: per block and slice, each panel's A
 //           is read in place when it is bfloat16 with contiguous rows (even K, full panel), else
 //           packed into `apack` first: pair-major when A's columns are contiguous (per pair row
 //           q, the reads of columns 2q and 2q+1 over the panel's rows, then the write of the 16
@@ -166,8 +169,8 @@ void trace_gemm(Tracer& tr, int M, int N, int K, const TracedMatrix& a, const Tr
 //           op_end() per call.
 template <class Tracer>
 void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, bool a_half,
-                     const TracedMatrix& b, const TracedMatrix& c, BufferId pack, BufferId apack,
-                     bool accumulate) {
+                     const TracedMatrix& b, const TracedMatrix& c, bool c_half, BufferId pack,
+                     BufferId apack, bool accumulate) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   constexpr int kMr = 12, kGroup = 32;
   const int K2 = (K + 1) / 2;
@@ -189,71 +192,79 @@ void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, boo
     tr.op_end();
   }
   const int micro = (M + kMr - 1) / kMr;
-  const int block = std::max(1, 24 * 1024 / (K2 * kMr * 4));
+  const int slice = !c_half && !accumulate && K2 > kBf16SlicePairs ? kBf16SlicePairs : K2;
+  const int block = std::max(1, kBf16RowBlockBytes / (slice * kMr * 4));
   // A packed panel: pair-major (16 lanes of pairs per q, one line) when A's columns are
-  // contiguous (rs == 1), else row by row (K2 pairs per row).
-  const auto apanel_units = static_cast<std::uint64_t>(K2) * 2 * kTraceNr;
+  // contiguous (rs == 1), else row by row (slice pairs per row).
+  const auto apanel_units = static_cast<std::uint64_t>(slice) * 2 * kTraceNr;
   enum class APanel : char { kDirect, kRows, kPairs };
   for (int mb = 0; mb < micro; mb += block) {
     const int nb = std::min(block, micro - mb);
     std::vector<APanel> mode(static_cast<std::size_t>(nb), APanel::kRows);
-    for (int k = 0; k < nb; ++k) {
-      const int i = (mb + k) * kMr;
-      const int mr = std::min(kMr, M - i);
-      const std::uint64_t base = k * apanel_units;
-      if (a_half && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr) {
-        mode[k] = APanel::kDirect;
-        continue;
-      }
-      if (a.rs == 1) {  // per pair row q: A's columns 2q and 2q+1 over the panel's rows
-        mode[k] = APanel::kPairs;
-        for (int q = 0; q < K2; ++q) {
-          tr.read(a.buffer, a.at(i, 2 * q), static_cast<std::uint64_t>(mr));
-          if (2 * q + 1 < K) tr.read(a.buffer, a.at(i, 2 * q + 1), static_cast<std::uint64_t>(mr));
-          tr.write(apack, base + static_cast<std::uint64_t>(q) * kTraceNr * 2, kTraceNr * 2);
-        }
-        tr.op_end();
-        continue;
-      }
-      for (int r = 0; r < mr; ++r) {
-        if (a.cs == 1) {
-          tr.read(a.buffer, a.at(i + r, 0), static_cast<std::uint64_t>(K));
-        } else {
-          for (int p = 0; p < K; ++p) tr.read(a.buffer, a.at(i + r, p), 1);
-        }
-        tr.write(apack, base + static_cast<std::uint64_t>(r) * K2 * 2,
-                 static_cast<std::uint64_t>(K2) * 2);
-      }
-      tr.op_end();
-    }
-    for (int jp = 0; jp < panels; ++jp) {
-      const int j0 = jp * kTraceNr;
-      const int nc = std::min(kTraceNr, N - j0);
+    for (int q0 = 0; q0 < K2; q0 += slice) {
+      const int q1 = std::min(K2, q0 + slice);
+      const int p0 = 2 * q0, depth = std::min(K, 2 * q1) - p0, pairs = q1 - q0;
       for (int k = 0; k < nb; ++k) {
         const int i = (mb + k) * kMr;
         const int mr = std::min(kMr, M - i);
-        for (int g = 0; g < 2 * K2; g += kGroup) {
-          const int gl = std::min(kGroup, 2 * K2 - g);
-          if (mode[k] == APanel::kPairs) {  // the group's pair rows, one line each
-            tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(g) * kTraceNr,
-                    static_cast<std::uint64_t>(gl) * kTraceNr);
-          }
-          for (int r = 0; r < kMr && mode[k] != APanel::kPairs; ++r) {
-            if (mode[k] == APanel::kDirect) {
-              tr.read(a.buffer, a.at(i + r, g), static_cast<std::uint64_t>(gl));
-            } else {
-              tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(r) * K2 * 2 + g,
-                      static_cast<std::uint64_t>(gl));
-            }
-          }
-          tr.read(pack, jp * panel_units + static_cast<std::uint64_t>(g) * kTraceNr,
-                  static_cast<std::uint64_t>(gl) * kTraceNr);
+        const std::uint64_t base = k * apanel_units;
+        if (a_half && a.cs == 1 && depth % 2 == 0 && a.rs % 2 == 0 && mr == kMr) {
+          mode[k] = APanel::kDirect;
+          continue;
         }
+        if (a.rs == 1) {  // per pair row q: A's columns 2q and 2q+1 over the panel's rows
+          mode[k] = APanel::kPairs;
+          for (int q = 0; q < pairs; ++q) {
+            tr.read(a.buffer, a.at(i, p0 + 2 * q), static_cast<std::uint64_t>(mr));
+            if (2 * q + 1 < depth) {
+              tr.read(a.buffer, a.at(i, p0 + 2 * q + 1), static_cast<std::uint64_t>(mr));
+            }
+            tr.write(apack, base + static_cast<std::uint64_t>(q) * kTraceNr * 2, kTraceNr * 2);
+          }
+          tr.op_end();
+          continue;
+        }
+        mode[k] = APanel::kRows;
         for (int r = 0; r < mr; ++r) {
-          if (accumulate) trace_row_run(tr, c, i + r, j0, nc);
-          tr.write(c.buffer, c.at(i + r, j0), static_cast<std::uint64_t>(nc));
+          if (a.cs == 1) {
+            tr.read(a.buffer, a.at(i + r, p0), static_cast<std::uint64_t>(depth));
+          } else {
+            for (int p = 0; p < depth; ++p) tr.read(a.buffer, a.at(i + r, p0 + p), 1);
+          }
+          tr.write(apack, base + static_cast<std::uint64_t>(r) * pairs * 2,
+                   static_cast<std::uint64_t>(pairs) * 2);
         }
         tr.op_end();
+      }
+      for (int jp = 0; jp < panels; ++jp) {
+        const int j0 = jp * kTraceNr;
+        const int nc = std::min(kTraceNr, N - j0);
+        for (int k = 0; k < nb; ++k) {
+          const int i = (mb + k) * kMr;
+          const int mr = std::min(kMr, M - i);
+          for (int g = 0; g < 2 * pairs; g += kGroup) {
+            const int gl = std::min(kGroup, 2 * pairs - g);
+            if (mode[k] == APanel::kPairs) {  // the group's pair rows, one line each
+              tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(g) * kTraceNr,
+                      static_cast<std::uint64_t>(gl) * kTraceNr);
+            }
+            for (int r = 0; r < kMr && mode[k] != APanel::kPairs; ++r) {
+              if (mode[k] == APanel::kDirect) {
+                tr.read(a.buffer, a.at(i + r, p0 + g), static_cast<std::uint64_t>(gl));
+              } else {
+                tr.read(apack, k * apanel_units + static_cast<std::uint64_t>(r) * pairs * 2 + g,
+                        static_cast<std::uint64_t>(gl));
+              }
+            }
+            tr.read(pack, jp * panel_units + static_cast<std::uint64_t>(p0 + g) * kTraceNr,
+                    static_cast<std::uint64_t>(gl) * kTraceNr);
+          }
+          for (int r = 0; r < mr; ++r) {
+            if (accumulate || q0 > 0) trace_row_run(tr, c, i + r, j0, nc);
+            tr.write(c.buffer, c.at(i + r, j0), static_cast<std::uint64_t>(nc));
+          }
+          tr.op_end();
+        }
       }
     }
   }

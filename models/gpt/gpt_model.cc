@@ -1149,9 +1149,9 @@ struct GptPass {
   }
   // The bf16 mode's product as gemm_bf16 runs it (trace_gemm_bf16).
   void traced_gemm_bf16(int M, int N, int K, TracedMatrix a, bool a_half, TracedMatrix b,
-                        TracedMatrix c) {
+                        TracedMatrix c, bool c_half) {
     if constexpr (kTraced)
-      trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, id.pack16, id.apack16, false);
+      trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, c_half, id.pack16, id.apack16, false);
   }
   // An activation as a product operand (rows of `width` elements) and as a traced matrix.
   MixedStrided operand(Act x, int width) const {
@@ -1181,7 +1181,7 @@ struct GptPass {
           out.half ? MixedOutput::b16(A16 + out.off, N) : MixedOutput::f32(A + out.off, N);
       gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K), c, false);
       traced_gemm_bf16(BT, N, K, traced(in, K), in.half, {id.params16, sdiff(w), 1, K},
-                       traced(out, N));
+                       traced(out, N), out.half);
       return;
     }
     matmul_forward(A + in.off, P + w, has_bias ? P + b : nullptr, A + out.off, BT, N, K);
@@ -1256,9 +1256,10 @@ struct GptPass {
                 d_in.half ? MixedOutput::b16(D16 + d_in.off, K) : MixedOutput::f32(D + d_in.off, K),
                 false);
       traced_gemm_bf16(N, K, BT, {grad_buffer(d_out), sdiff(d_out.off), 1, N}, d_out.half,
-                       traced(in, K), {id.grads, sdiff(w), K, 1});
+                       traced(in, K), {id.grads, sdiff(w), K, 1}, false);
       traced_gemm_bf16(BT, K, N, {grad_buffer(d_out), sdiff(d_out.off), N, 1}, d_out.half,
-                       {id.params16, sdiff(w), K, 1}, {grad_buffer(d_in), sdiff(d_in.off), K, 1});
+                       {id.params16, sdiff(w), K, 1}, {grad_buffer(d_in), sdiff(d_in.off), K, 1},
+                       d_in.half);
       return;
     }
     matmul_back_f32(d_out.off, in.off, w, has_bias ? b : kNoBias, d_in.off, N, K);

@@ -152,8 +152,8 @@ Trace record_bf16_product() {
   const BufferId c = tracer.buffer("C", 4, kN * kN);
   const BufferId pack = tracer.buffer("pack", 2, kN * kN);
   const BufferId apack = tracer.buffer("apack", 2, 12 * kN * 8);
-  gpt::trace_gemm_bf16(tracer, kN, kN, kN, {a, 0, kN, 1}, true, {b, 0, kN, 1}, {c, 0, kN, 1}, pack,
-                       apack, false);
+  gpt::trace_gemm_bf16(tracer, kN, kN, kN, {a, 0, kN, 1}, true, {b, 0, kN, 1}, {c, 0, kN, 1}, false,
+                       pack, apack, false);
   tracer.finish();
   return std::move(collector.trace());
 }
