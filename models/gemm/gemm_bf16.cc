@@ -78,12 +78,22 @@ CUBE_BF16_TARGET inline __m512i round_to_bf16_lanes(__m512 x) {
 // 16 elements of a row (contiguous, up to n of them; the rest 0) as bf16 bits in 32-bit lanes.
 CUBE_BF16_TARGET inline __m512i load_row16(const MixedStrided& m, std::ptrdiff_t offset, int n) {
   const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+  __m512 values;
   if (m.bf16) {
     const Bf16* p = static_cast<const Bf16*>(m.data) + offset;
-    return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
+    const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
+    if (m.map == nullptr) return h;
+    values = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+  } else {
+    values = _mm512_maskz_loadu_ps(mask, static_cast<const float*>(m.data) + offset);
   }
-  const float* p = static_cast<const float*>(m.data) + offset;
-  return round_to_bf16_lanes(_mm512_maskz_loadu_ps(mask, p));
+  if (m.map != nullptr) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, values);
+    m.map(lanes, static_cast<std::size_t>(n));
+    values = _mm512_maskz_load_ps(mask, lanes);
+  }
+  return round_to_bf16_lanes(values);
 }
 
 // Pairs of a (K x n) view whose columns are contiguous (cs == 1): per q, rows 2q and 2q+1
@@ -285,7 +295,7 @@ void pack_b_panels(int jp0, int jp1, int N, int K, MixedStrided b, std::uint32_t
     std::uint32_t* dst = packed + static_cast<std::ptrdiff_t>(jp) * K2 * kNr;
     if (simd && b.cs == 1) {
       pack_pairs_rows(K, nc, panel, dst, kNr);
-    } else if (simd && b.rs == 1 && std::abs(b.cs) < (1 << 26)) {
+    } else if (simd && b.rs == 1 && b.map == nullptr && std::abs(b.cs) < (1 << 26)) {
       pack_pairs_columns(K, nc, panel, dst, kNr);
     } else {
       pack_pairs_scalar(K, nc, kNr, panel, dst, kNr);
@@ -303,14 +313,15 @@ const std::uint32_t* a_panel(int K, int i, int mr, MixedStrided a, std::uint32_t
   rows.data = a.bf16 ? static_cast<const void*>(static_cast<const Bf16*>(a.data) + off)
                      : static_cast<const void*>(static_cast<const float*>(a.data) + off);
   const bool word_aligned = (reinterpret_cast<std::uintptr_t>(rows.data) & 3u) == 0;
-  if (a.bf16 && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr && word_aligned) {
+  if (a.bf16 && a.map == nullptr && a.cs == 1 && K % 2 == 0 && a.rs % 2 == 0 && mr == kMr &&
+      word_aligned) {
     ars = a.rs / 2;
     aqs = 1;
     return static_cast<const std::uint32_t*>(rows.data);
   }
   if (simd && a.rs == 1 && std::abs(a.cs) < (1 << 26)) {
     // Aᵀ's rows are contiguous: pair-major, the panel's rows as the 16 lanes (12 used).
-    MixedStrided at{rows.data, a.bf16, a.cs, 1};
+    MixedStrided at{rows.data, a.bf16, a.cs, 1, a.map};
     pack_pairs_rows(K, mr, at, scratch, kPackedRows);
     ars = 1;
     aqs = kPackedRows;
@@ -349,8 +360,10 @@ void panel_range(int mp0, int mp1, int M, int N, int K, MixedStrided a, const st
   const int K2 = (K + 1) / 2;
   const int slice = sliced ? kSlicePairs : K2;
   const std::size_t panel_words = static_cast<std::size_t>(slice) * std::max(kMr, kPackedRows);
+  // A micro panel packed pair-major (a column-contiguous A) takes 16 lanes per pair row, else 12.
+  const int lanes = simd && a.rs == 1 && a.cs != 1 ? kPackedRows : kMr;
   const int block = std::max<int>(
-      1, static_cast<int>(kRowBlockBytes / (static_cast<std::size_t>(slice) * kMr * 4)));
+      1, static_cast<int>(kRowBlockBytes / (static_cast<std::size_t>(slice) * lanes * 4)));
   std::uint32_t* scratch = aligned_scratch(a_storage, panel_words * block);
   const int panels = (N + kNr - 1) / kNr;
   struct APanel {

@@ -15,7 +15,8 @@
 // C is float32 or bfloat16 (rounded once at the end, never accumulated into).
 //
 // Kernel: B is packed into panels of 16 columns of K/2 bfloat16 pairs (one zmm per pair row); A
-// is read in place when it is bfloat16 with contiguous rows and even K, else packed per 12-row
+// is read in place when it is bfloat16 with contiguous rows, even K and no map, else packed per
+// 12-row
 // micro panel; a 12 x 16 register-blocked micro-kernel (12 vdpbf16ps per B load) sums in row
 // blocks of up to 24 KiB of A pairs and, for a float32 C that is not accumulated into, K slices of
 // 256 (each slice's sums continue from C's float32 values: the same additions in the same order
@@ -33,7 +34,8 @@ namespace cube::gpt {
 using Bf16 = std::uint16_t;
 
 // gemm_bf16's blocking (gemm_trace.h's trace_gemm_bf16 follows it): row blocks of as many 12-row
-// micro panels as fit kBf16RowBlockBytes of A pairs; K slices of kBf16SlicePairs pairs.
+// micro panels as fit kBf16RowBlockBytes of A pairs (16 lanes per pair row for a panel packed
+// pair-major, 12 otherwise); K slices of kBf16SlicePairs pairs.
 inline constexpr int kBf16RowBlockBytes = 24 * 1024;
 inline constexpr int kBf16SlicePairs = 128;
 
@@ -51,21 +53,35 @@ void to_bf16(const float* x, Bf16* out, std::size_t n);
 void from_bf16(const Bf16* h, float* out, std::size_t n);
 
 // A strided operand of either element type: element (r, c) at data[r*rs + c*cs] (in elements).
+// map (optional): an elementwise function applied in place to the operand's values, widened to
+// float32, as they are packed (before rounding to bfloat16): a fused prologue, e.g. the GELU of a
+// stored pre-activation, so that the mapped tensor is never written. It must map each value on
+// its own (any chunking gives the same result).
 struct MixedStrided {
   const void* data = nullptr;
   bool bf16 = false;
   std::ptrdiff_t rs = 0;
   std::ptrdiff_t cs = 1;
+  void (*map)(float* values, std::size_t n) = nullptr;
 
   static MixedStrided f32(const float* d, std::ptrdiff_t rs, std::ptrdiff_t cs) {
-    return {d, false, rs, cs};
+    return {d, false, rs, cs, nullptr};
   }
   static MixedStrided b16(const Bf16* d, std::ptrdiff_t rs, std::ptrdiff_t cs) {
-    return {d, true, rs, cs};
+    return {d, true, rs, cs, nullptr};
   }
+  MixedStrided mapped(void (*f)(float*, std::size_t)) const {
+    MixedStrided m = *this;
+    m.map = f;
+    return m;
+  }
+  // Element (r, c) as packed: widened, then mapped.
   float at(std::ptrdiff_t r, std::ptrdiff_t c) const {
     const std::ptrdiff_t i = r * rs + c * cs;
-    return bf16 ? from_bf16(static_cast<const Bf16*>(data)[i]) : static_cast<const float*>(data)[i];
+    float v =
+        bf16 ? from_bf16(static_cast<const Bf16*>(data)[i]) : static_cast<const float*>(data)[i];
+    if (map != nullptr) map(&v, 1);
+    return v;
   }
 };
 

@@ -193,7 +193,8 @@ void trace_gemm_bf16(Tracer& tr, int M, int N, int K, const TracedMatrix& a, boo
   }
   const int micro = (M + kMr - 1) / kMr;
   const int slice = !c_half && !accumulate && K2 > kBf16SlicePairs ? kBf16SlicePairs : K2;
-  const int block = std::max(1, kBf16RowBlockBytes / (slice * kMr * 4));
+  const int lanes = a.rs == 1 && a.cs != 1 ? kTraceNr : kMr;  // a pair-major A panel: 16 lanes
+  const int block = std::max(1, kBf16RowBlockBytes / (slice * lanes * 4));
   // A packed panel: pair-major (16 lanes of pairs per q, one line) when A's columns are
   // contiguous (rs == 1), else row by row (slice pairs per row).
   const auto apanel_units = static_cast<std::uint64_t>(slice) * 2 * kTraceNr;

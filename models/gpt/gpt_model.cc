@@ -139,6 +139,7 @@ struct Ids {
 struct Act {
   std::size_t off = 0;
   bool half = false;
+  bool gelu = false;  // read as GELU(x) (fused into the product's packing; bf16 fuse mode)
 };
 
 // The micro-kernel height the traced products report: the AVX-512 kernel's 12 rows on every
@@ -323,6 +324,11 @@ CUBE_GPT_SIMD_CLONES void gelu_forward_chunk(const float* x, float* out, std::in
   for (std::int64_t i = 0; i < n; ++i) {
     out[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
   }
+}
+// x = GELU(x) in place, each element as gelu_forward_chunk computes it (the same bits): the map
+// that fuses GELU into a bfloat16 product's packing (MixedStrided::map).
+CUBE_GPT_SIMD_CLONES void gelu_in_place(float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
 }
 // d *= gelu'(x) = Phi(x) + x phi(x).
 CUBE_GPT_SIMD_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
@@ -746,7 +752,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.ln2_mean = act(BT);
     a.ln2_rstd = act(BT);
     a.fch = act_h(BT * 4 * C);
-    a.fch_gelu = act_h(BT * 4 * C);
+    a.fch_gelu = c.fuse && c.bf16 ? 0 : act_h(BT * 4 * C);  // fused: never stored
     a.fcproj = act(BT * C);
     a.res3 = act(BT * C);
     la_.push_back(a);
@@ -1149,14 +1155,61 @@ struct GptPass {
   }
   // The bf16 mode's product as gemm_bf16 runs it (trace_gemm_bf16).
   void traced_gemm_bf16(int M, int N, int K, TracedMatrix a, bool a_half, TracedMatrix b,
-                        TracedMatrix c, bool c_half) {
+                        TracedMatrix c, bool c_half, bool accumulate = false) {
     if constexpr (kTraced)
-      trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, c_half, id.pack16, id.apack16, false);
+      trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, c_half, id.pack16, id.apack16, accumulate);
+  }
+  // bf16 mode: the weight rounded where it is used, as autocast casts it (the backward reads this
+  // copy: the parameters do not change in between).
+  void round_weight(std::size_t w, std::size_t n) {
+    to_bf16(P + w, P16 + w, n);
+    if constexpr (kTraced) {
+      tensor(id.params, w, n, false);
+      tensor(id.params16, w, n, true);
+      tr.op_end();
+    }
+  }
+  // fuse mode without dropout: out = x (+ b) + in · Wᵀ in one product: out starts as the
+  // residual x (plus the bias) and the product adds into it. In bf16 mode these are the bits of
+  // matmul then residual; in float32 the sum may round differently (oneDNN's sgemm adds C in its
+  // own order).
+  void matmul_residual(int kind, Act in, std::size_t w, std::size_t b, std::size_t x,
+                       std::size_t out, int N, int K) {
+    const bool has_bias = bias && b != kNoBias;
+    {
+      ScopedKernelTimer timer(fslot(KernelProfile::kResidual));
+      const float* xp = A + x;
+      const float* bp = has_bias ? P + b : nullptr;
+      float* op = A + out;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+      for (int i = 0; i < BT; ++i) {
+        const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * N;
+        for (int c = 0; c < N; ++c) op[o + c] = bp != nullptr ? xp[o + c] + bp[c] : xp[o + c];
+      }
+      per_tile(tr, BT, [&](int r0, int r1) {
+        rows(id.acts, x, N, r0, r1, false);
+        if (has_bias) param(b, N);
+        rows(id.acts, out, N, r0, r1, true);
+      });
+    }
+    ScopedKernelTimer timer(fslot(kind));
+    if (P16 != nullptr) {
+      round_weight(w, static_cast<std::size_t>(N) * K);
+      gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K),
+                MixedOutput::f32(A + out, N), true);
+      traced_gemm_bf16(BT, N, K, traced(in, K), in.half && !in.gelu, {id.params16, sdiff(w), 1, K},
+                       {id.acts, sdiff(out), N, 1}, false, true);
+      return;
+    }
+    gemm_nt(BT, N, K, A + in.off, P + w, A + out, true);
+    traced_gemm(BT, N, K, {id.acts, sdiff(in.off), K, 1}, {id.params, sdiff(w), 1, K},
+                {id.acts, sdiff(out), N, 1}, true);
   }
   // An activation as a product operand (rows of `width` elements) and as a traced matrix.
   MixedStrided operand(Act x, int width) const {
-    return x.half ? MixedStrided::b16(A16 + x.off, width, 1)
-                  : MixedStrided::f32(A + x.off, width, 1);
+    const MixedStrided m =
+        x.half ? MixedStrided::b16(A16 + x.off, width, 1) : MixedStrided::f32(A + x.off, width, 1);
+    return x.gelu ? m.mapped(gelu_in_place) : m;
   }
   TracedMatrix traced(Act x, int width) const {
     return {x.half ? id.acts16 : id.acts, sdiff(x.off), width, 1};
@@ -1169,18 +1222,11 @@ struct GptPass {
     ScopedKernelTimer timer(fslot(kind));
     const bool has_bias = bias && b != kNoBias;
     if (P16 != nullptr) {
-      // The weight rounded where it is used, as autocast casts it (the backward reads this copy:
-      // the parameters do not change in between).
-      to_bf16(P + w, P16 + w, static_cast<std::size_t>(N) * K);
-      if constexpr (kTraced) {
-        tensor(id.params, w, static_cast<std::size_t>(N) * K, false);
-        tensor(id.params16, w, static_cast<std::size_t>(N) * K, true);
-        tr.op_end();
-      }
+      round_weight(w, static_cast<std::size_t>(N) * K);
       const MixedOutput c =
           out.half ? MixedOutput::b16(A16 + out.off, N) : MixedOutput::f32(A + out.off, N);
       gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K), c, false);
-      traced_gemm_bf16(BT, N, K, traced(in, K), in.half, {id.params16, sdiff(w), 1, K},
+      traced_gemm_bf16(BT, N, K, traced(in, K), in.half && !in.gelu, {id.params16, sdiff(w), 1, K},
                        traced(out, N), out.half);
       return;
     }
@@ -1256,7 +1302,7 @@ struct GptPass {
                 d_in.half ? MixedOutput::b16(D16 + d_in.off, K) : MixedOutput::f32(D + d_in.off, K),
                 false);
       traced_gemm_bf16(N, K, BT, {grad_buffer(d_out), sdiff(d_out.off), 1, N}, d_out.half,
-                       traced(in, K), {id.grads, sdiff(w), K, 1}, false);
+                       traced(in, K), {id.grads, sdiff(w), K, 1}, false);  // B: always packed
       traced_gemm_bf16(BT, K, N, {grad_buffer(d_out), sdiff(d_out.off), N, 1}, d_out.half,
                        {id.params16, sdiff(w), K, 1}, {grad_buffer(d_in), sdiff(d_in.off), K, 1},
                        d_in.half);
@@ -1417,27 +1463,44 @@ void GptModel::block_forward(Pass& pass, int l) {
     }
   }
   pass.trace_attention_forward(a.qkv, a.att, a.atty);
-  pass.matmul(KernelProfile::kAttnProj, {a.atty, h}, p.proj_w, p.proj_b, {a.attproj}, C, C);
-  pass.residual(xin, a.attproj, a.res2, site_attout(l));
+  const bool fuse_residual = config_.fuse && !drop.active;
+  if (fuse_residual) {
+    pass.matmul_residual(KernelProfile::kAttnProj, {a.atty, h}, p.proj_w, p.proj_b, xin, a.res2, C,
+                         C);
+  } else {
+    pass.matmul(KernelProfile::kAttnProj, {a.atty, h}, p.proj_w, p.proj_b, {a.attproj}, C, C);
+    pass.residual(xin, a.attproj, a.res2, site_attout(l));
+  }
   pass.layernorm(a.res2, {a.ln2, h}, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   pass.matmul(KernelProfile::kFc, {a.ln2, h}, p.fc_w, p.fc_b, {a.fch, h}, 4 * C, C);
-  {
-    ScopedKernelTimer timer(pass.fslot(KernelProfile::kGelu));
-    const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
-    if (h) {
-      gelu_forward_bf16(pass.A16 + a.fch, pass.A16 + a.fch_gelu, n);
-    } else {
-      gelu_forward(A + a.fch, A + a.fch_gelu, n);
+  // The MLP's hidden activation as its output product reads it: GELU(fch), fused into that
+  // product's packing, or stored by the GELU kernel.
+  Act hidden{a.fch_gelu, h};
+  if (config_.fuse && h) {
+    hidden = {a.fch, h, true};
+  } else {
+    {
+      ScopedKernelTimer timer(pass.fslot(KernelProfile::kGelu));
+      const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
+      if (h) {
+        gelu_forward_bf16(pass.A16 + a.fch, pass.A16 + a.fch_gelu, n);
+      } else {
+        gelu_forward(A + a.fch, A + a.fch_gelu, n);
+      }
     }
+    const BufferId mlp_acts = h ? pass.id.acts16 : pass.id.acts;
+    per_tile(pass.tr, BT, [&](int r0, int r1) {
+      pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, false);
+      pass.rows(mlp_acts, a.fch_gelu, 4 * C, r0, r1, true);
+    });
   }
-  const BufferId mlp_acts = h ? pass.id.acts16 : pass.id.acts;
-  per_tile(pass.tr, BT, [&](int r0, int r1) {
-    pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, false);
-    pass.rows(mlp_acts, a.fch_gelu, 4 * C, r0, r1, true);
-  });
-  pass.matmul(KernelProfile::kFcProj, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b, {a.fcproj}, C,
-              4 * C);
-  pass.residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
+  if (fuse_residual) {
+    pass.matmul_residual(KernelProfile::kFcProj, hidden, p.fcproj_w, p.fcproj_b, a.res2, a.res3, C,
+                         4 * C);
+  } else {
+    pass.matmul(KernelProfile::kFcProj, hidden, p.fcproj_w, p.fcproj_b, {a.fcproj}, C, 4 * C);
+    pass.residual(a.res2, a.fcproj, a.res3, site_mlpout(l));
+  }
 }
 
 // The final LayerNorm, the tied lm_head and the mean cross-entropy (NaN without targets).
@@ -1556,8 +1619,9 @@ void GptModel::block_backward(Pass& pass, int l) {
   const bool h = config_.bf16;
   // MLP branch: d fcproj = drop_back(d res3).
   const std::size_t d_mlp = pass.branch_grad(site_mlpout(l));
-  pass.matmul_back(KernelProfile::kFcProj, {d_mlp}, {a.fch_gelu, h}, p.fcproj_w, p.fcproj_b,
-                   {d_big_, h}, C, 4 * C);
+  const Act hidden = config_.fuse && h ? Act{a.fch, h, true} : Act{a.fch_gelu, h};
+  pass.matmul_back(KernelProfile::kFcProj, {d_mlp}, hidden, p.fcproj_w, p.fcproj_b, {d_big_, h}, C,
+                   4 * C);
   {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kGelu));
     const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;

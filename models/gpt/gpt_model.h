@@ -67,6 +67,16 @@
 // "gpt.dacts16"), the products as trace_gemm_bf16 reports them ("gpt.pack16", "gpt.apack16"), and
 // each head's float32 working copy in "gpt.head" (copied in and out row by row). Numbers differ
 // from float32's after about the third digit; they are bitwise identical for any thread count.
+//
+// Fusion (config.fuse): without dropout the attention and MLP output projections add straight into
+// the residual stream (out starts as x, plus the bias; the product accumulates into it), so their
+// outputs are never written; in bf16 mode the MLP's GELU is also applied while the products that
+// read its output pack their operand (the fc_proj forward's A and its weight gradient's B,
+// MixedStrided::map), so the GELU output is never stored (float32's products, oneDNN's sgemm, have
+// no such hook: there GELU stays a kernel). In bf16 mode both give the unfused model's bits: the
+// GELU is the same function of the same rounded fch, rounded the same way, and the product adds
+// its float32 sum to x as the residual add does. In float32 the residual add's rounding may
+// differ (oneDNN adds C in its own order).
 #pragma once
 
 #include <cstddef>
@@ -88,6 +98,7 @@ struct GptConfig {
   bool bias = false;
   float dropout = 0.0f;
   bool bf16 = false;  // mixed precision (see the header comment)
+  bool fuse = false;  // fused residual adds, and in bf16 mode GELU (see the header comment)
 };
 
 // One named parameter tensor: elements [offset, offset + size) of the parameter buffer.
@@ -202,6 +213,8 @@ class GptModel {
   int batch() const { return B_; }
   int seq_len() const { return T_; }
   std::size_t act_elements() const { return acts_.size(); }
+  // Bytes of stored activations: the float32 ones and, in bf16 mode, the bfloat16 ones.
+  std::size_t act_bytes() const { return acts_.size() * 4 + acts16_.size() * 2; }
 
  private:
   // Offsets of the activations in acts_ (float32) or, in bf16 mode, in acts16_ for ln1, ln2, fch,

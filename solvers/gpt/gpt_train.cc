@@ -196,6 +196,7 @@ class Trainer {
     g.bias = c.bias;
     g.dropout = static_cast<float>(c.dropout);
     g.bf16 = c.precision == "bf16";
+    g.fuse = c.fuse;
     return g;
   }
 

@@ -70,6 +70,7 @@ struct GptTrainConfig {
   bool bias = false;
   double dropout = 0.0;
   std::string precision = "fp32";
+  bool fuse = false;
   std::int64_t max_iters = 2000;
   double lr = 1e-3;
   double min_lr = 1e-4;
@@ -101,6 +102,9 @@ struct GptTrainConfig {
       "fp32, or bf16: bfloat16 products and activations with float32 master weights "
       "(gpt_model.h; needs bias: false)")
         .one_of({"fp32", "bf16"});
+    v("fuse", fuse,
+      "output projections added straight into the residual stream (no dropout) and, with bf16, "
+      "GELU fused into the products that read it: fewer stored tensors (gpt_model.h)");
     v("max_iters", max_iters, "training iterations").at_least(1);
     v("lr", lr, "peak learning rate").greater_than(0);
     v("min_lr", min_lr, "learning rate at the end of the cosine decay").at_least(0);

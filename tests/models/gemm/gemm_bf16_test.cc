@@ -176,6 +176,52 @@ TEST(GemmBf16, MatchesTheReferenceBitForBitOnEveryPath) {
   }
 }
 
+// A map on the operands (a fused prologue) gives the product of the mapped operands, rounded as
+// packed, on every layout and path: the reference widens, maps, then rounds each element.
+TEST(GemmBf16, MappedOperandsAreMappedThenRounded) {
+  auto square_shift = [](float* x, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) x[i] = x[i] * x[i] - 0.25f;
+  };
+  for (Bf16Path path : runnable_paths()) {
+    PathGuard guard(path);
+    for (Shape s : {Shape{13, 17, 5}, Shape{37, 40, 300}}) {
+      for (int layout = 0; layout < 3; ++layout) {
+        for (bool half : {false, true}) {
+          SCOPED_TRACE(testing::Message() << to_string(path) << " " << s.M << "x" << s.N << "x"
+                                          << s.K << " layout " << layout << " half " << half);
+          std::vector<float> af = random_vector(static_cast<std::size_t>(s.M + 2) * (s.K + 2), 8);
+          std::vector<float> bf = random_vector(static_cast<std::size_t>(s.K + 2) * (s.N + 2), 9);
+          std::vector<Bf16> ah(af.size()), bh(bf.size());
+          to_bf16(af.data(), ah.data(), af.size());
+          to_bf16(bf.data(), bh.data(), bf.size());
+          MixedStrided a = half ? MixedStrided::b16(ah.data(), s.K + 2, 1)
+                                : MixedStrided::f32(af.data(), s.K + 2, 1);
+          MixedStrided b = half ? MixedStrided::b16(bh.data(), s.N + 2, 1)
+                                : MixedStrided::f32(bf.data(), s.N + 2, 1);
+          if (layout == 1)
+            b = half ? MixedStrided::b16(bh.data(), 1, s.K + 2)
+                     : MixedStrided::f32(bf.data(), 1, s.K + 2);
+          if (layout == 2)
+            a = half ? MixedStrided::b16(ah.data(), 1, s.M + 2)
+                     : MixedStrided::f32(af.data(), 1, s.M + 2);
+          a = a.mapped(square_shift);
+          b = b.mapped(square_shift);
+          std::vector<float> c(static_cast<std::size_t>(s.M) * s.N);
+          gemm_bf16(s.M, s.N, s.K, a, b, MixedOutput::f32(c.data(), s.N), false);
+          int wrong = 0;
+          for (int i = 0; i < s.M; ++i) {
+            for (int j = 0; j < s.N; ++j) {
+              wrong +=
+                  c[static_cast<std::size_t>(i) * s.N + j] != reference_element(i, j, s.K, a, b);
+            }
+          }
+          EXPECT_EQ(wrong, 0);
+        }
+      }
+    }
+  }
+}
+
 TEST(GemmBf16, SameBitsAtEveryThreadCount) {
   const int M = 768, N = 512, K = 128;
   const std::vector<float> a = random_vector(static_cast<std::size_t>(M) * K, 4);
