@@ -422,17 +422,32 @@ constexpr int kCausalStrip = 24;
 // One head's causal attention: q, k, v rows of hs floats at row stride ld; p (T x T) the softmax
 // probabilities (zero above the diagonal); y rows at stride ldy. base: the head's first element
 // index in its dropout site.
+// p = causal softmax(scale · Q Kᵀ), with Kᵀ packed in kt: per strip S = Q Kᵀ on the keys j < i1.
+void attention_head_probs(const float* q, std::ptrdiff_t ld, const PackedB& kt, float* p, int T,
+                          int hs, float scale) {
+  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {
+    const int i1 = std::min(T, i0 + kCausalStrip);
+    gemm_packed(i1 - i0, i1, hs, {q + i0 * ld, ld, 1}, kt, 0, p + i0 * T, T, false);
+  }
+  causal_softmax(p, T, scale);
+}
+
+// The probabilities of one head recomputed (fused attention's backward): the bits the forward
+// computed them with.
+void attention_head_recompute(const float* q, const float* k, std::ptrdiff_t ld, float* p, int T,
+                              int hs, float scale) {
+  thread_local PackedB kt;
+  kt.pack(hs, T, {k, 1, ld});
+  attention_head_probs(q, ld, kt, p, T, hs, scale);
+}
+
 void attention_head_forward(const float* q, const float* k, const float* v, std::ptrdiff_t ld,
                             float* p, float* y, std::ptrdiff_t ldy, int T, int hs, float scale,
                             const Dropout& drop, std::uint64_t sk, std::uint64_t base) {
   thread_local PackedB kt, vp;  // Kᵀ and V of this head, packed once for all strips
   kt.pack(hs, T, {k, 1, ld});
   vp.pack(T, hs, {v, ld, 1});
-  for (int i0 = 0; i0 < T; i0 += kCausalStrip) {  // S = Q Kᵀ on the strip's keys j < i1
-    const int i1 = std::min(T, i0 + kCausalStrip);
-    gemm_packed(i1 - i0, i1, hs, {q + i0 * ld, ld, 1}, kt, 0, p + i0 * T, T, false);
-  }
-  causal_softmax(p, T, scale);
+  attention_head_probs(q, ld, kt, p, T, hs, scale);
   const float* pd = p;
   if (drop.active) {
     float* s = thread_scratch(static_cast<std::size_t>(T) * T);
@@ -488,8 +503,20 @@ void attention_head_backward(const float* q, const float* k, const float* v, std
   }
 }
 
+// Floats of one head's working copy in bf16 mode: [q | k | v] rows (3 hs), then P (T x T), then
+// y or dy rows (hs), then [dq | dk | dv] rows (3 hs). (Fused float32 attention uses its P part.)
+std::size_t head_copy_floats(int T, int hs) {
+  return static_cast<std::size_t>(T) * (7 * static_cast<std::size_t>(hs) + T);
+}
+float* head_copy(std::size_t n) {
+  thread_local std::vector<float> storage;  // apart from thread_scratch, which the heads use
+  if (storage.size() < n) storage.resize(n);
+  return storage.data();
+}
+
 // Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
-// probabilities (zero above the diagonal); y: (B*T, C).
+// probabilities (zero above the diagonal), or null (fused: each head's stay in its working copy);
+// y: (B*T, C).
 void attention_forward(const float* qkv, float* att, float* y, int B, int T, int C, int NH,
                        const Dropout& drop, std::uint64_t site) {
   const int hs = C / NH;
@@ -499,14 +526,15 @@ void attention_forward(const float* qkv, float* att, float* y, int B, int T, int
   for (int bh = 0; bh < B * NH; ++bh) {
     const int b = bh / NH, h = bh % NH;
     const float* q = qkv + static_cast<std::ptrdiff_t>(b) * T * 3 * C + h * hs;
-    attention_head_forward(q, q + C, q + 2 * C, 3 * C,
-                           att + static_cast<std::ptrdiff_t>(bh) * T * T,
+    float* p = att != nullptr ? att + static_cast<std::ptrdiff_t>(bh) * T * T
+                              : head_copy(static_cast<std::size_t>(T) * T);
+    attention_head_forward(q, q + C, q + 2 * C, 3 * C, p,
                            y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs, C, T, hs, scale,
                            drop, sk, static_cast<std::uint64_t>(bh) * T * T);
   }
 }
 
-// dqkv (overwritten) from dy (B*T, C), the stored probabilities and qkv.
+// dqkv (overwritten) from dy (B*T, C), the stored probabilities (or, att null, recomputed) and qkv.
 void attention_backward(float* dqkv, const float* dy, const float* qkv, const float* att, int B,
                         int T, int C, int NH, const Dropout& drop, std::uint64_t site) {
   const int hs = C / NH;
@@ -518,22 +546,16 @@ void attention_backward(float* dqkv, const float* dy, const float* qkv, const fl
     const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
     const float* q = qkv + row0 * 3 * C + h * hs;
     float* dq = dqkv + row0 * 3 * C + h * hs;
-    attention_head_backward(q, q + C, q + 2 * C, 3 * C,
-                            att + static_cast<std::ptrdiff_t>(bh) * T * T, dy + row0 * C + h * hs,
-                            C, dq, dq + C, dq + 2 * C, 3 * C, T, hs, scale, drop, sk,
+    const float* p = att + static_cast<std::ptrdiff_t>(bh) * T * T;
+    if (att == nullptr) {
+      float* recomputed = head_copy(static_cast<std::size_t>(T) * T);
+      attention_head_recompute(q, q + C, 3 * C, recomputed, T, hs, scale);
+      p = recomputed;
+    }
+    attention_head_backward(q, q + C, q + 2 * C, 3 * C, p, dy + row0 * C + h * hs, C, dq, dq + C,
+                            dq + 2 * C, 3 * C, T, hs, scale, drop, sk,
                             static_cast<std::uint64_t>(bh) * T * T);
   }
-}
-
-// Floats of one head's working copy in bf16 mode: [q | k | v] rows (3 hs), then P (T x T), then
-// y or dy rows (hs), then [dq | dk | dv] rows (3 hs).
-std::size_t head_copy_floats(int T, int hs) {
-  return static_cast<std::size_t>(T) * (7 * static_cast<std::size_t>(hs) + T);
-}
-float* head_copy(std::size_t n) {
-  thread_local std::vector<float> storage;  // apart from thread_scratch, which the heads use
-  if (storage.size() < n) storage.resize(n);
-  return storage.data();
 }
 
 // Rows [row0, row0 + T) of the head's [q | k | v] slices of a bfloat16 (B*T, 3C) tensor, as
@@ -565,7 +587,9 @@ void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, i
     copy_head_in(qkv, row0, T, C, hs, h, hq);
     attention_head_forward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, yf, hs, T, hs, scale, drop, sk,
                            static_cast<std::uint64_t>(bh) * T * T);
-    to_bf16(pf, att + static_cast<std::ptrdiff_t>(bh) * T * T, static_cast<std::size_t>(T) * T);
+    if (att != nullptr) {  // null: fused, recomputed in the backward
+      to_bf16(pf, att + static_cast<std::ptrdiff_t>(bh) * T * T, static_cast<std::size_t>(T) * T);
+    }
     for (int t = 0; t < T; ++t) {
       to_bf16(yf + static_cast<std::ptrdiff_t>(t) * hs, y + (row0 + t) * C + h * hs,
               static_cast<std::size_t>(hs));
@@ -588,7 +612,11 @@ void attention_backward_bf16(Bf16* dqkv, const Bf16* dy, const Bf16* qkv, const 
     float* dyf = pf + static_cast<std::ptrdiff_t>(T) * T;
     float* dqf = dyf + static_cast<std::ptrdiff_t>(T) * hs;
     copy_head_in(qkv, row0, T, C, hs, h, hq);
-    from_bf16(att + static_cast<std::ptrdiff_t>(bh) * T * T, pf, static_cast<std::size_t>(T) * T);
+    if (att != nullptr) {
+      from_bf16(att + static_cast<std::ptrdiff_t>(bh) * T * T, pf, static_cast<std::size_t>(T) * T);
+    } else {
+      attention_head_recompute(hq, hq + hs, 3 * hs, pf, T, hs, scale);
+    }
     for (int t = 0; t < T; ++t) {
       from_bf16(dy + (row0 + t) * C + h * hs, dyf + static_cast<std::ptrdiff_t>(t) * hs,
                 static_cast<std::size_t>(hs));
@@ -744,7 +772,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
-    a.att = act_h(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
+    a.att = c.fuse ? 0 : act_h(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
@@ -849,8 +877,8 @@ Ids declare_buffers(Tracer& tr, std::size_t np, std::size_t na, std::size_t nd, 
       ids.pack16 = tr.buffer("gpt.pack16", 2, 2 * npack);
       ids.apack16 = tr.buffer("gpt.apack16", 2, napack16);
       ids.dacts16 = tr.buffer("gpt.dacts16", 2, nd16);
-      ids.head = tr.buffer("gpt.head", 4, nhead);
     }
+    if (nhead > 0) ids.head = tr.buffer("gpt.head", 4, nhead);
     ids.params = tr.buffer("gpt.params", 4, np);
     ids.grads = tr.buffer("gpt.grads", 4, np);
     ids.acts = tr.buffer("gpt.acts", 4, na);
@@ -904,9 +932,10 @@ struct GptPass {
   float* A;
   float* G;
   float* D;
-  Bf16* P16;  // bf16 mode: the rounded weights (else null)
-  Bf16* A16;  // bf16 mode: the bfloat16 activations (else null)
-  Bf16* D16;  // bf16 mode: the bfloat16 backward scratch (else null)
+  Bf16* P16;   // bf16 mode: the rounded weights (else null)
+  Bf16* A16;   // bf16 mode: the bfloat16 activations (else null)
+  Bf16* D16;   // bf16 mode: the bfloat16 backward scratch (else null)
+  bool fused;  // fuse mode: attention probabilities recomputed, not stored
   Dropout drop;
   KernelProfile* profile;
   std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
@@ -983,6 +1012,31 @@ struct GptPass {
     L.dv = L.dq + 2 * C;
     L.ldd = 3 * C;
     return L;
+  }
+  // Fused float32 attention: the head's probabilities in the working copy (gpt.head from 0).
+  HeadLoc fused_probs(HeadLoc L) const {
+    if (fused) {
+      L.p_buf = id.head;
+      L.p = 0;
+    }
+    return L;
+  }
+  // The probabilities recomputed for a fused backward (attention_head_recompute): Kᵀ packed, per
+  // strip S = Q Kᵀ, the causal softmax row by row.
+  void trace_recompute_probs(const HeadLoc& L) {
+    const int hs = C / NH;
+    trace_pack_b(tr, hs, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
+    causal_strips([&](int i0, int i1) {
+      trace_row_range(tr, 0, i1 - i0, i1, hs, {L.qkv_buf, L.q + i0 * L.ld, L.ld, 1}, id.pack,
+                      head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
+                      {L.p_buf, L.p + i0 * T, T, 1}, false, kTracedKernelRows);
+    });
+    for (int t = 0; t < T; ++t) {
+      softmax_row(L.p_buf, L.p, t, t + 1);
+      tr.write(L.p_buf, static_cast<std::uint64_t>(L.p + static_cast<std::int64_t>(t) * T),
+               static_cast<std::uint64_t>(T));
+      tr.op_end();
+    }
   }
   // The working copy of bf16 mode (attention_forward_bf16): [q | k | v] rows, P, y (dy) rows and
   // [dq | dk | dv] rows in gpt.head.
@@ -1095,7 +1149,7 @@ struct GptPass {
       const int hs = C / NH;
       for (int bh = 0; bh < B * NH; ++bh) {
         if (A16 == nullptr) {
-          trace_head_forward(f32_head(bh, qkv, att, id.acts, atty, 0));
+          trace_head_forward(fused_probs(f32_head(bh, qkv, att, id.acts, atty, 0)));
           continue;
         }
         const HeadLoc L = copy_head();
@@ -1103,8 +1157,11 @@ struct GptPass {
         trace_head_forward(L);
         const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          tr.read(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T, T);
-          tr.write(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
+          if (!fused) {  // fused: P is not stored
+            tr.read(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T,
+                    T);
+            tr.write(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
+          }
           tr.read(id.head, static_cast<std::uint64_t>(L.y) + static_cast<std::uint64_t>(t) * hs,
                   hs);
           head_rows16(id.acts16, atty, C, bh, t, 1, true);
@@ -1122,15 +1179,21 @@ struct GptPass {
       const int hs = C / NH;
       for (int bh = 0; bh < B * NH; ++bh) {
         if (A16 == nullptr) {
-          trace_head_backward(f32_head(bh, qkv, att, id.dacts, d_atty, d_qkv));
+          const HeadLoc L = fused_probs(f32_head(bh, qkv, att, id.dacts, d_atty, d_qkv));
+          if (fused) trace_recompute_probs(L);
+          trace_head_backward(L);
           continue;
         }
         const HeadLoc L = copy_head();
         trace_copy_head_in(qkv, bh);
+        if (fused) trace_recompute_probs(L);
         const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          tr.read(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
-          tr.write(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T, T);
+          if (!fused) {
+            tr.read(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
+            tr.write(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T,
+                     T);
+          }
           head_rows16(id.dacts16, d_atty, C, bh, t, 1, false);
           tr.write(id.head, static_cast<std::uint64_t>(L.y) + static_cast<std::uint64_t>(t) * hs,
                    hs);
@@ -1381,11 +1444,14 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
       config_.bf16
           ? 24 * 1024 / 2 + 24 * static_cast<std::size_t>(std::max(BTm, 4 * config_.n_embd))
           : 0;
-  const Ids id = declare_buffers(
-      tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
-      pack_elements(BTm, config_.n_embd, config_.vocab_size),
-      static_cast<std::size_t>(config_.block_size) * config_.block_size, acts16_.size(), apack16,
-      dacts16_.size(), head_copy_floats(config_.block_size, config_.n_embd / config_.n_head));
+  const Ids id =
+      declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
+                      pack_elements(BTm, config_.n_embd, config_.vocab_size),
+                      static_cast<std::size_t>(config_.block_size) * config_.block_size,
+                      acts16_.size(), apack16, dacts16_.size(),
+                      config_.bf16 || config_.fuse
+                          ? head_copy_floats(config_.block_size, config_.n_embd / config_.n_head)
+                          : 0);
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
   return Pass{tr,
               id,
@@ -1403,6 +1469,7 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
               config_.bf16 ? params16_.data() : nullptr,
               config_.bf16 ? acts16_.data() : nullptr,
               config_.bf16 ? dacts16_.data() : nullptr,
+              config_.fuse,
               drop,
               profile_,
               d_res_,
@@ -1456,10 +1523,11 @@ void GptModel::block_forward(Pass& pass, int l) {
   {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
     if (h) {
-      attention_forward_bf16(pass.A16 + a.qkv, pass.A16 + a.att, pass.A16 + a.atty, B, T, C, NH,
-                             drop, site_att(l));
+      attention_forward_bf16(pass.A16 + a.qkv, config_.fuse ? nullptr : pass.A16 + a.att,
+                             pass.A16 + a.atty, B, T, C, NH, drop, site_att(l));
     } else {
-      attention_forward(A + a.qkv, A + a.att, A + a.atty, B, T, C, NH, drop, site_att(l));
+      attention_forward(A + a.qkv, config_.fuse ? nullptr : A + a.att, A + a.atty, B, T, C, NH,
+                        drop, site_att(l));
     }
   }
   pass.trace_attention_forward(a.qkv, a.att, a.atty);
@@ -1648,10 +1716,11 @@ void GptModel::block_backward(Pass& pass, int l) {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kAttention));
     if (h) {
       attention_backward_bf16(pass.D16 + d_qkv_, pass.D16 + d_atty_, pass.A16 + a.qkv,
-                              pass.A16 + a.att, B, T, C, NH, drop, site_att(l));
+                              config_.fuse ? nullptr : pass.A16 + a.att, B, T, C, NH, drop,
+                              site_att(l));
     } else {
-      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, A + a.att, B, T, C, NH, drop,
-                         site_att(l));
+      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, config_.fuse ? nullptr : A + a.att, B,
+                         T, C, NH, drop, site_att(l));
     }
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);

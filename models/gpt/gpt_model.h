@@ -68,15 +68,20 @@
 // each head's float32 working copy in "gpt.head" (copied in and out row by row). Numbers differ
 // from float32's after about the third digit; they are bitwise identical for any thread count.
 //
-// Fusion (config.fuse): without dropout the attention and MLP output projections add straight into
-// the residual stream (out starts as x, plus the bias; the product accumulates into it), so their
-// outputs are never written; in bf16 mode the MLP's GELU is also applied while the products that
-// read its output pack their operand (the fc_proj forward's A and its weight gradient's B,
-// MixedStrided::map), so the GELU output is never stored (float32's products, oneDNN's sgemm, have
-// no such hook: there GELU stays a kernel). In bf16 mode both give the unfused model's bits: the
-// GELU is the same function of the same rounded fch, rounded the same way, and the product adds
-// its float32 sum to x as the residual add does. In float32 the residual add's rounding may
-// differ (oneDNN adds C in its own order).
+// Fusion (config.fuse), three changes of where values live:
+//  * attention: each head's probabilities stay in its working copy and are recomputed by the
+//    backward (the same float32 computation from the same q, k), so the T x T matrices are never
+//    stored;
+//  * without dropout the attention and MLP output projections add straight into the residual
+//    stream (out starts as x, plus the bias; the product accumulates into it), so their outputs
+//    are never written;
+//  * in bf16 mode the MLP's GELU is applied while the products that read its output pack their
+//    operand (the fc_proj forward's A and its weight gradient's B, MixedStrided::map), so the
+//    GELU output is never stored (float32's products, oneDNN's sgemm, have no such hook: there
+//    GELU stays a kernel).
+// In bf16 mode the forward keeps the unfused bits (the loss is identical); the backward reads the
+// float32 probabilities instead of their bfloat16 copies, so gradients move by bfloat16 rounding.
+// In float32 the residual add's rounding may differ (oneDNN adds C in its own order).
 #pragma once
 
 #include <cstddef>

@@ -103,8 +103,9 @@ struct GptTrainConfig {
       "(gpt_model.h; needs bias: false)")
         .one_of({"fp32", "bf16"});
     v("fuse", fuse,
-      "output projections added straight into the residual stream (no dropout) and, with bf16, "
-      "GELU fused into the products that read it: fewer stored tensors (gpt_model.h)");
+      "attention probabilities recomputed in the backward instead of stored, output projections "
+      "added straight into the residual stream (no dropout) and, with bf16, GELU fused into the "
+      "products that read it: fewer stored tensors (gpt_model.h)");
     v("max_iters", max_iters, "training iterations").at_least(1);
     v("lr", lr, "peak learning rate").greater_than(0);
     v("min_lr", min_lr, "learning rate at the end of the cosine decay").at_least(0);

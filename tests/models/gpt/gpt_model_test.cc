@@ -551,10 +551,13 @@ class BoundsSink : public TraceSink {
   std::uint64_t ops = 0, accesses = 0, out_of_bounds = 0, empty = 0;
 };
 
-// Fusion changes where values live, not what they are: with and without dropout (which keeps the
-// residual adds unfused), the fused bf16 model's loss and gradients equal the unfused bf16
-// model's bit for bit, and its activations take less memory; in float32 they agree to rounding.
-TEST(GptModel, FusedBf16GivesTheUnfusedBits) {
+// Fusion changes where values live, not the forward's numbers: with and without dropout (which
+// keeps the residual adds unfused), the fused bf16 model's loss equals the unfused bf16 model's bit
+// for bit (GELU and the residual adds give the same bits; the attention's probabilities are the
+// same float32 values, only not stored), and its gradients are within bfloat16 rounding of them
+// (the backward reads the recomputed float32 probabilities, not bfloat16 copies). The fused
+// model stores less. In float32 the two agree to rounding.
+TEST(GptModel, FusionKeepsTheForwardBitsAndStoresLess) {
   for (float dropout : {0.0f, 0.1f}) {
     SCOPED_TRACE(dropout);
     const Batch b = random_batch(4, 32, 13, 8);
@@ -570,10 +573,17 @@ TEST(GptModel, FusedBf16GivesTheUnfusedBits) {
     const float lp = loss_and_grads(plain, &gp);
     const float lf = loss_and_grads(fused, &gf);
     EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lf));
-    EXPECT_EQ(0, std::memcmp(gp.data(), gf.data(), gp.size() * 4));
+    for (const ParamTensor& t : plain.tensors()) {
+      double td = 0, tn = 0;
+      for (std::size_t i = t.offset; i < t.offset + t.size; ++i) {
+        td += (static_cast<double>(gf[i]) - gp[i]) * (static_cast<double>(gf[i]) - gp[i]);
+        tn += static_cast<double>(gp[i]) * gp[i];
+      }
+      EXPECT_LT(std::sqrt(td / tn), 0.02) << t.name;
+    }
     EXPECT_LT(fused.act_bytes(), plain.act_bytes());
   }
-  // In float32 only the residual adds fuse (no dropout): the same model, summed in another order.
+  // In float32: the same model, the residual adds summed in another order.
   const Batch b = random_batch(4, 32, 13, 8);
   GptConfig config = parallel_config();
   config.dropout = 0.0f;
