@@ -766,9 +766,11 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     return o;
   };
   encoded_ = act(BT * C);
+  // fuse: one LayerNorm output for every LayerNorm, recomputed by the backward where read.
+  const std::size_t shared_ln = c.fuse ? act_h(BT * C) : 0;
   for (int l = 0; l < c.n_layer; ++l) {
     LayerActs a;
-    a.ln1 = act_h(BT * C);
+    a.ln1 = c.fuse ? shared_ln : act_h(BT * C);
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
@@ -776,7 +778,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
-    a.ln2 = act_h(BT * C);
+    a.ln2 = c.fuse ? shared_ln : act_h(BT * C);
     a.ln2_mean = act(BT);
     a.ln2_rstd = act(BT);
     a.fch = act_h(BT * 4 * C);
@@ -785,7 +787,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.res3 = act(BT * C);
     la_.push_back(a);
   }
-  lnf_ = act_h(BT * C);
+  lnf_ = c.fuse ? shared_ln : act_h(BT * C);
   lnf_mean_ = act(BT);
   lnf_rstd_ = act(BT);
   logits_ = act(BT * V);
@@ -1667,10 +1669,11 @@ void GptModel::head_backward(Pass& pass) {
   }
   // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
   const bool h = config_.bf16;
+  const std::size_t xlast = la_[config_.n_layer - 1].res3;
+  if (config_.fuse) pass.layernorm(xlast, {lnf_, h}, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
   pass.matmul_back(KernelProfile::kLmHead, {d_logits_}, {lnf_, h}, wte_, Pass::kNoBias, {d_ln_, h},
                    V, C);
   std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
-  const std::size_t xlast = la_[config_.n_layer - 1].res3;
   pass.layernorm_back({d_ln_, h}, xlast, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
 }
 
@@ -1705,6 +1708,7 @@ void GptModel::block_backward(Pass& pass, int l) {
     pass.rows(d_buf, d_big_, 4 * C, r0, r1, false);
     pass.rows(d_buf, d_big_, 4 * C, r0, r1, true);
   });
+  if (config_.fuse) pass.layernorm(a.res2, {a.ln2, h}, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   pass.matmul_back(KernelProfile::kFc, {d_big_, h}, {a.ln2, h}, p.fc_w, p.fc_b, {d_ln_, h}, 4 * C,
                    C);
   pass.layernorm_back({d_ln_, h}, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
@@ -1724,6 +1728,7 @@ void GptModel::block_backward(Pass& pass, int l) {
     }
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);
+  if (config_.fuse) pass.layernorm(xin, {a.ln1, h}, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
   pass.matmul_back(KernelProfile::kQkv, {d_qkv_, h}, {a.ln1, h}, p.attn_w, p.attn_b, {d_ln_, h},
                    3 * C, C);
   pass.layernorm_back({d_ln_, h}, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);

@@ -68,10 +68,13 @@
 // each head's float32 working copy in "gpt.head" (copied in and out row by row). Numbers differ
 // from float32's after about the third digit; they are bitwise identical for any thread count.
 //
-// Fusion (config.fuse), three changes of where values live:
+// Fusion (config.fuse), four changes of where values live:
 //  * attention: each head's probabilities stay in its working copy and are recomputed by the
 //    backward (the same float32 computation from the same q, k), so the T x T matrices are never
 //    stored;
+//  * every LayerNorm writes one shared output, read at once by the product after it; the backward
+//    recomputes it (the same computation from the stored input x) just before the weight
+//    gradient that reads it, so the per-layer LayerNorm outputs are never stored;
 //  * without dropout the attention and MLP output projections add straight into the residual
 //    stream (out starts as x, plus the bias; the product accumulates into it), so their outputs
 //    are never written;
