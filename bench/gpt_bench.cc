@@ -74,6 +74,7 @@ struct Setup {
     opt.begin_step();
     opt.update({0, model.num_parameters()}, model.params(), model.grads(),
                static_cast<float>(nanogpt_lr(it++, 1e-3, 1e-4, 100, 2000)));
+    model.round_weights(tracer);  // as the trainer does (bf16: the next forward's weight copy)
   }
 };
 

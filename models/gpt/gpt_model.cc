@@ -687,7 +687,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   if (c.n_embd % c.n_head != 0) throw ConfigError("gpt: n_embd must be a multiple of n_head");
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ConfigError("gpt: dropout must be in [0, 1)");
   if (c.bf16 && c.bias) throw ConfigError("gpt: bf16 mixed precision needs bias = false");
-  const std::size_t C = c.n_embd, V = c.vocab_size, Tm = c.block_size;
+  const std::size_t C = c.n_embd, V = c.vocab_size;
   const std::size_t nb = c.bias ? 1 : 0;
   std::size_t next = 0;
   auto add = [&](std::string name, int rows, int cols, int layer) {
@@ -731,7 +731,16 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   }
   params_.assign(next, 0.0f);
   grads_.assign(next, 0.0f);
-  if (c.bf16) params16_.assign(next, 0);
+  if (c.bf16) {
+    params16_.assign(next, 0);
+    product_weights_.push_back({wte_, static_cast<std::size_t>(V) * C});
+    for (const LayerParams& lp : lp_) {
+      product_weights_.push_back({lp.attn_w, 3 * C * C});
+      product_weights_.push_back({lp.proj_w, C * C});
+      product_weights_.push_back({lp.fc_w, 4 * C * C});
+      product_weights_.push_back({lp.fcproj_w, 4 * C * C});
+    }
+  }
 
   Rng rng(seed);
   const double proj_std = 0.02 / std::sqrt(2.0 * c.n_layer);
@@ -748,10 +757,19 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     }
   }
 
-  // Activations, dense for max_batch x block_size.
-  const std::size_t BT = static_cast<std::size_t>(max_batch) * Tm;
+  allocate_activations();
+  NullTracer untraced;
+  round_weights(untraced);  // bf16: the first forward's weight copy
+}
+
+// Activations and backward scratch, dense for max_batch x block_size (float32 in acts_ and
+// dacts_, the bf16 mode's bfloat16 ones in acts16_ and dacts16_).
+void GptModel::allocate_activations() {
+  const GptConfig& c = config_;
+  const std::size_t C = c.n_embd, V = c.vocab_size, Tm = c.block_size;
+  const std::size_t BT = static_cast<std::size_t>(max_batch_) * Tm;
   const std::size_t NH = c.n_head;
-  next = 0;
+  std::size_t next = 0;
   auto act = [&](std::size_t n) {
     const std::size_t o = next;
     next += n;
@@ -766,19 +784,17 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     return o;
   };
   encoded_ = act(BT * C);
-  // fuse: one LayerNorm output for every LayerNorm, recomputed by the backward where read.
-  const std::size_t shared_ln = c.fuse ? act_h(BT * C) : 0;
   for (int l = 0; l < c.n_layer; ++l) {
     LayerActs a;
-    a.ln1 = c.fuse ? shared_ln : act_h(BT * C);
+    a.ln1 = act_h(BT * C);
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
-    a.att = c.fuse ? 0 : act_h(static_cast<std::size_t>(max_batch) * NH * Tm * Tm);
+    a.att = c.fuse ? 0 : act_h(static_cast<std::size_t>(max_batch_) * NH * Tm * Tm);
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
-    a.ln2 = c.fuse ? shared_ln : act_h(BT * C);
+    a.ln2 = act_h(BT * C);
     a.ln2_mean = act(BT);
     a.ln2_rstd = act(BT);
     a.fch = act_h(BT * 4 * C);
@@ -787,7 +803,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
     a.res3 = act(BT * C);
     la_.push_back(a);
   }
-  lnf_ = c.fuse ? shared_ln : act_h(BT * C);
+  lnf_ = act_h(BT * C);
   lnf_mean_ = act(BT);
   lnf_rstd_ = act(BT);
   logits_ = act(BT * V);
@@ -801,9 +817,18 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   d_res_ = act(BT * C);
   d_tmp_ = act(BT * C);
   d_ln_ = act_h(BT * C);
-  d_atty_ = act_h(BT * C);
-  d_qkv_ = act_h(BT * 3 * C);
-  d_big_ = act_h(BT * 4 * C);
+  if (c.fuse) {
+    // Planned by liveness: d fch (d_big_) is dead once the fc backward has read it, before
+    // d atty and d qkv are written, so those two share its region (side by side: attention's
+    // backward reads d atty while it writes d qkv).
+    d_big_ = act_h(BT * 4 * C);
+    d_qkv_ = d_big_;
+    d_atty_ = d_big_ + BT * 3 * C;
+  } else {
+    d_atty_ = act_h(BT * C);
+    d_qkv_ = act_h(BT * 3 * C);
+    d_big_ = act_h(BT * 4 * C);
+  }
   d_logits_ = act(BT * V);
   dacts_.assign(next, 0.0f);
   dacts16_.assign(next16, 0);
@@ -1224,16 +1249,6 @@ struct GptPass {
     if constexpr (kTraced)
       trace_gemm_bf16(tr, M, N, K, a, a_half, b, c, c_half, id.pack16, id.apack16, accumulate);
   }
-  // bf16 mode: the weight rounded where it is used, as autocast casts it (the backward reads this
-  // copy: the parameters do not change in between).
-  void round_weight(std::size_t w, std::size_t n) {
-    to_bf16(P + w, P16 + w, n);
-    if constexpr (kTraced) {
-      tensor(id.params, w, n, false);
-      tensor(id.params16, w, n, true);
-      tr.op_end();
-    }
-  }
   // fuse mode without dropout: out = x (+ b) + in · Wᵀ in one product: out starts as the
   // residual x (plus the bias) and the product adds into it. In bf16 mode these are the bits of
   // matmul then residual; in float32 the sum may round differently (oneDNN's sgemm adds C in its
@@ -1259,7 +1274,6 @@ struct GptPass {
     }
     ScopedKernelTimer timer(fslot(kind));
     if (P16 != nullptr) {
-      round_weight(w, static_cast<std::size_t>(N) * K);
       gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K),
                 MixedOutput::f32(A + out, N), true);
       traced_gemm_bf16(BT, N, K, traced(in, K), in.half && !in.gelu, {id.params16, sdiff(w), 1, K},
@@ -1287,7 +1301,6 @@ struct GptPass {
     ScopedKernelTimer timer(fslot(kind));
     const bool has_bias = bias && b != kNoBias;
     if (P16 != nullptr) {
-      round_weight(w, static_cast<std::size_t>(N) * K);
       const MixedOutput c =
           out.half ? MixedOutput::b16(A16 + out.off, N) : MixedOutput::f32(A + out.off, N);
       gemm_bf16(BT, N, K, operand(in, K), MixedStrided::b16(P16 + w, 1, K), c, false);
@@ -1627,6 +1640,7 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
   auto pass = begin_pass<GptPass<Tracer>>(tr, pass_dropout(config_.dropout, training, dropout_key));
   training_ = training;
   dropout_key_ = dropout_key;
+  if (weights16_stale_) round_weights(tr);
   embed_forward(pass);
   for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
   const float loss = head_forward(pass);
@@ -1670,7 +1684,6 @@ void GptModel::head_backward(Pass& pass) {
   // lm_head: d wte = d logitsᵀ · lnf (overwrites; the embedding adds later), d lnf.
   const bool h = config_.bf16;
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
-  if (config_.fuse) pass.layernorm(xlast, {lnf_, h}, lnf_mean_, lnf_rstd_, lnf_w_, lnf_b_);
   pass.matmul_back(KernelProfile::kLmHead, {d_logits_}, {lnf_, h}, wte_, Pass::kNoBias, {d_ln_, h},
                    V, C);
   std::fill(D + d_res_, D + d_res_ + static_cast<std::size_t>(BT) * C, 0.0f);
@@ -1708,7 +1721,6 @@ void GptModel::block_backward(Pass& pass, int l) {
     pass.rows(d_buf, d_big_, 4 * C, r0, r1, false);
     pass.rows(d_buf, d_big_, 4 * C, r0, r1, true);
   });
-  if (config_.fuse) pass.layernorm(a.res2, {a.ln2, h}, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
   pass.matmul_back(KernelProfile::kFc, {d_big_, h}, {a.ln2, h}, p.fc_w, p.fc_b, {d_ln_, h}, 4 * C,
                    C);
   pass.layernorm_back({d_ln_, h}, a.res2, a.ln2_mean, a.ln2_rstd, p.ln2_w, p.ln2_b);
@@ -1728,7 +1740,6 @@ void GptModel::block_backward(Pass& pass, int l) {
     }
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);
-  if (config_.fuse) pass.layernorm(xin, {a.ln1, h}, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
   pass.matmul_back(KernelProfile::kQkv, {d_qkv_, h}, {a.ln1, h}, p.attn_w, p.attn_b, {d_ln_, h},
                    3 * C, C);
   pass.layernorm_back({d_ln_, h}, xin, a.ln1_mean, a.ln1_rstd, p.ln1_w, p.ln1_b);
@@ -1783,7 +1794,28 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
   embed_backward(pass);
 }
 
+template <class Tracer>
+void GptModel::round_weights(Tracer& tr) {
+  if (!config_.bf16) return;
+  BufferId params = 0, params16 = 0;
+  if constexpr (Tracer::kEnabled) {
+    params = tr.buffer("gpt.params", 4, params_.size());
+    params16 = tr.buffer("gpt.params16", 2, params16_.size());
+  }
+  for (const ParamRange& r : product_weights_) {
+    to_bf16(params_.data() + r.offset, params16_.data() + r.offset, r.size);
+    if constexpr (Tracer::kEnabled) {
+      tr.read(params, r.offset, r.size);
+      tr.write(params16, r.offset, r.size);
+      tr.op_end();
+    }
+  }
+  weights16_stale_ = false;
+}
+
 template float GptModel::forward<NullTracer>(NullTracer&, bool, std::uint64_t);
+template void GptModel::round_weights<NullTracer>(NullTracer&);
+template void GptModel::round_weights<RecordingTracer>(RecordingTracer&);
 template float GptModel::forward<RecordingTracer>(RecordingTracer&, bool, std::uint64_t);
 template void GptModel::backward<NullTracer>(NullTracer&, const BlockHook&);
 template void GptModel::backward<RecordingTracer>(RecordingTracer&, const BlockHook&);

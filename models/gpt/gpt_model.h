@@ -52,9 +52,10 @@
 //
 // Mixed precision (config.bf16; Micikevicius et al., "Mixed Precision Training", ICLR 2018, with
 // bfloat16 as in Kalamkar et al. 2019): the parameters, gradients and optimizer state stay
-// float32 (the master copy). Each forward product first rounds its weight into a bfloat16 copy
-// (as PyTorch's autocast casts a weight where it is used; the backward reads that copy), and
-// every linear-layer product runs on bfloat16 operands with float32 sums (gemm_bf16.h): forward
+// float32 (the master copy). The products' weights are rounded into a bfloat16 copy by
+// round_weights() (a trainer calls it right after each update; forward() calls it when params()
+// was handed out since), and every linear-layer product, forward and backward, reads that copy:
+// bfloat16 operands with float32 sums (gemm_bf16.h): forward
 // out = in·Wᵀ, dX = dY·W, dW = dYᵀ·X. Stored in bfloat16 only: ln1, ln2, lnf (LayerNorm
 // normalises in float32, then rounds), qkv and fch (products rounded once), the attention
 // probabilities and output (each head computed in float32 on a working copy of its q, k, v, as
@@ -72,9 +73,8 @@
 //  * attention: each head's probabilities stay in its working copy and are recomputed by the
 //    backward (the same float32 computation from the same q, k), so the T x T matrices are never
 //    stored;
-//  * every LayerNorm writes one shared output, read at once by the product after it; the backward
-//    recomputes it (the same computation from the stored input x) just before the weight
-//    gradient that reads it, so the per-layer LayerNorm outputs are never stored;
+//  * the backward's d atty and d qkv reuse the region of d fch, dead by then (less scratch to
+//    keep in cache);
 //  * without dropout the attention and MLP output projections add straight into the residual
 //    stream (out starts as x, plus the bias; the product accumulates into it), so their outputs
 //    are never written;
@@ -174,7 +174,12 @@ class GptModel {
   ParamRange block_range(int layer) const;
   ParamRange embedding_range() const;  // wte and wpe
   ParamRange final_range() const;      // lnf_w, lnf_b
-  std::span<float> params() { return params_; }
+  // Writable parameters. In bf16 mode this marks the bfloat16 weight copy stale: the next forward
+  // rounds it again unless round_weights() runs first.
+  std::span<float> params() {
+    weights16_stale_ = true;
+    return params_;
+  }
   std::span<const float> params() const { return params_; }
   std::span<float> grads() { return grads_; }
   std::span<const float> grads() const { return grads_; }
@@ -216,6 +221,13 @@ class GptModel {
   void backward(Tracer& tracer, const BlockHook& hook = {});
 
   std::span<const float> logits() const;
+
+  // bf16 mode: rounds the products' weights (wte and each block's four matrices) into their
+  // bfloat16 copy now and marks it fresh (traced: per tensor, the read of the weight and the write
+  // of its copy, one op); nothing in float32 mode. A trainer calls it right after each update,
+  // while the new weights are in cache, so that forward reads the 2-byte copy only.
+  template <class Tracer>
+  void round_weights(Tracer& tracer);
   // Attaches a profile (nullptr detaches). Timing costs two clock reads per kernel.
   void set_profile(KernelProfile* profile) { profile_ = profile; }
   int batch() const { return B_; }
@@ -236,6 +248,7 @@ class GptModel {
         fcproj_b;
   };
 
+  void allocate_activations();  // the constructor's second half
   void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
   void check_ids() const;
 
@@ -265,8 +278,10 @@ class GptModel {
   std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
               losses_ = 0;
   std::vector<float> acts_;
-  std::vector<std::uint16_t> acts16_;    // bf16 mode: the bfloat16 activations
-  std::vector<std::uint16_t> params16_;  // bf16 mode: the bfloat16 copy of params_
+  std::vector<std::uint16_t> acts16_;        // bf16 mode: the bfloat16 activations
+  std::vector<std::uint16_t> params16_;      // bf16 mode: the bfloat16 copy of params_
+  std::vector<ParamRange> product_weights_;  // bf16 mode: the tensors params16_ holds
+  bool weights16_stale_ = true;              // params_ may have changed since round_weights()
   // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
   std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
   std::vector<float> dacts_;

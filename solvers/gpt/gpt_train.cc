@@ -230,6 +230,7 @@ class Trainer {
       if (c_.grad_clip > 0) clip_grad_norm(grads, c_.grad_clip);
       optimizer_->update(ParamRange{0, params.size()}, params, grads, lr, tracer);
     }
+    model_.round_weights(tracer);  // bf16: the next forward's weight copy, from the fresh weights
     return loss;
   }
 

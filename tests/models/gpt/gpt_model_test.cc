@@ -551,6 +551,24 @@ class BoundsSink : public TraceSink {
   std::uint64_t ops = 0, accesses = 0, out_of_bounds = 0, empty = 0;
 };
 
+// The bfloat16 weight copy follows the float32 weights: a write through params() makes the next
+// forward round again, and round_weights() after an update gives that same copy.
+TEST(GptModel, Bf16WeightCopyFollowsTheParameters) {
+  const Batch b = random_batch(4, 32, 13, 8);
+  GptConfig config = parallel_config();
+  config.bf16 = true;
+  GptModel changed(config, 4, 21), rounded(config, 4, 21);
+  for (GptModel* m : {&changed, &rounded}) set(*m, b);
+  NullTracer tr;
+  const float before = changed.forward(tr, false);
+  for (GptModel* m : {&changed, &rounded}) randomize(*m, 9);
+  rounded.round_weights(tr);
+  const float after = changed.forward(tr, false);
+  EXPECT_NE(std::bit_cast<std::uint32_t>(before), std::bit_cast<std::uint32_t>(after));
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(after),
+            std::bit_cast<std::uint32_t>(rounded.forward(tr, false)));
+}
+
 // Fusion changes where values live, not the forward's numbers: with and without dropout (which
 // keeps the residual adds unfused), the fused bf16 model's loss equals the unfused bf16 model's bit
 // for bit (GELU and the residual adds give the same bits; the attention's probabilities are the
