@@ -1795,7 +1795,7 @@ void GptModel::backward(Tracer& tr, const BlockHook& hook) {
 }
 
 template <class Tracer>
-void GptModel::round_weights(Tracer& tr) {
+void GptModel::round_weights(Tracer& tr, ParamRange range) {
   if (!config_.bf16) return;
   BufferId params = 0, params16 = 0;
   if constexpr (Tracer::kEnabled) {
@@ -1803,6 +1803,7 @@ void GptModel::round_weights(Tracer& tr) {
     params16 = tr.buffer("gpt.params16", 2, params16_.size());
   }
   for (const ParamRange& r : product_weights_) {
+    if (r.offset < range.offset || r.offset - range.offset >= range.size) continue;
     to_bf16(params_.data() + r.offset, params16_.data() + r.offset, r.size);
     if constexpr (Tracer::kEnabled) {
       tr.read(params, r.offset, r.size);
@@ -1814,8 +1815,8 @@ void GptModel::round_weights(Tracer& tr) {
 }
 
 template float GptModel::forward<NullTracer>(NullTracer&, bool, std::uint64_t);
-template void GptModel::round_weights<NullTracer>(NullTracer&);
-template void GptModel::round_weights<RecordingTracer>(RecordingTracer&);
+template void GptModel::round_weights<NullTracer>(NullTracer&, ParamRange);
+template void GptModel::round_weights<RecordingTracer>(RecordingTracer&, ParamRange);
 template float GptModel::forward<RecordingTracer>(RecordingTracer&, bool, std::uint64_t);
 template void GptModel::backward<NullTracer>(NullTracer&, const BlockHook&);
 template void GptModel::backward<RecordingTracer>(RecordingTracer&, const BlockHook&);

@@ -222,12 +222,14 @@ class GptModel {
 
   std::span<const float> logits() const;
 
-  // bf16 mode: rounds the products' weights (wte and each block's four matrices) into their
-  // bfloat16 copy now and marks it fresh (traced: per tensor, the read of the weight and the write
-  // of its copy, one op); nothing in float32 mode. A trainer calls it right after each update,
-  // while the new weights are in cache, so that forward reads the 2-byte copy only.
+  // bf16 mode: rounds the products' weights (wte and each block's four matrices) that lie in
+  // `range` (default: all) into their bfloat16 copy now and marks the copy fresh (traced: per
+  // tensor, the read of the weight and the write of its copy, one op); nothing in float32 mode.
+  // A trainer calls it right after updating each range, while the new weights are in cache, so
+  // that forward reads the 2-byte copy only; after writing through params() it must cover every
+  // range it wrote.
   template <class Tracer>
-  void round_weights(Tracer& tracer);
+  void round_weights(Tracer& tracer, ParamRange range = {0, static_cast<std::size_t>(-1)});
   // Attaches a profile (nullptr detaches). Timing costs two clock reads per kernel.
   void set_profile(KernelProfile* profile) { profile_ = profile; }
   int batch() const { return B_; }

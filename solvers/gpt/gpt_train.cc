@@ -215,22 +215,31 @@ class Trainer {
     auto params = model_.params();
     auto grads = model_.grads();
     optimizer_->begin_step();
+    // bf16: each updated range's weights rounded into the next forward's copy right away, while
+    // they are in cache (an update is elementwise: by range or whole, the same bits).
+    auto update = [&](ParamRange range) {
+      optimizer_->update(range, params, grads, lr, tracer);
+      model_.round_weights(tracer, range);
+    };
     if (c_.rule == UpdateRule::kPerLayerAdamW) {
       model_.backward(tracer, [&](int layer) {
         const ParamRange block = model_.block_range(layer);
         clip_range(grads, block, c_.grad_clip);
-        optimizer_->update(block, params, grads, lr, tracer);
+        update(block);
       });
       for (ParamRange rest : {model_.embedding_range(), model_.final_range()}) {
         clip_range(grads, rest, c_.grad_clip);
-        optimizer_->update(rest, params, grads, lr, tracer);
+        update(rest);
       }
     } else {
       model_.backward(tracer);
       if (c_.grad_clip > 0) clip_grad_norm(grads, c_.grad_clip);
-      optimizer_->update(ParamRange{0, params.size()}, params, grads, lr, tracer);
+      if (model_.config().bf16) {
+        for (const ParamTensor& t : model_.tensors()) update({t.offset, t.size});
+      } else {
+        optimizer_->update(ParamRange{0, params.size()}, params, grads, lr, tracer);
+      }
     }
-    model_.round_weights(tracer);  // bf16: the next forward's weight copy, from the fresh weights
     return loss;
   }
 

@@ -37,8 +37,13 @@
 // Energy is measured by the runner around the whole solve, not here (the `energy` metric).
 // Curve (RunOutcome::curve): "train_loss" and "val_loss" at every evaluation step.
 // Trace: when a tracer is given, iteration it is traced when it % trace_every == 0 (trace_every
-// = 0: only iteration 0): its forward, backward, clip and update events (gpt_model.h and
-// optimizers.h state the granularity), so trace metrics price one or a few whole training steps.
+// = 0: only iteration 0): its forward, backward and update events and, in bf16 mode, the
+// rounding of the updated weights into their bfloat16 copy (gpt_model.h and optimizers.h state
+// the granularity), so trace metrics price one or a few whole training steps. The gradient-norm
+// clip's pass over the gradients is not traced.
+// Process parameters: `precision` (fp32, or bf16: mixed precision on float32 master weights) and
+// `fuse` (fewer stored tensors) select GptModel's modes (gpt_model.h); with bf16 the trainer
+// rounds the weights into their bfloat16 copy right after each update.
 // Tracing never changes a number of the run (the runner checks the curve bit for bit).
 // Checkpoints: when `checkpoint` names a file, the model, optimizer state, iteration and curve
 // are written there after every evaluation (atomically: write then rename); with resume = true
