@@ -37,7 +37,9 @@ using namespace cube::gpt;
 
 constexpr int kBatch = 12;
 
-GptConfig cpu_config(bool bf16 = false) { return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16}; }
+GptConfig cpu_config(bool bf16 = false, bool fuse = false) {
+  return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16, fuse};
+}
 
 double flops_per_iteration(const GptModel& m) {
   const GptConfig& c = m.config();
@@ -54,7 +56,8 @@ double peak(int threads) {
 }
 
 struct Setup {
-  explicit Setup(bool bf16 = false) : model(cpu_config(bf16), kBatch, 1337) {}
+  explicit Setup(bool bf16 = false, bool fuse = false)
+      : model(cpu_config(bf16, fuse), kBatch, 1337) {}
   GptModel model;
   AdamW opt{AdamWConfig{}, model.tensors(), model.num_parameters()};
   Rng rng{42};
@@ -90,9 +93,9 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
 }
 
 // Whole iteration: forward + backward + clip + AdamW.
-void train_steps(benchmark::State& state, int threads, bool bf16 = false) {
+void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool fuse = false) {
   omp_set_num_threads(threads);
-  Setup s(bf16);
+  Setup s(bf16, fuse);
   s.next_batch();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -264,10 +267,11 @@ void GptClipAndAdamW(benchmark::State& state) {
 BENCHMARK(GptClipAndAdamW)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Milliseconds per iteration of every kernel kind (KernelProfile), forward and backward.
+// Args: threads, then (optional) precision 0/1 and fuse 0/1 as GptTrainStepOnPrecision.
 void GptStepBreakdown(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   omp_set_num_threads(threads);
-  Setup s;
+  Setup s(state.range(1) == 1, state.range(2) == 1);
   s.next_batch();
   KernelProfile profile;
   s.model.set_profile(&profile);
@@ -282,19 +286,25 @@ void GptStepBreakdown(benchmark::State& state) {
     state.counters[std::string("b_") + KernelProfile::name(k)] = profile.backward[k] / n * 1e3;
   }
 }
-BENCHMARK(GptStepBreakdown)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(GptStepBreakdown)
+    ->Args({1, 0, 0})
+    ->Args({2, 0, 0})
+    ->Args({2, 1, 0})
+    ->Args({2, 1, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
-// The training step in each precision side by side, 2 threads (precision 0: float32 on the
-// default GEMM engine; 1: bf16 mixed precision, gpt_model.h). ms_per_iter is the figure; GFLOPs
+// The training step of each process side by side, 2 threads (precision 0: float32 on the default
+// GEMM engine, 1: bf16 mixed precision; fuse 0/1; gpt_model.h). ms_per_iter is the figure; GFLOPs
 // and MFU keep the float32 FMA ceiling as their denominator.
 void GptTrainStepOnPrecision(benchmark::State& state) {
-  state.SetLabel(state.range(0) == 1 ? "bf16" : "fp32");
-  train_steps(state, 2, state.range(0) == 1);
+  const bool bf16 = state.range(0) == 1, fuse = state.range(1) == 1;
+  state.SetLabel(std::string(bf16 ? "bf16" : "fp32") + (fuse ? " fused" : ""));
+  train_steps(state, 2, bf16, fuse);
 }
 BENCHMARK(GptTrainStepOnPrecision)
-    ->Arg(0)
-    ->Arg(1)
-    ->ArgName("precision")
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgNames({"precision", "fuse"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -282,6 +282,35 @@ std::uint32_t* aligned_scratch(std::vector<std::uint32_t>& storage, std::size_t 
 }
 
 // Packs panels [jp0, jp1) of B (K x N) into `packed` (panel jp at jp * K2 * 16).
+// A mapped operand's block of rows x cols elements (from element (0, 0) of m) widened to float32
+// into out (row stride ld), then mapped in one call: the map runs over whole blocks, not 16
+// lanes at a time. Returns the unmapped float32 view of the block.
+MixedStrided widen_and_map(MixedStrided m, int rows, int cols, float* out, std::ptrdiff_t ld) {
+  for (int r = 0; r < rows; ++r) {
+    float* row = out + r * ld;
+    const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(r) * m.rs;
+    if (m.cs == 1 && m.bf16) {
+      from_bf16(static_cast<const Bf16*>(m.data) + first, row, static_cast<std::size_t>(cols));
+    } else if (m.cs == 1) {
+      std::copy_n(static_cast<const float*>(m.data) + first, cols, row);
+    } else {
+      MixedStrided raw = m;
+      raw.map = nullptr;
+      for (int c = 0; c < cols; ++c) row[c] = raw.at(r, c);
+    }
+    std::fill(row + cols, row + ld, 0.0f);
+  }
+  m.map(out, static_cast<std::size_t>(rows) * ld);
+  for (int r = 0; r < rows; ++r) std::fill(out + r * ld + cols, out + (r + 1) * ld, 0.0f);
+  return MixedStrided::f32(out, ld, 1);
+}
+
+float* map_scratch(std::size_t n) {
+  thread_local std::vector<float> storage;
+  if (storage.size() < n) storage.resize(n);
+  return storage.data();
+}
+
 void pack_b_panels(int jp0, int jp1, int N, int K, MixedStrided b, std::uint32_t* packed,
                    bool simd) {
   const int K2 = (K + 1) / 2;
@@ -293,7 +322,10 @@ void pack_b_panels(int jp0, int jp1, int N, int K, MixedStrided b, std::uint32_t
     panel.data = b.bf16 ? static_cast<const void*>(static_cast<const Bf16*>(b.data) + off)
                         : static_cast<const void*>(static_cast<const float*>(b.data) + off);
     std::uint32_t* dst = packed + static_cast<std::ptrdiff_t>(jp) * K2 * kNr;
-    if (simd && b.cs == 1) {
+    if (simd && b.map != nullptr) {
+      float* block = map_scratch(static_cast<std::size_t>(K) * kNr);
+      pack_pairs_rows(K, nc, widen_and_map(panel, K, nc, block, kNr), dst, kNr);
+    } else if (simd && b.cs == 1) {
       pack_pairs_rows(K, nc, panel, dst, kNr);
     } else if (simd && b.rs == 1 && b.map == nullptr && std::abs(b.cs) < (1 << 26)) {
       pack_pairs_columns(K, nc, panel, dst, kNr);
@@ -327,7 +359,10 @@ const std::uint32_t* a_panel(int K, int i, int mr, MixedStrided a, std::uint32_t
     aqs = kPackedRows;
     return scratch;
   }
-  if (simd && a.cs == 1) {
+  if (simd && a.map != nullptr && a.cs == 1) {
+    float* block = map_scratch(static_cast<std::size_t>(mr) * K);
+    pack_rows_avx512(K, mr, widen_and_map(rows, mr, K, block, K), scratch);
+  } else if (simd && a.cs == 1) {
     pack_rows_avx512(K, mr, rows, scratch);
   } else {
     pack_rows_scalar(K, mr, rows, scratch);

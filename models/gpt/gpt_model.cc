@@ -570,6 +570,22 @@ void copy_head_in(const Bf16* qkv, std::ptrdiff_t row0, int T, int C, int hs, in
   }
 }
 
+// Calls f(bh, row0, h, copy) for every (batch, head) bh over the OpenMP threads: row0 the
+// batch's first row, h the head, copy the thread's working copy (head_copy_floats) with the
+// head's q, k, v already in it (copy_head_in).
+template <class F>
+void for_each_head_copy(const Bf16* qkv, int B, int T, int C, int NH, F&& f) {
+  const int hs = C / NH;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, h = bh % NH;
+    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
+    float* copy = head_copy(head_copy_floats(T, hs));
+    copy_head_in(qkv, row0, T, C, hs, h, copy);
+    f(bh, row0, h, copy);
+  }
+}
+
 // bf16 mode's attention: the same per-head computation in float32 on a working copy of the
 // head's bfloat16 q, k, v; the probabilities and y stored rounded.
 void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, int C, int NH,
@@ -577,14 +593,9 @@ void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, i
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const std::uint64_t sk = drop.site_key(site);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (int bh = 0; bh < B * NH; ++bh) {
-    const int b = bh / NH, h = bh % NH;
-    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
-    float* hq = head_copy(head_copy_floats(T, hs));
+  for_each_head_copy(qkv, B, T, C, NH, [&](int bh, std::ptrdiff_t row0, int h, float* hq) {
     float* pf = hq + static_cast<std::ptrdiff_t>(T) * 3 * hs;
     float* yf = pf + static_cast<std::ptrdiff_t>(T) * T;
-    copy_head_in(qkv, row0, T, C, hs, h, hq);
     attention_head_forward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, yf, hs, T, hs, scale, drop, sk,
                            static_cast<std::uint64_t>(bh) * T * T);
     if (att != nullptr) {  // null: fused, recomputed in the backward
@@ -594,7 +605,7 @@ void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, i
       to_bf16(yf + static_cast<std::ptrdiff_t>(t) * hs, y + (row0 + t) * C + h * hs,
               static_cast<std::size_t>(hs));
     }
-  }
+  });
 }
 
 // Its backward: bfloat16 dqkv (overwritten) from bfloat16 dy, probabilities and qkv.
@@ -603,15 +614,10 @@ void attention_backward_bf16(Bf16* dqkv, const Bf16* dy, const Bf16* qkv, const 
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const std::uint64_t sk = drop.site_key(site);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (int bh = 0; bh < B * NH; ++bh) {
-    const int b = bh / NH, h = bh % NH;
-    const std::ptrdiff_t row0 = static_cast<std::ptrdiff_t>(b) * T;
-    float* hq = head_copy(head_copy_floats(T, hs));
+  for_each_head_copy(qkv, B, T, C, NH, [&](int bh, std::ptrdiff_t row0, int h, float* hq) {
     float* pf = hq + static_cast<std::ptrdiff_t>(T) * 3 * hs;
     float* dyf = pf + static_cast<std::ptrdiff_t>(T) * T;
     float* dqf = dyf + static_cast<std::ptrdiff_t>(T) * hs;
-    copy_head_in(qkv, row0, T, C, hs, h, hq);
     if (att != nullptr) {
       from_bf16(att + static_cast<std::ptrdiff_t>(bh) * T * T, pf, static_cast<std::size_t>(T) * T);
     } else {
@@ -631,7 +637,7 @@ void attention_backward_bf16(Bf16* dqkv, const Bf16* dy, const Bf16* qkv, const 
                 static_cast<std::size_t>(hs));
       }
     }
-  }
+  });
 }
 
 }  // namespace

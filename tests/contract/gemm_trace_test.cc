@@ -70,6 +70,15 @@ double value(Metric& metric, const Trace& trace, const std::string& name) {
   return 0;
 }
 
+// Elements read (or written) per buffer name.
+std::map<std::string, std::uint64_t> elements_by_buffer(const Trace& trace, EventKind kind) {
+  std::map<std::string, std::uint64_t> out;
+  for (const TraceEvent& e : trace.events) {
+    if (e.kind == kind) out[trace.buffers[e.buffer].name] += e.count;
+  }
+  return out;
+}
+
 class GemmTraceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -119,23 +128,13 @@ TEST_F(GemmTraceTest, TheTiledTraceReadsEachOperandAsTheKernelDoes) {
   // Per micro-kernel call: 8 groups of 16 p, each 12 A runs and one packed-B event, then 12 C
   // writes; calls: 11 per 16-column panel and 128-row block structure (48 + 48 + 32 rows: 4 +
   // 4 + 3), 8 panels. Packing: 8 panels x 128 rows x (one B read + one write).
-  std::uint64_t a_reads = 0, b_reads = 0, pack_reads = 0, c_writes = 0, pack_writes = 0;
-  for (const TraceEvent& e : tiled_->events) {
-    const std::string& name = tiled_->buffers[e.buffer].name;
-    if (e.kind == EventKind::kRead) {
-      a_reads += name == "A" ? e.count : 0;
-      b_reads += name == "B" ? e.count : 0;
-      pack_reads += name == "pack" ? e.count : 0;
-    } else if (e.kind == EventKind::kWrite) {
-      c_writes += name == "C" ? e.count : 0;
-      pack_writes += name == "pack" ? e.count : 0;
-    }
-  }
-  EXPECT_EQ(b_reads, static_cast<std::uint64_t>(kN) * kN);      // packed once
-  EXPECT_EQ(pack_writes, static_cast<std::uint64_t>(kN) * kN);  // 128 x 16 per panel
-  EXPECT_EQ(a_reads, 8u * kN * kN);                             // once per panel
-  EXPECT_EQ(pack_reads, 11u * 8u * kN * 16u);                   // once per kernel call
-  EXPECT_EQ(c_writes, static_cast<std::uint64_t>(kN) * kN);     // no K slice: once
+  auto reads = elements_by_buffer(*tiled_, EventKind::kRead);
+  auto writes = elements_by_buffer(*tiled_, EventKind::kWrite);
+  EXPECT_EQ(reads["B"], static_cast<std::uint64_t>(kN) * kN);      // packed once
+  EXPECT_EQ(writes["pack"], static_cast<std::uint64_t>(kN) * kN);  // 128 x 16 per panel
+  EXPECT_EQ(reads["A"], 8u * kN * kN);                             // once per panel
+  EXPECT_EQ(reads["pack"], 11u * 8u * kN * 16u);                   // once per kernel call
+  EXPECT_EQ(writes["C"], static_cast<std::uint64_t>(kN) * kN);     // no K slice: once
 }
 
 // The same product in the bf16 process's GEMM (trace_gemm_bf16): A and B bfloat16 (32 KiB each),
@@ -174,23 +173,13 @@ TEST_F(GemmTraceTest, Bfloat16OperandsHalveTheirTrafficAndLowerEveryProxy) {
   EXPECT_LT(b16_cost, 0.6 * f32_cost) << b16_cost << " vs " << f32_cost;
   // What the kernel reads: B once into the pack (32 pairs per line), A in place except the last
   // 8-row panel (packed once, then read from apack as 12 rows per call), the pack per call.
-  std::uint64_t a_reads = 0, b_reads = 0, pack_writes = 0, apack_reads = 0, c_writes = 0;
-  for (const TraceEvent& e : half.events) {
-    const std::string& name = half.buffers[e.buffer].name;
-    if (e.kind == EventKind::kRead) {
-      a_reads += name == "A" ? e.count : 0;
-      b_reads += name == "B" ? e.count : 0;
-      apack_reads += name == "apack" ? e.count : 0;
-    } else if (e.kind == EventKind::kWrite) {
-      pack_writes += name == "pack" ? e.count : 0;
-      c_writes += name == "C" ? e.count : 0;
-    }
-  }
-  EXPECT_EQ(b_reads, static_cast<std::uint64_t>(kN) * kN);
-  EXPECT_EQ(pack_writes, static_cast<std::uint64_t>(kN) * kN);
-  EXPECT_EQ(a_reads, 8u * 120 * kN + 8u * kN);  // 10 full panels per B panel, + the packing
-  EXPECT_EQ(apack_reads, 8u * 12 * kN);
-  EXPECT_EQ(c_writes, static_cast<std::uint64_t>(kN) * kN);
+  auto reads = elements_by_buffer(half, EventKind::kRead);
+  auto writes = elements_by_buffer(half, EventKind::kWrite);
+  EXPECT_EQ(reads["B"], static_cast<std::uint64_t>(kN) * kN);
+  EXPECT_EQ(writes["pack"], static_cast<std::uint64_t>(kN) * kN);
+  EXPECT_EQ(reads["A"], 8u * 120 * kN + 8u * kN);  // 10 full panels per B panel, + the packing
+  EXPECT_EQ(reads["apack"], 8u * 12 * kN);
+  EXPECT_EQ(writes["C"], static_cast<std::uint64_t>(kN) * kN);
 }
 
 }  // namespace

@@ -416,6 +416,18 @@ TEST(GptModel, DeterministicForSeedAndAcrossThreadCounts) {
   }
 }
 
+// ||a - b|| / ||b|| over elements [offset, offset + size) (the whole vectors when size is 0).
+double relative_error(const std::vector<float>& a, const std::vector<float>& b,
+                      std::size_t offset = 0, std::size_t size = 0) {
+  if (size == 0) size = b.size();
+  double diff = 0, norm = 0;
+  for (std::size_t i = offset; i < offset + size; ++i) {
+    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    norm += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
 // The bf16 process computes the same model: at init (the training regime) its loss is within
 // bfloat16 rounding of the double-precision reference and every tensor's gradient within 2 % of
 // float32's (measured 0.3-0.6 %; a transposed or misplaced operand gives O(1)); and it is a
@@ -439,19 +451,9 @@ TEST(GptModel, Bf16MixedPrecisionTracksTheFloat32Model) {
   EXPECT_NEAR(l32, ref, 1e-4 * ref);
   EXPECT_NEAR(l16, ref, 1e-3 * ref);
   EXPECT_NE(std::bit_cast<std::uint32_t>(l16), std::bit_cast<std::uint32_t>(l32));
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < g32.size(); ++i) {
-    diff += (static_cast<double>(g16[i]) - g32[i]) * (static_cast<double>(g16[i]) - g32[i]);
-    norm += static_cast<double>(g32[i]) * g32[i];
-  }
-  EXPECT_LT(std::sqrt(diff / norm), 0.02);
+  EXPECT_LT(relative_error(g16, g32), 0.02);
   for (const ParamTensor& t : f32.tensors()) {
-    double td = 0, tn = 0;
-    for (std::size_t i = t.offset; i < t.offset + t.size; ++i) {
-      td += (static_cast<double>(g16[i]) - g32[i]) * (static_cast<double>(g16[i]) - g32[i]);
-      tn += static_cast<double>(g32[i]) * g32[i];
-    }
-    EXPECT_LT(std::sqrt(td / tn), 0.02) << t.name;
+    EXPECT_LT(relative_error(g16, g32, t.offset, t.size), 0.02) << t.name;
   }
 }
 
@@ -592,12 +594,7 @@ TEST(GptModel, FusionKeepsTheForwardBitsAndStoresLess) {
     const float lf = loss_and_grads(fused, &gf);
     EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lf));
     for (const ParamTensor& t : plain.tensors()) {
-      double td = 0, tn = 0;
-      for (std::size_t i = t.offset; i < t.offset + t.size; ++i) {
-        td += (static_cast<double>(gf[i]) - gp[i]) * (static_cast<double>(gf[i]) - gp[i]);
-        tn += static_cast<double>(gp[i]) * gp[i];
-      }
-      EXPECT_LT(std::sqrt(td / tn), 0.02) << t.name;
+      EXPECT_LT(relative_error(gf, gp, t.offset, t.size), 0.02) << t.name;
     }
     EXPECT_LT(fused.act_bytes(), plain.act_bytes());
   }
@@ -613,12 +610,7 @@ TEST(GptModel, FusionKeepsTheForwardBitsAndStoresLess) {
   std::vector<float> gp, gf;
   const float lp = loss_and_grads(plain, &gp);
   EXPECT_NEAR(loss_and_grads(fused, &gf), lp, 1e-6 * lp);
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < gp.size(); ++i) {
-    diff += (static_cast<double>(gf[i]) - gp[i]) * (static_cast<double>(gf[i]) - gp[i]);
-    norm += static_cast<double>(gp[i]) * gp[i];
-  }
-  EXPECT_LT(std::sqrt(diff / norm), 1e-5);
+  EXPECT_LT(relative_error(gf, gp), 1e-5);
 }
 
 TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
