@@ -77,6 +77,8 @@ struct SweepResult {
 };
 
 // Runs every job of `plan` x repeat, skipping units already stored for `provenance.build_key()`.
+// Units start round-robin over the cells: every cell's first seed (first repeat), then every
+// cell's next, so that a timed sweep's cells share the machine's drift in speed.
 // `on_progress` (optional) is called after each unit, from one thread at a time.
 SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Provenance& provenance,
                       const RunOptions& options,

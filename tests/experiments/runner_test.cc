@@ -4,11 +4,17 @@
 #include "experiments/runner.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "experiments/plan.h"
+#include "experiments/store.h"
+#include "tests/experiments/sqlite_query.h"
 
 namespace cube {
 namespace {
@@ -31,8 +37,10 @@ TEST(RunnerTest, OneJobGivesOneRowPerValueInOrder) {
 }
 
 TEST(RunnerTest, CollidingValueNamesAreQualifiedByTheMetricSpec) {
-  Job job{"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "gf2",
-          {"cache(capacity=8192)", "cache(capacity=16)", "ard"}, 4};
+  Job job{"sparse_parity(n=12,k=3,n_train=200,n_test=50)",
+          "gf2",
+          {"cache(capacity=8192)", "cache(capacity=16)", "ard"},
+          4};
   auto rows = run_job(job, 0, RunOptions{});
   std::set<std::string> names;
   for (const auto& row : rows) {
@@ -54,6 +62,46 @@ TEST(RunnerTest, ExceptionsBecomeErrorRows) {
     EXPECT_NE(row.message.find("unknown metric 'nope'"), std::string::npos) << row.message;
     EXPECT_TRUE(is_failure(row.status));
   }
+}
+
+// A sweep runs its cells round-robin, seed by seed (and repeat by repeat), so that a drift of the
+// machine's speed during a timed sweep falls on every cell alike; the store receives the rows in
+// that order, and the sweep's result keeps plan order. Stored units are skipped in place.
+TEST(RunnerTest, SweepsRunTheCellsRoundRobinSeedBySeed) {
+  char pattern[] = "/tmp/cube_runner_XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::filesystem::path dir = pattern;
+  const ExperimentPlan plan = parse_plan(R"(problem: sparse_parity(n=12,k=3,n_train=200,n_test=50)
+solver: gf2
+metrics: [accuracy]
+seeds: [1, 2, 3]
+sweep:
+  problem.k: [2, 3]
+)",
+                                         "order.yaml", {});
+  ASSERT_EQ(plan.jobs.size(), 6u);
+  Provenance provenance;
+  provenance.git_commit = "c0ffee";
+  RunOptions options;
+  options.threads = 1;
+  options.repeat = 2;
+  {
+    ResultStore store(dir / "r.db");
+    const SweepResult sweep = run_sweep(plan, store, provenance, options);
+    ASSERT_EQ(sweep.rows.size(), 12u);
+    EXPECT_EQ(sweep.rows[1].seed, 1u) << "plan order: the first job's two repeats first";
+    EXPECT_EQ(sweep.rows[2].seed, 2u);
+  }
+  const std::string k2 = plan.jobs[0].problem, k3 = plan.jobs[3].problem;
+  ASSERT_NE(k2, k3);
+  std::string expected;
+  for (const char* seed_repeat : {"1/0", "1/1", "2/0", "2/1", "3/0", "3/1"})
+    for (const std::string& problem : {k2, k3})
+      expected += std::string(expected.empty() ? "" : ",") + problem + "/" + seed_repeat;
+  EXPECT_EQ(query_text(dir / "r.db",
+                       "SELECT problem || '/' || seed || '/' || repeat FROM results ORDER BY id"),
+            expected);
+  std::filesystem::remove_all(dir);
 }
 
 // A package counter that advances 2.5 J (2,500,000 uJ) at every read: a window opened and closed

@@ -3,7 +3,6 @@
 #include "experiments/store.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "tests/experiments/sqlite_query.h"
 
 namespace fs = std::filesystem;
 
@@ -74,22 +74,6 @@ std::vector<ResultRow> job(const std::string& cell, std::uint64_t seed, std::int
   return {job_row(cell, seed, repeat, "accuracy", accuracy, status),
           job_row(cell, seed, repeat, "wall_time", 0.5, status),
           job_row(cell, seed, repeat, "epochs", std::nullopt, status)};
-}
-
-std::string query_text(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-  std::string out;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    if (!out.empty()) out += ",";
-    const unsigned char* text = sqlite3_column_text(stmt, 0);
-    out += text ? reinterpret_cast<const char*>(text) : "NULL";
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
 }
 
 TEST_F(StoreTest, CreatesTheDefaultFolderAndSchemaButNoOtherFolder) {
