@@ -947,6 +947,37 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
 
 // --- plot -------------------------------------------------------------------------------------
 
+// " key=value" for each parameter of job.*field (its problem or solver spec) whose value differs
+// in some job of the plan; *names_differ tells whether some job names another module there.
+std::string differing_params(const ExperimentPlan& plan, const Job& job,
+                             const std::string Job::*field, bool* names_differ) {
+  const Spec spec = parse_spec(job.*field);
+  std::vector<Spec> others;
+  for (const Job& other : plan.jobs) others.push_back(parse_spec(other.*field));
+  *names_differ = std::any_of(others.begin(), others.end(),
+                              [&](const Spec& other) { return other.name != spec.name; });
+  std::string out;
+  for (const auto& [key, value] : spec.params) {
+    const bool differs = std::any_of(others.begin(), others.end(), [&](const Spec& other) {
+      const auto it = other.params.find(key);
+      return it == other.params.end() || it->second.text != value.text;
+    });
+    if (differs) out += " " + key + "=" + value.text;
+  }
+  return out;
+}
+
+// A job's plot label: the solver's name (after the problem's when the plan has several), the
+// parameters that tell it from the plan's other jobs, and the seed.
+std::string short_label(const ExperimentPlan& plan, const Job& job) {
+  bool problems_differ = false, solvers_differ = false;
+  const std::string problem_params = differing_params(plan, job, &Job::problem, &problems_differ);
+  const std::string solver_params = differing_params(plan, job, &Job::solver, &solvers_differ);
+  const std::string problem_name = problems_differ ? parse_spec(job.problem).name + " " : "";
+  return problem_name + parse_spec(job.solver).name + problem_params + solver_params + " seed " +
+         std::to_string(job.seed);
+}
+
 DistanceSeries distance_series(const std::string& label, const Trace& trace) {
   DistanceSeries series{label, dally_distance_histogram(trace), 0};
   for (const auto& [distance, reads] : series.reads_at)
@@ -954,9 +985,30 @@ DistanceSeries distance_series(const std::string& label, const Trace& trace) {
   return series;
 }
 
+// LRU reuse distances under ByteDMD's live-only stack (metrics.md §6), each buffer at its declared
+// element size (bytedmd(bytes_per_element=0)): per octave of byte depth, the bytes read at it.
+// Every octave from the first to the last is present (zeros included) and one empty octave closes
+// the last, so a step plot draws each bin over its whole width. Cost: the bytedmd value.
+DistanceSeries reuse_distance_series(const std::string& label, const Trace& trace) {
+  const std::uint32_t unit = common_element_bytes(trace.buffers);
+  const ByteDmdResult result = evaluate_bytedmd(
+      program_from_trace(trace.buffers, trace.events, unit), unit, DepthRecord::kByteDepthOctaves);
+  DistanceSeries series{label, {}, static_cast<double>(result.cost)};
+  const auto& octaves = result.reads_by_byte_depth_octave;
+  int first = 0, last = -1;
+  for (int i = 0; i < 64; ++i) {
+    if (octaves[i] == 0) continue;
+    if (last < 0) first = i;
+    last = i;
+  }
+  for (int i = first; i <= last; ++i) series.reads_at[std::uint64_t{1} << i] = octaves[i] * unit;
+  if (last >= 0 && last < 63) series.reads_at[std::uint64_t{1} << (last + 1)] = 0;
+  return series;
+}
+
 int cmd_plot(const std::vector<std::string>& args) {
   std::vector<std::string> inputs, sets;
-  std::string out, title;
+  std::string out, title, distance = "dally";
   bool log_y = false;
   po::options_description desc("cube plot options");
   desc.add_options()(
@@ -964,13 +1016,24 @@ int cmd_plot(const std::vector<std::string>& args) {
       "trace files (binary or text) and/or cell or sweep files (every job is traced)")(
       "output,o", po::value(&out)->required(), "image to write: .png or .svg")(
       "set", po::value(&sets)->composing(), "override key=value for cell files")(
-      "title", po::value(&title), "plot title")("log-y", po::bool_switch(&log_y),
-                                                "log scale for read counts");
+      "title", po::value(&title), "plot title")(
+      "distance", po::value(&distance),
+      "dally (Dally address distance ceil(sqrt(cell)), one bin each) | reuse (LRU reuse distance "
+      "in bytes under bytedmd's stack, bytes read per power of two)")(
+      "log-y", po::bool_switch(&log_y), "log scale for read counts");
   po::positional_options_description positional;
   positional.add("input", -1);
   po::variables_map vm;
-  if (!parse_command(args, desc, positional, vm, "cube plot INPUT... -o plot.png [--log-y]"))
+  if (!parse_command(args, desc, positional, vm,
+                     "cube plot INPUT... -o plot.png [--distance dally|reuse] [--log-y]"))
     return kExitOk;
+  if (distance != "dally" && distance != "reuse")
+    throw ConfigError(SourceLocation{"--distance"},
+                      "unknown distance '" + distance + "'; valid choices: dally, reuse");
+  const bool reuse = distance == "reuse";
+  auto series_of = [&](const std::string& label, const Trace& trace) {
+    return reuse ? reuse_distance_series(label, trace) : distance_series(label, trace);
+  };
   std::vector<DistanceSeries> series;
   for (const auto& input : inputs) {
     if (!fs::is_regular_file(input))
@@ -987,27 +1050,30 @@ int cmd_plot(const std::vector<std::string>& args) {
       }
     }
     if (trace) {
-      series.push_back(distance_series(fs::path(input).filename().string(), *trace));
+      series.push_back(series_of(fs::path(input).filename().string(), *trace));
       continue;
     }
     ExperimentPlan plan = load_plan(input, sets);
-    for (const Job& job : plan.jobs) {
-      // Short labels: the solver's name and the seed, with the problem when several are plotted.
-      std::string label = parse_spec(job.solver).name + " seed " + std::to_string(job.seed);
-      if (plan.cells > 1 && plan.jobs.front().problem != plan.jobs.back().problem)
-        label = parse_spec(job.problem).name + " " + label;
-      series.push_back(distance_series(label, record_job(job, input).trace));
-    }
+    for (const Job& job : plan.jobs)
+      series.push_back(series_of(short_label(plan, job), record_job(job, input).trace));
   }
   PlotOptions options;
-  options.title =
-      title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order" : title;
-  options.x_label = "distance ceil(sqrt(cell))";
   options.log_y = log_y;
+  if (reuse) {
+    options.title =
+        title.empty() ? "LRU reuse distance (bytedmd stack, declared element sizes)" : title;
+    options.x_label = "reuse distance (bytes)";
+    options.octaves = true;
+    options.count_label = "bytes read";
+  } else {
+    options.title =
+        title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order" : title;
+    options.x_label = "distance ceil(sqrt(cell))";
+  }
   plot_distances(series, out, options);
   Table table;
   table.title = "wrote " + out;
-  table.columns = {"series", "reads", "cost"};
+  table.columns = {"series", reuse ? "bytes read" : "reads", "cost"};
   for (const auto& s : series) {
     std::int64_t reads = 0;
     for (const auto& [d, n] : s.reads_at) reads += static_cast<std::int64_t>(n);

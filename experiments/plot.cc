@@ -78,10 +78,13 @@ std::string distance_plot_script(const std::vector<DistanceSeries>& series, cons
   g << "set xlabel " << quoted(options.x_label) << "\n";
   if (options.log_y) g << "set logscale y\n";
 
+  if (options.octaves) g << "set logscale x 2\nset format x \"2^%L\"\n";
+  const std::string& count = options.count_label;
+
   auto order = legend_order(series);
   auto label = [&](const DistanceSeries& s) {
     std::ostringstream text;
-    text << s.label << " (" << total_reads(s) << " reads, cost " << s.cost << ")";
+    text << s.label << " (" << total_reads(s) << " " << count << ", cost " << s.cost << ")";
     return text.str();
   };
   std::vector<std::pair<fs::path, fs::path>> files;
@@ -91,21 +94,24 @@ std::string distance_plot_script(const std::vector<DistanceSeries>& series, cons
     files.emplace_back(h, c);
   }
 
-  g << "set ylabel \"reads\"\nset title \"reads per distance\"\n";
-  // One integer bin per distance (edges at d +- 0.5); overlaid series are translucent.
-  g << "set boxwidth 1.0\n";
+  g << "set ylabel " << quoted(count) << "\nset title " << quoted(count + " per distance") << "\n";
   g << (order.size() == 1 ? "set style fill solid 0.6\n"
                           : "set style fill transparent solid 0.35\n");
+  // One integer bin per distance (edges at d +- 0.5), or one per octave [2^i, 2^(i+1)) drawn
+  // from its lower edge; overlaid series are translucent.
+  const std::string bins =
+      options.octaves ? " using 1:2 with steps lw 2 title " : " using 1:2 with boxes title ";
+  if (!options.octaves) g << "set boxwidth 1.0\n";
   g << "plot ";
   for (std::size_t i = 0; i < order.size(); ++i)
-    g << (i ? ", " : "") << quoted(files[i].first.string()) << " using 1:2 with boxes title "
-      << quoted(label(*order[i]));
+    g << (i ? ", " : "") << quoted(files[i].first.string()) << bins << quoted(label(*order[i]));
   g << "\n";
-  g << "set ylabel \"reads at distance <= x\"\nset title \"cumulative read count\"\n";
+  g << "set ylabel " << quoted(count + " at distance <= x") << "\nset title "
+    << quoted("cumulative " + count) << "\n";
   g << "plot ";
   for (std::size_t i = 0; i < order.size(); ++i)
     g << (i ? ", " : "") << quoted(files[i].second.string()) << " using 1:2 with steps lw 2 title "
-      << quoted(order.size() == 1 ? "reads" : label(*order[i]));
+      << quoted(order.size() == 1 ? count : label(*order[i]));
   g << "\nunset multiplot\n";
   return g.str();
 }

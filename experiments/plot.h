@@ -1,10 +1,11 @@
 // cube/experiments/plot.h: access-distance plots through gnuplot (dally-ir.md §5).
 //
 // One series (a trace, a cell): left, the histogram of read distances with one integer bin per
-// distance; right, the cumulative read count (reads at distance <= x, unnormalised, as the
-// group's plots draw it). Several series: both panels overlaid, legend sorted by total cost
-// (cheapest first). Output is PNG (pngcairo) or SVG, chosen by the file extension. gnuplot
-// comes from Debian's gnuplot-nox, installed by scripts/cube-setup.sh.
+// distance (or, with PlotOptions::octaves, one bin per power of two on a log2 axis); right, the
+// cumulative read count (reads at distance <= x, unnormalised, as the group's plots draw it).
+// Several series: both panels overlaid, legend sorted by total cost (cheapest first). Output is PNG
+// (pngcairo) or SVG, chosen by the file extension. gnuplot comes from Debian's gnuplot-nox,
+// installed by scripts/cube-setup.sh.
 #pragma once
 
 #include <cstdint>
@@ -18,14 +19,17 @@ namespace cube {
 
 struct DistanceSeries {
   std::string label;
-  std::map<std::uint64_t, std::uint64_t> reads_at;  // distance -> number of reads
-  double cost = 0;                                  // total cost, for the legend and its order
+  // distance -> number of reads (with octaves: the bin's lower edge 2^i -> reads in [2^i, 2^i+1))
+  std::map<std::uint64_t, std::uint64_t> reads_at;
+  double cost = 0;  // total cost, for the legend and its order
 };
 
 struct PlotOptions {
   std::string title;
   std::string x_label = "access distance";
-  bool log_y = false;  // log scale for read counts (series differing by 10x stay readable)
+  bool log_y = false;    // log scale for read counts (series differing by 10x stay readable)
+  bool octaves = false;  // distances binned by powers of two, log2 x axis
+  std::string count_label = "reads";  // what reads_at counts (e.g. "bytes read")
 };
 
 // Writes the plot to `output` (.png or .svg). Throws ConfigError when the extension is neither,

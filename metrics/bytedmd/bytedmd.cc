@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -50,7 +51,7 @@ std::uint64_t bytedmd_read_cost(std::uint64_t depth, std::uint64_t bytes_per_ele
 }
 
 ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_element,
-                               bool keep_depths) {
+                               DepthRecord record) {
   const std::uint64_t n = p.values;
   auto name = [&](std::uint32_t v) {
     if (v >= p.name_ends.size()) return "value " + std::to_string(v);
@@ -103,6 +104,14 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
   // longer programs keep the hash, whose size follows the (small) live set instead.
   if (n <= (std::uint64_t{1} << 24)) stack.use_dense_ids(n);
   ByteDmdResult out;
+  auto note_depth = [&](std::uint64_t d) {
+    out.max_depth = std::max(out.max_depth, d);
+    if (record == DepthRecord::kEveryRead) {
+      out.depths.push_back(d);
+    } else if (record == DepthRecord::kByteDepthOctaves) {
+      ++out.reads_by_byte_depth_octave[std::bit_width(d * bytes_per_element) - 1];
+    }
+  };
   auto push = [&](std::uint32_t v) {
     CUBE_CHECK(v < n && state[v] == kUnpushed, "bytedmd: " << name(v) << " is pushed twice");
     if (info[v].last == kNeverRead) {
@@ -129,8 +138,7 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
         stack.prefetch_depth(p.reads[ins.first_read + kAhead / 2]);
       const std::uint64_t d = stack.access(ops[0]);
       out.cost += cost_of(d);
-      out.max_depth = std::max(out.max_depth, d);
-      if (keep_depths) out.depths.push_back(d);
+      note_depth(d);
       ++out.reads;
       info[ops[0]].seen = static_cast<std::uint32_t>(k + 1);
     } else {
@@ -147,8 +155,7 @@ ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& p, std::uint64_t bytes_per_
                       ", which is not live");
         const std::uint64_t d = *stack.depth(v);
         out.cost += cost_of(d);
-        out.max_depth = std::max(out.max_depth, d);
-        if (keep_depths) out.depths.push_back(d);
+        note_depth(d);
       }
       out.reads += ins.read_count;
       // 2. Bump distinct operands in first-occurrence order; drop those read for the last time

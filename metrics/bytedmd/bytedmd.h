@@ -34,6 +34,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <istream>
 #include <span>
@@ -74,20 +75,30 @@ struct ByteDmdProgram {
   }
 };
 
+// What evaluate_bytedmd keeps of each read's depth besides its cost.
+enum class DepthRecord {
+  kNone,
+  kEveryRead,         // ByteDmdResult::depths: every depth, in read order (8 bytes per read)
+  kByteDepthOctaves,  // ByteDmdResult::reads_by_byte_depth_octave (reuse-distance plots)
+};
+
 struct ByteDmdResult {
   std::uint64_t cost = 0;
   std::uint64_t reads = 0;            // operand reads priced
   std::uint64_t max_depth = 0;        // deepest read (0 if none)
-  std::vector<std::uint64_t> depths;  // every read's depth in order, when asked for
+  std::vector<std::uint64_t> depths;  // DepthRecord::kEveryRead: every read's depth in order
+  // DepthRecord::kByteDepthOctaves: [i] = reads whose byte depth d * B (the LRU reuse distance in
+  // bytes, the element's own bytes included) lies in [2^i, 2^(i+1)).
+  std::array<std::uint64_t, 64> reads_by_byte_depth_octave{};
 };
 
 // S(dB) - S((d-1)B): the cost of one element read at depth d >= 1 with B bytes per element.
 std::uint64_t bytedmd_read_cost(std::uint64_t depth, std::uint64_t bytes_per_element);
 
 // Runs the program. Throws cube::Error if it reads a value that is not live (never pushed or
-// already dead) or pushes a value twice. keep_depths fills ByteDmdResult::depths.
+// already dead) or pushes a value twice. `record` says what is kept of the depths.
 ByteDmdResult evaluate_bytedmd(const ByteDmdProgram& program, std::uint64_t bytes_per_element,
-                               bool keep_depths = false);
+                               DepthRecord record = DepthRecord::kNone);
 
 // The neutral program format of §6.4, one statement per line or several separated by ';':
 //   push v1 v2 ... vN           inputs, vN ends on top (several push lines append)

@@ -460,6 +460,44 @@ TEST_F(CliTest, PlotDrawsTracesAndCellsAsPng) {
   EXPECT_NE(bad.err.find(".png, .svg"), std::string::npos) << bad.err;
 }
 
+// --distance reuse: the LRU reuse distances of bytedmd's stack at the buffers' declared sizes. A
+// series' cost is the cell's bytedmd(bytes_per_element=0), in float32 and in bf16 (2-byte
+// buffers); labels name the swept parameter.
+TEST_F(CliTest, PlotDrawsReuseDistancesPricedAsBytedmd) {
+  write(
+      "lm.yaml",
+      R"yaml(problem: char_lm(dataset=names,block_size=8,batch_size=2,eval_interval=1,eval_iters=1)
+solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=1,threads=1,progress=false)
+metrics: ["bytedmd(bytes_per_element=0)"]
+seeds: [3]
+sweep:
+  solver.precision: [fp32, bf16]
+)yaml");
+  Result plot = cube("plot lm.yaml --distance reuse -o reuse.svg");
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  Result run = cube("run lm.yaml --store store.db -q --format json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> costs;
+  const nlohmann::json table = nlohmann::json::parse(run.out);
+  for (const auto& row : table["rows"])
+    costs.push_back(std::to_string(row["bytedmd"].get<std::int64_t>()));
+  ASSERT_EQ(costs.size(), 2u) << run.out;
+  EXPECT_NE(costs[0], costs[1]);
+  for (const char* precision : {"fp32", "bf16"}) {
+    const std::string label = std::string("adamw precision=") + precision + " seed 3";
+    const std::size_t at = plot.out.find(label);
+    ASSERT_NE(at, std::string::npos) << plot.out;
+    const std::string line = plot.out.substr(at, plot.out.find('\n', at) - at);
+    EXPECT_NE(line.find(costs[precision == std::string("fp32") ? 0 : 1]), std::string::npos)
+        << line << " vs " << costs[0] << ", " << costs[1];
+  }
+  const std::string svg = slurp(dir_ / "reuse.svg");
+  EXPECT_NE(svg.find("reuse distance (bytes)"), std::string::npos);
+  Result bad = cube("plot lm.yaml --distance lru -o x.png");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("valid choices: dally, reuse"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   Result r = cube("list --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -28,7 +28,7 @@ TEST(PlotTest, ScriptOverlaysSeriesCheapestFirst) {
   ASSERT_NE(tiled, std::string::npos) << script;
   ASSERT_NE(baseline, std::string::npos) << script;
   EXPECT_LT(tiled, baseline);
-  EXPECT_NE(script.find("cumulative read count"), std::string::npos);
+  EXPECT_NE(script.find("cumulative reads"), std::string::npos);
 }
 
 TEST(PlotTest, OneSeriesIsAHistogramOfBoxes) {

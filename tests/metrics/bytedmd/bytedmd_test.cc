@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -52,7 +54,7 @@ struct Vector {
 void check_program(const Vector& v) {
   SCOPED_TRACE(v.id);
   ByteDmdProgram p = parse_bytedmd_program(v.program, v.id);
-  ByteDmdResult r = evaluate_bytedmd(p, 1, true);
+  ByteDmdResult r = evaluate_bytedmd(p, 1, DepthRecord::kEveryRead);
   EXPECT_EQ(r.depths, v.trace);
   EXPECT_EQ(r.cost, v.cost);
   EXPECT_EQ(r.reads, v.trace.size());
@@ -268,7 +270,7 @@ TEST(ByteDmdTest, MatvecVecmatMatmulTables) {
 
 TEST(ByteDmdTest, MatvecAndVecmatFullTraces) {
   auto depths = [](const std::string& program) {
-    return evaluate_bytedmd(parse_bytedmd_program(program), 1, true).depths;
+    return evaluate_bytedmd(parse_bytedmd_program(program), 1, DepthRecord::kEveryRead).depths;
   };
   EXPECT_EQ(depths(matvec_program(3, false)),
             (Depths{9, 12, 10, 12, 3, 1, 10, 11, 3, 1, 10, 4, 10, 5, 3,
@@ -371,7 +373,7 @@ TEST(ByteDmdTest, VectorsThroughTheMetricOnTraces) {
 
 ByteDmdResult eval_text(const std::string& text) {
   Trace t = parse_text_trace(text);
-  return evaluate_bytedmd(program_from_trace(t.buffers, t.events), 1, true);
+  return evaluate_bytedmd(program_from_trace(t.buffers, t.events), 1, DepthRecord::kEveryRead);
 }
 
 TEST(ByteDmdTest, TraceFrontEndHandWorked) {
@@ -393,8 +395,9 @@ TEST(ByteDmdTest, TraceFrontEndHandWorked) {
   Trace t;
   const BufferId u = t.buffers.declare("u", 4, 8);
   t.events = {{u, 6, 1, EventKind::kRead}, {u, 5, 1, EventKind::kRead}};
-  EXPECT_EQ(evaluate_bytedmd(program_from_trace(t.buffers, t.events), 1, true).depths,
-            (Depths{1, 1}));
+  EXPECT_EQ(
+      evaluate_bytedmd(program_from_trace(t.buffers, t.events), 1, DepthRecord::kEveryRead).depths,
+      (Depths{1, 1}));
   // kFree is ignored: liveness comes from the reads.
   EXPECT_EQ(eval_text("W a 2; F a; R a 2; OP").cost, eval_text("W a 2; R a 2; OP").cost);
 }
@@ -527,9 +530,17 @@ TEST(ByteDmdTest, MatchesLiteralSimulationOnRandomProgramsAndTraces) {
     for (std::uint32_t v : pushed)
       if (rng.below(8) == 0) p.live_out.push_back(v);
     const std::uint64_t b = 1 + rng.below(4);
-    ByteDmdResult fast = evaluate_bytedmd(p, b, true), slow = naive_evaluate(p, b);
+    ByteDmdResult fast = evaluate_bytedmd(p, b, DepthRecord::kEveryRead),
+                  slow = naive_evaluate(p, b);
     ASSERT_EQ(fast.depths, slow.depths);
     EXPECT_EQ(fast.cost, slow.cost);
+    // The reuse-distance octaves are the slow depths' byte depths, binned by their top bit.
+    std::array<std::uint64_t, 64> octaves{};
+    for (std::uint64_t d : slow.depths) ++octaves[std::bit_width(d * b) - 1];
+    const ByteDmdResult binned = evaluate_bytedmd(p, b, DepthRecord::kByteDepthOctaves);
+    EXPECT_EQ(binned.reads_by_byte_depth_octave, octaves);
+    EXPECT_EQ(binned.cost, slow.cost);
+    EXPECT_TRUE(binned.depths.empty());
 
     // A random element trace through the trace front end, both evaluators.
     std::ostringstream text;
@@ -544,7 +555,7 @@ TEST(ByteDmdTest, MatchesLiteralSimulationOnRandomProgramsAndTraces) {
     }
     Trace t = parse_text_trace(text.str());
     ByteDmdProgram tp = program_from_trace(t.buffers, t.events);
-    ByteDmdResult tf = evaluate_bytedmd(tp, b, true), ts = naive_evaluate(tp, b);
+    ByteDmdResult tf = evaluate_bytedmd(tp, b, DepthRecord::kEveryRead), ts = naive_evaluate(tp, b);
     ASSERT_EQ(tf.depths, ts.depths);
     EXPECT_EQ(run_metric("bytedmd(bytes_per_element=" + std::to_string(b) + ")", t, 3)[0].value,
               static_cast<double>(ts.cost));
