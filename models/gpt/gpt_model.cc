@@ -1054,11 +1054,10 @@ struct GptPass {
     }
     return L;
   }
-  // The probabilities recomputed for a fused backward (attention_head_recompute): Kᵀ packed, per
-  // strip S = Q Kᵀ, the causal softmax row by row.
-  void trace_recompute_probs(const HeadLoc& L) {
+  // Per strip S = Q Kᵀ on the keys j < i1 (Kᵀ already packed in head_pack(0)), then the causal
+  // softmax row by row (reads j <= t, writes the row): the probabilities of one head.
+  void trace_scores_and_softmax(const HeadLoc& L) {
     const int hs = C / NH;
-    trace_pack_b(tr, hs, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
     causal_strips([&](int i0, int i1) {
       trace_row_range(tr, 0, i1 - i0, i1, hs, {L.qkv_buf, L.q + i0 * L.ld, L.ld, 1}, id.pack,
                       head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
@@ -1070,6 +1069,12 @@ struct GptPass {
                static_cast<std::uint64_t>(T));
       tr.op_end();
     }
+  }
+  // The probabilities recomputed for a fused backward (attention_head_recompute): Kᵀ packed, then
+  // the scores and softmax as the forward computes them.
+  void trace_recompute_probs(const HeadLoc& L) {
+    trace_pack_b(tr, C / NH, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
+    trace_scores_and_softmax(L);
   }
   // The working copy of bf16 mode (attention_forward_bf16): [q | k | v] rows, P, y (dy) rows and
   // [dq | dk | dv] rows in gpt.head.
@@ -1098,17 +1103,7 @@ struct GptPass {
     const int hs = C / NH;
     trace_pack_b(tr, hs, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
     trace_pack_b(tr, T, hs, {L.qkv_buf, L.v, L.ld, 1}, id.pack, head_pack(1));
-    causal_strips([&](int i0, int i1) {
-      trace_row_range(tr, 0, i1 - i0, i1, hs, {L.qkv_buf, L.q + i0 * L.ld, L.ld, 1}, id.pack,
-                      head_pack(0), static_cast<std::uint64_t>(hs) * kTraceNr,
-                      {L.p_buf, L.p + i0 * T, T, 1}, false, kTracedKernelRows);
-    });
-    for (int t = 0; t < T; ++t) {
-      softmax_row(L.p_buf, L.p, t, t + 1);
-      tr.write(L.p_buf, static_cast<std::uint64_t>(L.p + static_cast<std::int64_t>(t) * T),
-               static_cast<std::uint64_t>(T));
-      tr.op_end();
-    }
+    trace_scores_and_softmax(L);
     causal_strips([&](int i0, int i1) {
       trace_row_range(tr, 0, i1 - i0, hs, i1, {L.p_buf, L.p + i0 * T, T, 1}, id.pack, head_pack(1),
                       static_cast<std::uint64_t>(T) * kTraceNr,
