@@ -444,12 +444,93 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   return finish_sweep(sweep, a, format, path);
 }
 
-// The curves drawn by gnuplot as SVG markup (from "<svg" on: no XML prolog), for an HTML page.
-std::string inline_svg_curves(const std::vector<CurveSeries>& series, const PlotOptions& options) {
-  const fs::path file = fs::temp_directory_path() /
-                        ("cube_curves_" + std::to_string(::getpid()) + "_" +
-                         std::to_string(std::hash<std::string>{}(options.title)) + ".svg");
-  plot_curves(series, file, options);
+// " key=value" for each parameter of job.*field (its problem or solver spec) whose value differs
+// in some job of the plan; *names_differ tells whether some job names another module there.
+std::string differing_params(const ExperimentPlan& plan, const Job& job,
+                             const std::string Job::*field, bool* names_differ) {
+  const Spec spec = parse_spec(job.*field);
+  std::vector<Spec> others;
+  for (const Job& other : plan.jobs) others.push_back(parse_spec(other.*field));
+  *names_differ = std::any_of(others.begin(), others.end(),
+                              [&](const Spec& other) { return other.name != spec.name; });
+  std::string out;
+  for (const auto& [key, value] : spec.params) {
+    const bool differs = std::any_of(others.begin(), others.end(), [&](const Spec& other) {
+      const auto it = other.params.find(key);
+      return it == other.params.end() || it->second.text != value.text;
+    });
+    if (differs) out += " " + key + "=" + value.text;
+  }
+  return out;
+}
+
+// A job's plot label: the solver's name (after the problem's when the plan has several), the
+// parameters that tell it from the plan's other jobs, and the seed.
+std::string short_label(const ExperimentPlan& plan, const Job& job) {
+  bool problems_differ = false, solvers_differ = false;
+  const std::string problem_params = differing_params(plan, job, &Job::problem, &problems_differ);
+  const std::string solver_params = differing_params(plan, job, &Job::solver, &solvers_differ);
+  const std::string problem_name = problems_differ ? parse_spec(job.problem).name + " " : "";
+  return problem_name + parse_spec(job.solver).name + problem_params + solver_params + " seed " +
+         std::to_string(job.seed);
+}
+
+DistanceSeries distance_series(const std::string& label, const Trace& trace) {
+  DistanceSeries series{label, dally_distance_histogram(trace), 0};
+  for (const auto& [distance, reads] : series.reads_at)
+    series.cost += static_cast<double>(distance * reads);
+  return series;
+}
+
+// LRU reuse distances under ByteDMD's live-only stack (metrics.md §6), each buffer at its declared
+// element size (bytedmd(bytes_per_element=0)): per octave of byte depth, the bytes read at it.
+// Every octave from the first to the last is present (zeros included) and one empty octave closes
+// the last, so a step plot draws each bin over its whole width. Cost: the bytedmd value.
+DistanceSeries reuse_distance_series(const std::string& label, const Trace& trace) {
+  const std::uint32_t unit = common_element_bytes(trace.buffers);
+  const ByteDmdResult result = evaluate_bytedmd(
+      program_from_trace(trace.buffers, trace.events, unit), unit, DepthRecord::kByteDepthOctaves);
+  DistanceSeries series{label, {}, static_cast<double>(result.cost)};
+  const auto& octaves = result.reads_by_byte_depth_octave;
+  int first = 0, last = -1;
+  for (int i = 0; i < 64; ++i) {
+    if (octaves[i] == 0) continue;
+    if (last < 0) first = i;
+    last = i;
+  }
+  for (int i = first; i <= last; ++i) series.reads_at[std::uint64_t{1} << i] = octaves[i] * unit;
+  if (last >= 0 && last < 63) series.reads_at[std::uint64_t{1} << (last + 1)] = 0;
+  return series;
+}
+
+// The reuse-distance plot's labels, as `cube plot --distance reuse` and report sections draw it.
+PlotOptions reuse_plot_options(const std::string& title) {
+  PlotOptions options;
+  options.title =
+      title.empty() ? "LRU reuse distance (bytedmd stack, declared element sizes)" : title;
+  options.x_label = "reuse distance (bytes)";
+  options.octaves = true;
+  options.count_label = "bytes read";
+  return options;
+}
+
+// The reuse distances of each cell's first job (its trace recorded by a second run).
+std::vector<DistanceSeries> first_job_reuse_distances(const ReportSection& section) {
+  std::set<std::string> cells;
+  std::vector<DistanceSeries> series;
+  for (const Job& job : section.plan.jobs)
+    if (cells.insert(job.cell()).second)
+      series.push_back(reuse_distance_series(short_label(section.plan, job),
+                                             record_job(job, section.sweep_file).trace));
+  return series;
+}
+
+// What `draw` writes to an SVG file, as markup (from "<svg" on: no XML prolog), for an HTML page.
+std::string inline_svg(const std::string& name, const std::function<void(const fs::path&)>& draw) {
+  const fs::path file =
+      fs::temp_directory_path() / ("cube_plot_" + std::to_string(::getpid()) + "_" +
+                                   std::to_string(std::hash<std::string>{}(name)) + ".svg");
+  draw(file);
   std::ifstream in(file, std::ios::binary);
   std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
@@ -493,22 +574,38 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
     failed += sweep.progress.failed;
     rows.push_back(std::move(sweep.rows));
   }
-  for (std::size_t i = 0; i < spec.sections.size(); ++i) {
-    ReportSection& section = spec.sections[i];
-    if (section.curves.empty()) continue;
-    const std::vector<CurveSeries> series = section_curves(section, store, provenance.build_key());
-    if (series.empty()) continue;
-    PlotOptions plot_options;
-    plot_options.title = section.title;
-    plot_options.x_label = "iteration";
+  // Each figure goes in as a file linked from the document, or inline in an HTML page.
+  const fs::path doc_dir = output.empty() ? fs::current_path() : fs::absolute(output).parent_path();
+  auto place = [&](const std::string& image, const std::function<void(const fs::path&)>& draw,
+                   std::string* svg, std::string* link) {
     if (html) {
-      section.curves_svg = inline_svg_curves(series, plot_options);
-      continue;
+      *svg = inline_svg(image, draw);
+      return;
     }
-    plot_curves(series, section.curves, plot_options);
-    const fs::path doc_dir =
-        output.empty() ? fs::current_path() : fs::absolute(output).parent_path();
-    section.curves_link = fs::relative(fs::absolute(section.curves), doc_dir).string();
+    draw(image);
+    *link = fs::relative(fs::absolute(image), doc_dir).string();
+  };
+  for (ReportSection& section : spec.sections) {
+    const std::vector<CurveSeries> curves =
+        section.curves.empty() ? std::vector<CurveSeries>{}
+                               : section_curves(section, store, provenance.build_key());
+    if (!curves.empty()) {
+      PlotOptions plot_options;
+      plot_options.title = section.title;
+      plot_options.x_label = "iteration";
+      place(
+          section.curves, [&](const fs::path& f) { plot_curves(curves, f, plot_options); },
+          &section.curves_svg, &section.curves_link);
+    }
+    if (section.reuse_distances.empty()) continue;
+    if (!a.quiet) std::cerr << "reuse distances (traced runs): " << section.title << "\n";
+    const std::vector<DistanceSeries> reuse = first_job_reuse_distances(section);
+    place(
+        section.reuse_distances,
+        [&](const fs::path& f) {
+          plot_distances(reuse, f, reuse_plot_options("reuse distances: " + section.title));
+        },
+        &section.reuse_svg, &section.reuse_link);
   }
   std::string doc = render_report(spec, rows, provenance);
   if (html) doc = html_page(spec.title.empty() ? "cube report" : spec.title, markdown_to_html(doc));
@@ -947,65 +1044,6 @@ int cmd_trace_replay(const std::vector<std::string>& args) {
 
 // --- plot -------------------------------------------------------------------------------------
 
-// " key=value" for each parameter of job.*field (its problem or solver spec) whose value differs
-// in some job of the plan; *names_differ tells whether some job names another module there.
-std::string differing_params(const ExperimentPlan& plan, const Job& job,
-                             const std::string Job::*field, bool* names_differ) {
-  const Spec spec = parse_spec(job.*field);
-  std::vector<Spec> others;
-  for (const Job& other : plan.jobs) others.push_back(parse_spec(other.*field));
-  *names_differ = std::any_of(others.begin(), others.end(),
-                              [&](const Spec& other) { return other.name != spec.name; });
-  std::string out;
-  for (const auto& [key, value] : spec.params) {
-    const bool differs = std::any_of(others.begin(), others.end(), [&](const Spec& other) {
-      const auto it = other.params.find(key);
-      return it == other.params.end() || it->second.text != value.text;
-    });
-    if (differs) out += " " + key + "=" + value.text;
-  }
-  return out;
-}
-
-// A job's plot label: the solver's name (after the problem's when the plan has several), the
-// parameters that tell it from the plan's other jobs, and the seed.
-std::string short_label(const ExperimentPlan& plan, const Job& job) {
-  bool problems_differ = false, solvers_differ = false;
-  const std::string problem_params = differing_params(plan, job, &Job::problem, &problems_differ);
-  const std::string solver_params = differing_params(plan, job, &Job::solver, &solvers_differ);
-  const std::string problem_name = problems_differ ? parse_spec(job.problem).name + " " : "";
-  return problem_name + parse_spec(job.solver).name + problem_params + solver_params + " seed " +
-         std::to_string(job.seed);
-}
-
-DistanceSeries distance_series(const std::string& label, const Trace& trace) {
-  DistanceSeries series{label, dally_distance_histogram(trace), 0};
-  for (const auto& [distance, reads] : series.reads_at)
-    series.cost += static_cast<double>(distance * reads);
-  return series;
-}
-
-// LRU reuse distances under ByteDMD's live-only stack (metrics.md §6), each buffer at its declared
-// element size (bytedmd(bytes_per_element=0)): per octave of byte depth, the bytes read at it.
-// Every octave from the first to the last is present (zeros included) and one empty octave closes
-// the last, so a step plot draws each bin over its whole width. Cost: the bytedmd value.
-DistanceSeries reuse_distance_series(const std::string& label, const Trace& trace) {
-  const std::uint32_t unit = common_element_bytes(trace.buffers);
-  const ByteDmdResult result = evaluate_bytedmd(
-      program_from_trace(trace.buffers, trace.events, unit), unit, DepthRecord::kByteDepthOctaves);
-  DistanceSeries series{label, {}, static_cast<double>(result.cost)};
-  const auto& octaves = result.reads_by_byte_depth_octave;
-  int first = 0, last = -1;
-  for (int i = 0; i < 64; ++i) {
-    if (octaves[i] == 0) continue;
-    if (last < 0) first = i;
-    last = i;
-  }
-  for (int i = first; i <= last; ++i) series.reads_at[std::uint64_t{1} << i] = octaves[i] * unit;
-  if (last >= 0 && last < 63) series.reads_at[std::uint64_t{1} << (last + 1)] = 0;
-  return series;
-}
-
 int cmd_plot(const std::vector<std::string>& args) {
   std::vector<std::string> inputs, sets;
   std::string out, title, distance = "dally";
@@ -1058,18 +1096,14 @@ int cmd_plot(const std::vector<std::string>& args) {
       series.push_back(series_of(short_label(plan, job), record_job(job, input).trace));
   }
   PlotOptions options;
-  options.log_y = log_y;
   if (reuse) {
-    options.title =
-        title.empty() ? "LRU reuse distance (bytedmd stack, declared element sizes)" : title;
-    options.x_label = "reuse distance (bytes)";
-    options.octaves = true;
-    options.count_label = "bytes read";
+    options = reuse_plot_options(title);
   } else {
     options.title =
         title.empty() ? "access distance: ceil(sqrt(cell)), cells in declaration order" : title;
     options.x_label = "distance ceil(sqrt(cell))";
   }
+  options.log_y = log_y;
   plot_distances(series, out, options);
   Table table;
   table.title = "wrote " + out;

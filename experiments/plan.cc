@@ -663,11 +663,15 @@ ReportSpec load_report_spec(const std::filesystem::path& file) {
   for (std::size_t i = 0; i < sections.size(); ++i) {
     const std::string key = "sections[" + std::to_string(i) + "]";
     const YAML::Node node = sections[i];
-    check_keys(node, source, key, {"title", "sweep", "columns", "published", "notes", "curves"});
+    check_keys(node, source, key,
+               {"title", "sweep", "columns", "published", "notes", "curves", "reuse_distances"});
     ReportSection section;
     if (node["title"]) section.title = scalar_text(node["title"], source, key + ".title");
     if (node["notes"]) section.notes = scalar_text(node["notes"], source, key + ".notes");
     if (node["curves"]) section.curves = scalar_text(node["curves"], source, key + ".curves");
+    if (node["reuse_distances"])
+      section.reuse_distances =
+          scalar_text(node["reuse_distances"], source, key + ".reuse_distances");
     if (!node["sweep"])
       throw ConfigError(location(source, node), std::string(key + ".sweep") + ": " +
                                                     "missing: the sweep YAML of this section");

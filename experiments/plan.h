@@ -91,11 +91,16 @@ struct ReportSection {
   std::string curves;       // PNG/SVG to draw the cells' loss curves into ('' = none), as given
   std::string curves_link;  // set by `cube report`: the image path relative to the document
   std::string curves_svg;   // set by `cube report --format html`: the plot, inline SVG markup
+  // PNG/SVG to draw the LRU reuse distances of each cell's first job into ('' = none): `cube
+  // report` records the job's trace (a second run) and plots it as `cube plot --distance reuse`.
+  std::string reuse_distances;
+  std::string reuse_link;  // set by `cube report`: that image relative to the document
+  std::string reuse_svg;   // set by `cube report --format html`: the plot, inline SVG markup
 };
 
 // A comparison report spec: YAML with keys title, intro (markdown) and sections (a list of
 // {title, sweep, columns, published: [{match: {...}, values: {...}, note, source}], notes,
-// curves: plot.png}).
+// curves: plot.png, reuse_distances: reuse.png}).
 // Every sweep is loaded and validated; errors name the file, line and key.
 struct ReportSpec {
   std::string source;

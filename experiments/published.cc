@@ -125,6 +125,21 @@ std::string section_markdown(const ReportSection& section, const std::vector<Res
   return table + (unmatched.str().empty() ? "" : "\n" + unmatched.str());
 }
 
+// A figure under a section's table: inline SVG markup (a raw HTML block ends at a blank line, so
+// the markup goes in without any) or a markdown image link, then its caption; nothing if neither.
+void figure(std::ostream& out, const std::string& svg_markup, const std::string& link,
+            const std::string& alt, const std::string& caption) {
+  if (!svg_markup.empty()) {
+    std::istringstream svg(svg_markup);
+    out << "\n<figure>\n";
+    for (std::string line; std::getline(svg, line);)
+      if (line.find_first_not_of(" \t\r") != std::string::npos) out << line << "\n";
+    out << "</figure>\n\n" << caption << "\n";
+  } else if (!link.empty()) {
+    out << "\n![" << alt << "](" << link << ")\n\n" << caption << "\n";
+  }
+}
+
 }  // namespace
 
 bool figure_matches(const PublishedFigure& figure, const std::string& problem_spec,
@@ -161,17 +176,13 @@ std::string render_report(const ReportSpec& spec,
         << section.plan.jobs.size() << " jobs).\n\n";
     out << section_markdown(section,
                             i < section_rows.size() ? section_rows[i] : std::vector<ResultRow>{});
-    if (!section.curves_svg.empty()) {
-      // A raw HTML block ends at a blank line, so the markup goes in without any.
-      std::istringstream svg(section.curves_svg);
-      out << "\n<figure>\n";
-      for (std::string line; std::getline(svg, line);)
-        if (line.find_first_not_of(" \t\r") != std::string::npos) out << line << "\n";
-      out << "</figure>\n\nLoss curves: train dashed, val solid, first seed of each cell.\n";
-    } else if (!section.curves_link.empty()) {
-      out << "\n![loss curves of " << section.title << "](" << section.curves_link
-          << ")\n\nLoss curves: train dashed, val solid, first seed of each cell.\n";
-    }
+    figure(out, section.curves_svg, section.curves_link, "loss curves of " + section.title,
+           "Loss curves: train dashed, val solid, first seed of each cell.");
+    figure(out, section.reuse_svg, section.reuse_link, "reuse distances of " + section.title,
+           "LRU reuse distances of the traced step of each cell's first seed: bytes read per "
+           "power of two of the distance in bytes, under bytedmd's stack at each buffer's element "
+           "size (`cube plot " +
+               section.sweep_file + " --distance reuse`); the legend's cost is the bytedmd value.");
     if (!section.notes.empty())
       out << "\n" << section.notes << (section.notes.back() == '\n' ? "" : "\n");
     out << "\n";

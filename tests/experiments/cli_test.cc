@@ -498,6 +498,42 @@ sweep:
   EXPECT_NE(bad.err.find("valid choices: dally, reuse"), std::string::npos) << bad.err;
 }
 
+// A report section's reuse_distances: the image is drawn from each cell's first job and linked
+// under the table with its caption (markdown), or inlined (html).
+TEST_F(CliTest, ReportSectionsDrawReuseDistances) {
+  write(
+      "lm.yaml",
+      R"yaml(problem: char_lm(dataset=names,block_size=8,batch_size=2,eval_interval=1,eval_iters=1)
+solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=1,threads=1,progress=false)
+metrics: [loss]
+seeds: [3, 4]
+sweep:
+  solver.precision: [fp32, bf16]
+)yaml");
+  write("r.yaml", R"(title: "Reuse"
+sections:
+  - title: "Precision"
+    sweep: lm.yaml
+    columns: [val_loss]
+    reuse_distances: figures/reuse.png
+)");
+  fs::create_directories(dir_ / "figures");
+  Result md = cube("report r.yaml -o r.md -q --store store.db");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  const std::string doc = slurp(dir_ / "r.md");
+  EXPECT_NE(doc.find("![reuse distances of Precision](figures/reuse.png)"), std::string::npos)
+      << doc;
+  EXPECT_NE(doc.find("`cube plot lm.yaml --distance reuse`"), std::string::npos) << doc;
+  EXPECT_EQ(slurp(dir_ / "figures" / "reuse.png").substr(0, 8),
+            std::string("\x89PNG\r\n\x1a\n", 8));
+  Result html = cube("report r.yaml -o r.html -q --store store.db");
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  const std::string page = slurp(dir_ / "r.html");
+  EXPECT_NE(page.find("<figure>"), std::string::npos);
+  EXPECT_NE(page.find("precision=bf16 seed 3"), std::string::npos);
+  EXPECT_EQ(page.find("seed 4"), std::string::npos) << "only each cell's first job is drawn";
+}
+
 TEST_F(CliTest, ListShowsEveryAxisWithParameters) {
   Result r = cube("list --format json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
