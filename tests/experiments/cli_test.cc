@@ -460,19 +460,20 @@ TEST_F(CliTest, PlotDrawsTracesAndCellsAsPng) {
   EXPECT_NE(bad.err.find(".png, .svg"), std::string::npos) << bad.err;
 }
 
+// A tiny GPT trained one step on names.txt, float32 and bf16: a sweep whose traces hold 4-byte
+// and 2-byte buffers.
+std::string one_step_precision_sweep(const std::string& metrics, const std::string& seeds) {
+  return "problem: char_lm(dataset=names,block_size=8,batch_size=2,eval_interval=1,eval_iters=1)\n"
+         "solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=1,threads=1,progress=false)\n"
+         "metrics: " +
+         metrics + "\nseeds: " + seeds + "\nsweep:\n  solver.precision: [fp32, bf16]\n";
+}
+
 // --distance reuse: the LRU reuse distances of bytedmd's stack at the buffers' declared sizes. A
 // series' cost is the cell's bytedmd(bytes_per_element=0), in float32 and in bf16 (2-byte
 // buffers); labels name the swept parameter.
 TEST_F(CliTest, PlotDrawsReuseDistancesPricedAsBytedmd) {
-  write(
-      "lm.yaml",
-      R"yaml(problem: char_lm(dataset=names,block_size=8,batch_size=2,eval_interval=1,eval_iters=1)
-solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=1,threads=1,progress=false)
-metrics: ["bytedmd(bytes_per_element=0)"]
-seeds: [3]
-sweep:
-  solver.precision: [fp32, bf16]
-)yaml");
+  write("lm.yaml", one_step_precision_sweep("[\"bytedmd(bytes_per_element=0)\"]", "[3]"));
   Result plot = cube("plot lm.yaml --distance reuse -o reuse.svg");
   ASSERT_EQ(plot.exit_code, 0) << plot.err;
   Result run = cube("run lm.yaml --store store.db -q --format json");
@@ -501,15 +502,7 @@ sweep:
 // A report section's reuse_distances: the image is drawn from each cell's first job and linked
 // under the table with its caption (markdown), or inlined (html).
 TEST_F(CliTest, ReportSectionsDrawReuseDistances) {
-  write(
-      "lm.yaml",
-      R"yaml(problem: char_lm(dataset=names,block_size=8,batch_size=2,eval_interval=1,eval_iters=1)
-solver: adamw(n_layer=1,n_head=2,n_embd=16,max_iters=1,threads=1,progress=false)
-metrics: [loss]
-seeds: [3, 4]
-sweep:
-  solver.precision: [fp32, bf16]
-)yaml");
+  write("lm.yaml", one_step_precision_sweep("[loss]", "[3, 4]"));
   write("r.yaml", R"(title: "Reuse"
 sections:
   - title: "Precision"
