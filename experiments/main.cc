@@ -445,14 +445,12 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
 }
 
 // " key=value" for each parameter of job.*field (its problem or solver spec) whose value differs
-// in some job of the plan; *names_differ tells whether some job names another module there.
+// in some job of the plan.
 std::string differing_params(const ExperimentPlan& plan, const Job& job,
-                             const std::string Job::*field, bool* names_differ) {
+                             const std::string Job::*field) {
   const Spec spec = parse_spec(job.*field);
   std::vector<Spec> others;
   for (const Job& other : plan.jobs) others.push_back(parse_spec(other.*field));
-  *names_differ = std::any_of(others.begin(), others.end(),
-                              [&](const Spec& other) { return other.name != spec.name; });
   std::string out;
   for (const auto& [key, value] : spec.params) {
     const bool differs = std::any_of(others.begin(), others.end(), [&](const Spec& other) {
@@ -467,12 +465,13 @@ std::string differing_params(const ExperimentPlan& plan, const Job& job,
 // A job's plot label: the solver's name (after the problem's when the plan has several), the
 // parameters that tell it from the plan's other jobs, and the seed.
 std::string short_label(const ExperimentPlan& plan, const Job& job) {
-  bool problems_differ = false, solvers_differ = false;
-  const std::string problem_params = differing_params(plan, job, &Job::problem, &problems_differ);
-  const std::string solver_params = differing_params(plan, job, &Job::solver, &solvers_differ);
-  const std::string problem_name = problems_differ ? parse_spec(job.problem).name + " " : "";
-  return problem_name + parse_spec(job.solver).name + problem_params + solver_params + " seed " +
-         std::to_string(job.seed);
+  const std::string problem = parse_spec(job.problem).name;
+  const bool problems_differ = std::any_of(plan.jobs.begin(), plan.jobs.end(), [&](const Job& o) {
+    return parse_spec(o.problem).name != problem;
+  });
+  return (problems_differ ? problem + " " : "") + parse_spec(job.solver).name +
+         differing_params(plan, job, &Job::problem) + differing_params(plan, job, &Job::solver) +
+         " seed " + std::to_string(job.seed);
 }
 
 DistanceSeries distance_series(const std::string& label, const Trace& trace) {
