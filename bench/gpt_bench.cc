@@ -37,8 +37,8 @@ using namespace cube::gpt;
 
 constexpr int kBatch = 12;
 
-GptConfig cpu_config(bool bf16 = false, bool fuse = false) {
-  return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16, fuse};
+GptConfig cpu_config(bool bf16 = false, bool fuse = false, bool recompute = false) {
+  return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16, fuse, recompute};
 }
 
 double flops_per_iteration(const GptModel& m) {
@@ -56,8 +56,8 @@ double peak(int threads) {
 }
 
 struct Setup {
-  explicit Setup(bool bf16 = false, bool fuse = false)
-      : model(cpu_config(bf16, fuse), kBatch, 1337) {}
+  explicit Setup(bool bf16 = false, bool fuse = false, bool recompute = false)
+      : model(cpu_config(bf16, fuse, recompute), kBatch, 1337) {}
   GptModel model;
   AdamW opt{AdamWConfig{}, model.tensors(), model.num_parameters()};
   Rng rng{42};
@@ -93,9 +93,10 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
 }
 
 // Whole iteration: forward + backward + clip + AdamW.
-void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool fuse = false) {
+void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool fuse = false,
+                 bool recompute = false) {
   omp_set_num_threads(threads);
-  Setup s(bf16, fuse);
+  Setup s(bf16, fuse, recompute);
   s.next_batch();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -267,11 +268,11 @@ void GptClipAndAdamW(benchmark::State& state) {
 BENCHMARK(GptClipAndAdamW)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Milliseconds per iteration of every kernel kind (KernelProfile), forward and backward.
-// Args: threads, then (optional) precision 0/1 and fuse 0/1 as GptTrainStepOnPrecision.
+// Args: threads, then precision 0/1, fuse 0/1 and recompute 0/1 as GptTrainStepOnPrecision.
 void GptStepBreakdown(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   omp_set_num_threads(threads);
-  Setup s(state.range(1) == 1, state.range(2) == 1);
+  Setup s(state.range(1) == 1, state.range(2) == 1, state.range(3) == 1);
   s.next_batch();
   KernelProfile profile;
   s.model.set_profile(&profile);
@@ -287,24 +288,28 @@ void GptStepBreakdown(benchmark::State& state) {
   }
 }
 BENCHMARK(GptStepBreakdown)
-    ->Args({1, 0, 0})
-    ->Args({2, 0, 0})
-    ->Args({2, 1, 0})
-    ->Args({2, 1, 1})
+    ->Args({1, 0, 0, 0})
+    ->Args({2, 0, 0, 0})
+    ->Args({2, 1, 0, 0})
+    ->Args({2, 1, 1, 0})
+    ->Args({2, 1, 1, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 // The training step of each process side by side, 2 threads (precision 0: float32 on the default
-// GEMM engine, 1: bf16 mixed precision; fuse 0/1; gpt_model.h). ms_per_iter is the figure; GFLOPs
-// and MFU keep the float32 FMA ceiling as their denominator.
+// GEMM engine, 1: bf16 mixed precision; fuse 0/1; recompute 0/1: recompute_attention;
+// gpt_model.h). ms_per_iter is the figure; GFLOPs and MFU keep the float32 FMA ceiling as their
+// denominator.
 void GptTrainStepOnPrecision(benchmark::State& state) {
   const bool bf16 = state.range(0) == 1, fuse = state.range(1) == 1;
-  state.SetLabel(std::string(bf16 ? "bf16" : "fp32") + (fuse ? " fused" : ""));
-  train_steps(state, 2, bf16, fuse);
+  const bool recompute = state.range(2) == 1;
+  state.SetLabel(std::string(bf16 ? "bf16" : "fp32") + (fuse ? " fused" : "") +
+                 (recompute ? " recomputed" : ""));
+  train_steps(state, 2, bf16, fuse, recompute);
 }
 BENCHMARK(GptTrainStepOnPrecision)
-    ->ArgsProduct({{0, 1}, {0, 1}})
-    ->ArgNames({"precision", "fuse"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {0, 1}})
+    ->ArgNames({"precision", "fuse", "recompute"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -432,7 +432,7 @@ void attention_head_probs(const float* q, std::ptrdiff_t ld, const PackedB& kt, 
   causal_softmax(p, T, scale);
 }
 
-// The probabilities of one head recomputed (fused attention's backward): the bits the forward
+// The probabilities of one head recomputed (recompute_attention's backward): the bits the forward
 // computed them with.
 void attention_head_recompute(const float* q, const float* k, std::ptrdiff_t ld, float* p, int T,
                               int hs, float scale) {
@@ -504,7 +504,8 @@ void attention_head_backward(const float* q, const float* k, const float* v, std
 }
 
 // Floats of one head's working copy in bf16 mode: [q | k | v] rows (3 hs), then P (T x T), then
-// y or dy rows (hs), then [dq | dk | dv] rows (3 hs). (Fused float32 attention uses its P part.)
+// y or dy rows (hs), then [dq | dk | dv] rows (3 hs). (Recomputed float32 attention uses its P
+// part.)
 std::size_t head_copy_floats(int T, int hs) {
   return static_cast<std::size_t>(T) * (7 * static_cast<std::size_t>(hs) + T);
 }
@@ -515,7 +516,8 @@ float* head_copy(std::size_t n) {
 }
 
 // Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
-// probabilities (zero above the diagonal), or null (fused: each head's stay in its working copy);
+// probabilities (zero above the diagonal), or null (recompute_attention: each head's stay in its
+// working copy);
 // y: (B*T, C).
 void attention_forward(const float* qkv, float* att, float* y, int B, int T, int C, int NH,
                        const Dropout& drop, std::uint64_t site) {
@@ -598,7 +600,7 @@ void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, i
     float* yf = pf + static_cast<std::ptrdiff_t>(T) * T;
     attention_head_forward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, yf, hs, T, hs, scale, drop, sk,
                            static_cast<std::uint64_t>(bh) * T * T);
-    if (att != nullptr) {  // null: fused, recomputed in the backward
+    if (att != nullptr) {  // null: recomputed in the backward
       to_bf16(pf, att + static_cast<std::ptrdiff_t>(bh) * T * T, static_cast<std::size_t>(T) * T);
     }
     for (int t = 0; t < T; ++t) {
@@ -796,7 +798,7 @@ void GptModel::allocate_activations() {
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
-    a.att = c.fuse ? 0 : act_h(static_cast<std::size_t>(max_batch_) * NH * Tm * Tm);
+    a.att = c.recompute_attention ? 0 : act_h(static_cast<std::size_t>(max_batch_) * NH * Tm * Tm);
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
@@ -965,10 +967,10 @@ struct GptPass {
   float* A;
   float* G;
   float* D;
-  Bf16* P16;   // bf16 mode: the rounded weights (else null)
-  Bf16* A16;   // bf16 mode: the bfloat16 activations (else null)
-  Bf16* D16;   // bf16 mode: the bfloat16 backward scratch (else null)
-  bool fused;  // fuse mode: attention probabilities recomputed, not stored
+  Bf16* P16;       // bf16 mode: the rounded weights (else null)
+  Bf16* A16;       // bf16 mode: the bfloat16 activations (else null)
+  Bf16* D16;       // bf16 mode: the bfloat16 backward scratch (else null)
+  bool recompute;  // attention probabilities recomputed by the backward, not stored
   Dropout drop;
   KernelProfile* profile;
   std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
@@ -1046,9 +1048,9 @@ struct GptPass {
     L.ldd = 3 * C;
     return L;
   }
-  // Fused float32 attention: the head's probabilities in the working copy (gpt.head from 0).
-  HeadLoc fused_probs(HeadLoc L) const {
-    if (fused) {
+  // Recomputed float32 attention: the head's probabilities in the working copy (gpt.head from 0).
+  HeadLoc recomputed_probs(HeadLoc L) const {
+    if (recompute) {
       L.p_buf = id.head;
       L.p = 0;
     }
@@ -1070,7 +1072,7 @@ struct GptPass {
       tr.op_end();
     }
   }
-  // The probabilities recomputed for a fused backward (attention_head_recompute): Kᵀ packed, then
+  // The probabilities recomputed for the backward (attention_head_recompute): Kᵀ packed, then
   // the scores and softmax as the forward computes them.
   void trace_recompute_probs(const HeadLoc& L) {
     trace_pack_b(tr, C / NH, T, {L.qkv_buf, L.k, 1, L.ld}, id.pack, head_pack(0));
@@ -1177,7 +1179,7 @@ struct GptPass {
       const int hs = C / NH;
       for (int bh = 0; bh < B * NH; ++bh) {
         if (A16 == nullptr) {
-          trace_head_forward(fused_probs(f32_head(bh, qkv, att, id.acts, atty, 0)));
+          trace_head_forward(recomputed_probs(f32_head(bh, qkv, att, id.acts, atty, 0)));
           continue;
         }
         const HeadLoc L = copy_head();
@@ -1185,7 +1187,7 @@ struct GptPass {
         trace_head_forward(L);
         const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          if (!fused) {  // fused: P is not stored
+          if (!recompute) {  // recomputed: P is not stored
             tr.read(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T,
                     T);
             tr.write(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
@@ -1207,17 +1209,17 @@ struct GptPass {
       const int hs = C / NH;
       for (int bh = 0; bh < B * NH; ++bh) {
         if (A16 == nullptr) {
-          const HeadLoc L = fused_probs(f32_head(bh, qkv, att, id.dacts, d_atty, d_qkv));
-          if (fused) trace_recompute_probs(L);
+          const HeadLoc L = recomputed_probs(f32_head(bh, qkv, att, id.dacts, d_atty, d_qkv));
+          if (recompute) trace_recompute_probs(L);
           trace_head_backward(L);
           continue;
         }
         const HeadLoc L = copy_head();
         trace_copy_head_in(qkv, bh);
-        if (fused) trace_recompute_probs(L);
+        if (recompute) trace_recompute_probs(L);
         const std::uint64_t p16 = att + static_cast<std::uint64_t>(bh) * T * T;
         for (int t = 0; t < T; ++t) {
-          if (!fused) {
+          if (!recompute) {
             tr.read(id.acts16, p16 + static_cast<std::uint64_t>(t) * T, T);
             tr.write(id.head, static_cast<std::uint64_t>(L.p) + static_cast<std::uint64_t>(t) * T,
                      T);
@@ -1465,7 +1467,7 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
                       pack_elements(BTm, config_.n_embd, config_.vocab_size),
                       static_cast<std::size_t>(config_.block_size) * config_.block_size,
                       acts16_.size(), apack16, dacts16_.size(),
-                      config_.bf16 || config_.fuse
+                      config_.bf16 || config_.recompute_attention
                           ? head_copy_floats(config_.block_size, config_.n_embd / config_.n_head)
                           : 0);
   g_parallel = worth_parallel(B_ * T_, config_.n_embd);
@@ -1485,7 +1487,7 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
               config_.bf16 ? params16_.data() : nullptr,
               config_.bf16 ? acts16_.data() : nullptr,
               config_.bf16 ? dacts16_.data() : nullptr,
-              config_.fuse,
+              config_.recompute_attention,
               drop,
               profile_,
               d_res_,
@@ -1539,11 +1541,12 @@ void GptModel::block_forward(Pass& pass, int l) {
   {
     ScopedKernelTimer timer(pass.fslot(KernelProfile::kAttention));
     if (h) {
-      attention_forward_bf16(pass.A16 + a.qkv, config_.fuse ? nullptr : pass.A16 + a.att,
+      attention_forward_bf16(pass.A16 + a.qkv,
+                             config_.recompute_attention ? nullptr : pass.A16 + a.att,
                              pass.A16 + a.atty, B, T, C, NH, drop, site_att(l));
     } else {
-      attention_forward(A + a.qkv, config_.fuse ? nullptr : A + a.att, A + a.atty, B, T, C, NH,
-                        drop, site_att(l));
+      attention_forward(A + a.qkv, config_.recompute_attention ? nullptr : A + a.att, A + a.atty, B,
+                        T, C, NH, drop, site_att(l));
     }
   }
   pass.trace_attention_forward(a.qkv, a.att, a.atty);
@@ -1733,11 +1736,12 @@ void GptModel::block_backward(Pass& pass, int l) {
     ScopedKernelTimer timer(pass.bslot(KernelProfile::kAttention));
     if (h) {
       attention_backward_bf16(pass.D16 + d_qkv_, pass.D16 + d_atty_, pass.A16 + a.qkv,
-                              config_.fuse ? nullptr : pass.A16 + a.att, B, T, C, NH, drop,
-                              site_att(l));
+                              config_.recompute_attention ? nullptr : pass.A16 + a.att, B, T, C, NH,
+                              drop, site_att(l));
     } else {
-      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv, config_.fuse ? nullptr : A + a.att, B,
-                         T, C, NH, drop, site_att(l));
+      attention_backward(D + d_qkv_, D + d_atty_, A + a.qkv,
+                         config_.recompute_attention ? nullptr : A + a.att, B, T, C, NH, drop,
+                         site_att(l));
     }
   }
   pass.trace_attention_backward(d_qkv_, d_atty_, a.qkv, a.att);

@@ -69,10 +69,11 @@
 // each head's float32 working copy in "gpt.head" (copied in and out row by row). Numbers differ
 // from float32's after about the third digit; they are bitwise identical for any thread count.
 //
-// Fusion (config.fuse), four changes of where values live:
-//  * attention: each head's probabilities stay in its working copy and are recomputed by the
-//    backward (the same float32 computation from the same q, k), so the T x T matrices are never
-//    stored;
+// Attention recomputation (config.recompute_attention): each head's probabilities stay in its
+// working copy and are recomputed by the backward (the same float32 computation from the same q,
+// k: the same bits), so the T x T matrices are never stored.
+//
+// Fusion (config.fuse), three changes of where values live:
 //  * the backward's d atty and d qkv reuse the region of d fch, dead by then (less scratch to
 //    keep in cache);
 //  * without dropout the attention and MLP output projections add straight into the residual
@@ -82,9 +83,10 @@
 //    operand (the fc_proj forward's A and its weight gradient's B, MixedStrided::map), so the
 //    GELU output is never stored (float32's products, oneDNN's sgemm, have no such hook: there
 //    GELU stays a kernel).
-// In bf16 mode the forward keeps the unfused bits (the loss is identical); the backward reads the
-// float32 probabilities instead of their bfloat16 copies, so gradients move by bfloat16 rounding.
-// In float32 the residual add's rounding may differ (oneDNN adds C in its own order).
+// In bf16 mode the forward keeps the unfused bits (the loss is identical); with attention
+// recomputed, the backward reads the float32 probabilities instead of their bfloat16 copies, so
+// gradients move by bfloat16 rounding. In float32 fuse's residual add may round differently
+// (oneDNN adds C in its own order); recomputed attention keeps every float32 bit.
 #pragma once
 
 #include <cstddef>
@@ -107,6 +109,7 @@ struct GptConfig {
   float dropout = 0.0f;
   bool bf16 = false;  // mixed precision (see the header comment)
   bool fuse = false;  // fused residual adds, and in bf16 mode GELU (see the header comment)
+  bool recompute_attention = false;  // probabilities recomputed by the backward, never stored
 };
 
 // One named parameter tensor: elements [offset, offset + size) of the parameter buffer.

@@ -197,6 +197,7 @@ class Trainer {
     g.dropout = static_cast<float>(c.dropout);
     g.bf16 = c.precision == "bf16";
     g.fuse = c.fuse;
+    g.recompute_attention = c.recompute_attention;
     return g;
   }
 

@@ -41,9 +41,10 @@
 // rounding of the updated weights into their bfloat16 copy (gpt_model.h and optimizers.h state
 // the granularity), so trace metrics price one or a few whole training steps. The gradient-norm
 // clip's pass over the gradients is not traced.
-// Process parameters: `precision` (fp32, or bf16: mixed precision on float32 master weights) and
-// `fuse` (fewer stored tensors) select GptModel's modes (gpt_model.h); with bf16 the trainer
-// rounds the weights into their bfloat16 copy right after each update.
+// Process parameters: `precision` (fp32, or bf16: mixed precision on float32 master weights),
+// `fuse` (fewer stored tensors) and `recompute_attention` (no T x T matrix stored) select
+// GptModel's modes (gpt_model.h), each on its own; with bf16 the trainer rounds the weights into
+// their bfloat16 copy right after each update.
 // Tracing never changes a number of the run (the runner checks the curve bit for bit).
 // Checkpoints: when `checkpoint` names a file, the model, optimizer state, iteration and curve
 // are written there after every evaluation (atomically: write then rename); with resume = true
@@ -76,6 +77,7 @@ struct GptTrainConfig {
   double dropout = 0.0;
   std::string precision = "fp32";
   bool fuse = false;
+  bool recompute_attention = false;
   std::int64_t max_iters = 2000;
   double lr = 1e-3;
   double min_lr = 1e-4;
@@ -108,9 +110,12 @@ struct GptTrainConfig {
       "(gpt_model.h; needs bias: false)")
         .one_of({"fp32", "bf16"});
     v("fuse", fuse,
-      "attention probabilities recomputed in the backward instead of stored, output projections "
-      "added straight into the residual stream (no dropout) and, with bf16, GELU fused into the "
-      "products that read it: fewer stored tensors (gpt_model.h)");
+      "output projections added straight into the residual stream (no dropout), the backward's "
+      "gradient scratch planned by liveness and, with bf16, GELU fused into the products that "
+      "read it: fewer stored tensors (gpt_model.h)");
+    v("recompute_attention", recompute_attention,
+      "attention probabilities recomputed by the backward from q and k instead of stored: no "
+      "T x T matrix kept between forward and backward (gpt_model.h)");
     v("max_iters", max_iters, "training iterations").at_least(1);
     v("lr", lr, "peak learning rate").greater_than(0);
     v("min_lr", min_lr, "learning rate at the end of the cosine decay").at_least(0);

@@ -571,53 +571,74 @@ TEST(GptModel, Bf16WeightCopyFollowsTheParameters) {
             std::bit_cast<std::uint32_t>(rounded.forward(tr, false)));
 }
 
-// Fusion changes where values live, not the forward's numbers: with and without dropout (which
-// keeps the residual adds unfused), the fused bf16 model's loss equals the unfused bf16 model's bit
-// for bit (GELU and the residual adds give the same bits; the attention's probabilities are the
-// same float32 values, only not stored), and its gradients are within bfloat16 rounding of them
-// (the backward reads the recomputed float32 probabilities, not bfloat16 copies). The fused
-// model stores less. In float32 the two agree to rounding.
-TEST(GptModel, FusionKeepsTheForwardBitsAndStoresLess) {
+// Fusion and attention recomputation change where values live, not the forward's numbers. With
+// and without dropout (which keeps the residual adds unfused), each mode's bf16 loss equals the
+// plain bf16 model's bit for bit (GELU and the residual adds give the same bits; the attention's
+// probabilities are the same float32 values, only not stored). bf16 fuse alone keeps the
+// gradients' bits too; recomputed attention moves them by bfloat16 rounding (the backward reads
+// the recomputed float32 probabilities, not bfloat16 copies). In float32, recomputed attention
+// keeps every bit and fuse agrees to rounding. Each mode stores less.
+TEST(GptModel, FusionAndRecomputationKeepTheForwardBitsAndStoreLess) {
   struct Case {
     bool bf16;
     float dropout;
+    bool fuse, recompute;
   };
-  for (const Case c : {Case{true, 0.0f}, Case{true, 0.1f}, Case{false, 0.0f}}) {
-    SCOPED_TRACE(testing::Message() << "bf16 " << c.bf16 << " dropout " << c.dropout);
+  for (const Case c : {Case{true, 0.0f, true, true}, Case{true, 0.1f, true, true},
+                       Case{true, 0.0f, true, false}, Case{true, 0.0f, false, true},
+                       Case{false, 0.0f, true, true}, Case{false, 0.0f, false, true}}) {
+    SCOPED_TRACE(testing::Message() << "bf16 " << c.bf16 << " dropout " << c.dropout << " fuse "
+                                    << c.fuse << " recompute " << c.recompute);
     const Batch b = random_batch(4, 32, 13, 8);
     GptConfig config = parallel_config();
     config.dropout = c.dropout;
     config.bf16 = c.bf16;
     GptModel plain(config, 4, 21);
-    config.fuse = true;
-    GptModel fused(config, 4, 21);
+    config.fuse = c.fuse;
+    config.recompute_attention = c.recompute;
+    GptModel changed(config, 4, 21);
     set(plain, b);
-    set(fused, b);
-    std::vector<float> gp, gf;
+    set(changed, b);
+    std::vector<float> gp, gc;
     const float lp = loss_and_grads(plain, &gp);
-    const float lf = loss_and_grads(fused, &gf);
-    if (c.bf16) {
-      EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lf));
-      for (const ParamTensor& t : plain.tensors())
-        EXPECT_LT(relative_error(gf, gp, t.offset, t.size), 0.02) << t.name;
+    const float lc = loss_and_grads(changed, &gc);
+    const bool same_bits = c.bf16 ? !c.recompute : !c.fuse;
+    if (c.bf16 || same_bits) {
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lc));
     } else {
-      // In float32: the same model, the residual adds summed in another order.
-      EXPECT_NEAR(lf, lp, 1e-6 * lp);
-      EXPECT_LT(relative_error(gf, gp), 1e-5);
+      // In float32 with fuse: the same model, the residual adds summed in another order.
+      EXPECT_NEAR(lc, lp, 1e-6 * lp);
     }
-    EXPECT_LT(fused.act_bytes(), plain.act_bytes());
+    if (same_bits) {
+      EXPECT_EQ(0, std::memcmp(gp.data(), gc.data(), gp.size() * sizeof(float)));
+    } else if (c.bf16) {
+      for (const ParamTensor& t : plain.tensors())
+        EXPECT_LT(relative_error(gc, gp, t.offset, t.size), 0.02) << t.name;
+    } else {
+      EXPECT_LT(relative_error(gc, gp), 1e-5);
+    }
+    EXPECT_LT(changed.act_bytes(), plain.act_bytes());
   }
 }
 
 TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
-  for (int mode = 0; mode < 4; ++mode) {  // fp32, bf16, bf16 fused, fp32 fused (no dropout)
-    const bool bf16 = mode == 1 || mode == 2;
-    SCOPED_TRACE(mode);
+  struct Mode {
+    bool bf16, fuse, recompute;
+    float dropout;  // small_config's, or 0 (fuse adds into the residual stream only without it)
+  };
+  const float d = small_config().dropout;
+  for (const Mode m : {Mode{false, false, false, d}, Mode{true, false, false, d},
+                       Mode{true, true, true, d}, Mode{false, true, true, 0.0f},
+                       Mode{true, true, false, 0.0f}, Mode{false, false, true, d}}) {
+    const bool bf16 = m.bf16;
+    SCOPED_TRACE(testing::Message() << "bf16 " << m.bf16 << " fuse " << m.fuse << " recompute "
+                                    << m.recompute << " dropout " << m.dropout);
     const Batch b = random_batch(4, 16, 13, 8);
     GptConfig config = small_config();
     config.bf16 = bf16;
-    config.fuse = mode >= 2;
-    if (mode == 3) config.dropout = 0.0f;
+    config.fuse = m.fuse;
+    config.recompute_attention = m.recompute;
+    config.dropout = m.dropout;
     GptModel plain(config, 4, 3), traced(config, 4, 3);
     AdamW opt_p({}, plain.tensors(), plain.num_parameters());
     AdamW opt_t({}, traced.tensors(), traced.num_parameters());
