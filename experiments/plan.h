@@ -4,9 +4,9 @@
 //
 //   problem: {name: sparse_parity, n: 20, k: 3}      # or the string form: sparse_parity(n=20,k=3)
 //   solver:  {name: sgd, lr: 0.1}
-//   metrics: [accuracy, wall_time, ard]               # names, name(k=v) strings, or {name: ...}
-//   maps seeds: [42, 43, 44]                               # default [42] sweep: # optional
-//   cartesian product, first key slowest
+//   metrics: [accuracy, wall_time, ard]   # names, name(k=v) strings, or {name: ...} maps
+//   seeds: [42, 43, 44]                   # default [42]
+//   sweep:                                # optional; cartesian product, first key slowest
 //     problem.n: [20, 30]
 //     solver.name: [gf2, sgd]
 //
