@@ -517,8 +517,7 @@ float* head_copy(std::size_t n) {
 
 // Causal attention of one layer. qkv: (B*T, 3C) rows [q | k | v]; att: (B, NH, T, T) softmax
 // probabilities (zero above the diagonal), or null (recompute_attention: each head's stay in its
-// working copy);
-// y: (B*T, C).
+// working copy); y: (B*T, C).
 void attention_forward(const float* qkv, float* att, float* y, int B, int T, int C, int NH,
                        const Dropout& drop, std::uint64_t site) {
   const int hs = C / NH;
