@@ -37,8 +37,8 @@ using namespace cube::gpt;
 
 constexpr int kBatch = 12;
 
-GptConfig cpu_config(bool bf16 = false, bool fuse = false, bool recompute = false) {
-  return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16, fuse, recompute};
+GptConfig cpu_config(bool bf16 = false, bool fuse = false, bool recompute = false, int shards = 1) {
+  return GptConfig{65, 64, 4, 4, 128, false, 0.0f, bf16, fuse, recompute, shards};
 }
 
 double flops_per_iteration(const GptModel& m) {
@@ -56,8 +56,8 @@ double peak(int threads) {
 }
 
 struct Setup {
-  explicit Setup(bool bf16 = false, bool fuse = false, bool recompute = false)
-      : model(cpu_config(bf16, fuse, recompute), kBatch, 1337) {}
+  explicit Setup(bool bf16 = false, bool fuse = false, bool recompute = false, int shards = 1)
+      : model(cpu_config(bf16, fuse, recompute, shards), kBatch, 1337) {}
   GptModel model;
   AdamW opt{AdamWConfig{}, model.tensors(), model.num_parameters()};
   Rng rng{42};
@@ -94,9 +94,9 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
 
 // Whole iteration: forward + backward + clip + AdamW.
 void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool fuse = false,
-                 bool recompute = false) {
+                 bool recompute = false, int shards = 1) {
   omp_set_num_threads(threads);
-  Setup s(bf16, fuse, recompute);
+  Setup s(bf16, fuse, recompute, shards);
   s.next_batch();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -111,6 +111,21 @@ void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool f
 }
 void GptTrainStep(benchmark::State& state) { train_steps(state, static_cast<int>(state.range(0))); }
 BENCHMARK(GptTrainStep)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The step with the batch in shards (batch_shards, gpt_model.h), side by side with the whole
+// batch: shards 2 on 2 threads runs each half of the batch on its own core, one thread each, and
+// sums the two gradients (clip and AdamW as in GptTrainStep). Args: threads, shards.
+void GptTrainStepOnShards(benchmark::State& state) {
+  train_steps(state, static_cast<int>(state.range(0)), false, false, false,
+              static_cast<int>(state.range(1)));
+}
+BENCHMARK(GptTrainStepOnShards)
+    ->Args({2, 1})
+    ->Args({2, 2})
+    ->Args({1, 2})
+    ->ArgNames({"threads", "shards"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // The GEMM engines this CPU and build run: cube's kernels on the AVX2 and AVX-512 paths (same
 // bits, gemm.h) and oneDNN's sgemm (the default where built in); and, for GemmOnEngine only, the

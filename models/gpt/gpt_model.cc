@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -93,6 +94,10 @@ struct Dropout {
   std::uint32_t threshold = 0;  // keep when the 32-bit hash >= threshold
   float scale = 1.0f;           // 1 / (1 - p)
   std::uint64_t key = 0;
+  // Where the pass's rows sit in the batch (a shard's first row is not row 0): the element index
+  // of its first row in the row sites (row0 * C) and of its first head in the attention sites
+  // (b0 * n_head * T * T). Zero for a pass over the whole batch.
+  std::uint64_t row_base = 0, head_base = 0;
 
   // The stream of one site (embedding, a block's attention probabilities, ...).
   std::uint64_t site_key(std::uint64_t site) const {
@@ -120,7 +125,9 @@ void apply_dropout(float* x, std::size_t n, const Dropout& d, std::uint64_t site
   const std::uint64_t sk = d.site_key(site);
   const auto nn = static_cast<std::int64_t>(n);
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t i = 0; i < nn; ++i) x[i] *= Dropout::factor(sk, i, d.threshold, d.scale);
+  for (std::int64_t i = 0; i < nn; ++i) {
+    x[i] *= Dropout::factor(sk, d.row_base + i, d.threshold, d.scale);
+  }
 }
 
 // --- tracing ------------------------------------------------------------------------------
@@ -133,6 +140,50 @@ struct Ids {
   BufferId params16 = 0, acts16 = 0, pack16 = 0, apack16 = 0;
   // bf16 mode only: the bfloat16 backward scratch, one head's float32 working copy.
   BufferId dacts16 = 0, head = 0;
+  // batch_shards > 1 only: the gradients of shards 1, 2, ... before they are summed.
+  BufferId shard_grads = 0;
+};
+
+// The tracer of one shard's pass (batch_shards > 1). A shard's activations, backward scratch,
+// tokens and targets lie at an offset in the model's buffers, and its gradients in
+// "gpt.shard_grads"; every event of the pass moves there, so the kernels trace as they do for
+// the whole batch. With no moves (a single-shard pass) it forwards every event unchanged.
+template <class Inner>
+struct ShardTracer {
+  static constexpr bool kEnabled = Inner::kEnabled;
+  struct Move {
+    BufferId from = 0, to = 0;
+    std::uint64_t shift = 0;
+  };
+  Inner& inner;
+  std::array<Move, 8> moves{};
+  int n_moves = 0;
+
+  void move(BufferId from, BufferId to, std::uint64_t shift) {
+    if (from == to && shift == 0) return;
+    moves[static_cast<std::size_t>(n_moves++)] = {from, to, shift};
+  }
+  BufferId buffer(std::string_view name, std::uint32_t element_bytes, std::uint64_t elements) {
+    return inner.buffer(name, element_bytes, elements);
+  }
+  void read(BufferId b, std::uint64_t offset, std::uint64_t count) {
+    const Move m = where(b);
+    inner.read(m.to, offset + m.shift, count);
+  }
+  void write(BufferId b, std::uint64_t offset, std::uint64_t count) {
+    const Move m = where(b);
+    inner.write(m.to, offset + m.shift, count);
+  }
+  void free(BufferId b) { inner.free(where(b).to); }
+  void op_end() { inner.op_end(); }
+
+ private:
+  Move where(BufferId b) const {
+    for (int i = 0; i < n_moves; ++i) {
+      if (moves[static_cast<std::size_t>(i)].from == b) return moves[static_cast<std::size_t>(i)];
+    }
+    return {b, b, 0};
+  }
 };
 
 // An activation tensor: its offset in acts (float32) or, when half, in acts16 (bfloat16).
@@ -531,7 +582,7 @@ void attention_forward(const float* qkv, float* att, float* y, int B, int T, int
                               : head_copy(static_cast<std::size_t>(T) * T);
     attention_head_forward(q, q + C, q + 2 * C, 3 * C, p,
                            y + static_cast<std::ptrdiff_t>(b) * T * C + h * hs, C, T, hs, scale,
-                           drop, sk, static_cast<std::uint64_t>(bh) * T * T);
+                           drop, sk, drop.head_base + static_cast<std::uint64_t>(bh) * T * T);
   }
 }
 
@@ -555,7 +606,7 @@ void attention_backward(float* dqkv, const float* dy, const float* qkv, const fl
     }
     attention_head_backward(q, q + C, q + 2 * C, 3 * C, p, dy + row0 * C + h * hs, C, dq, dq + C,
                             dq + 2 * C, 3 * C, T, hs, scale, drop, sk,
-                            static_cast<std::uint64_t>(bh) * T * T);
+                            drop.head_base + static_cast<std::uint64_t>(bh) * T * T);
   }
 }
 
@@ -598,7 +649,7 @@ void attention_forward_bf16(const Bf16* qkv, Bf16* att, Bf16* y, int B, int T, i
     float* pf = hq + static_cast<std::ptrdiff_t>(T) * 3 * hs;
     float* yf = pf + static_cast<std::ptrdiff_t>(T) * T;
     attention_head_forward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, yf, hs, T, hs, scale, drop, sk,
-                           static_cast<std::uint64_t>(bh) * T * T);
+                           drop.head_base + static_cast<std::uint64_t>(bh) * T * T);
     if (att != nullptr) {  // null: recomputed in the backward
       to_bf16(pf, att + static_cast<std::ptrdiff_t>(bh) * T * T, static_cast<std::size_t>(T) * T);
     }
@@ -630,7 +681,7 @@ void attention_backward_bf16(Bf16* dqkv, const Bf16* dy, const Bf16* qkv, const 
     }
     attention_head_backward(hq, hq + hs, hq + 2 * hs, 3 * hs, pf, dyf, hs, dqf, dqf + hs,
                             dqf + 2 * hs, 3 * hs, T, hs, scale, drop, sk,
-                            static_cast<std::uint64_t>(bh) * T * T);
+                            drop.head_base + static_cast<std::uint64_t>(bh) * T * T);
     for (int t = 0; t < T; ++t) {
       Bf16* row = dqkv + (row0 + t) * 3 * C + h * hs;
       for (int part = 0; part < 3; ++part) {
@@ -694,6 +745,7 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
   if (c.n_embd % c.n_head != 0) throw ConfigError("gpt: n_embd must be a multiple of n_head");
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ConfigError("gpt: dropout must be in [0, 1)");
   if (c.bf16 && c.bias) throw ConfigError("gpt: bf16 mixed precision needs bias = false");
+  if (c.batch_shards < 1) throw ConfigError("gpt: batch_shards must be >= 1");
   const std::size_t C = c.n_embd, V = c.vocab_size;
   const std::size_t nb = c.bias ? 1 : 0;
   std::size_t next = 0;
@@ -774,7 +826,11 @@ GptModel::GptModel(const GptConfig& config, int max_batch, std::uint64_t seed)
 void GptModel::allocate_activations() {
   const GptConfig& c = config_;
   const std::size_t C = c.n_embd, V = c.vocab_size, Tm = c.block_size;
-  const std::size_t BT = static_cast<std::size_t>(max_batch_) * Tm;
+  // Each shard's activations and scratch are laid out for its most rows (the whole batch when
+  // batch_shards = 1); the shards' copies follow each other (act_stride_ and the like apart).
+  const std::size_t shards = static_cast<std::size_t>(c.batch_shards);
+  shard_batch_ = (max_batch_ + c.batch_shards - 1) / c.batch_shards;
+  const std::size_t BT = static_cast<std::size_t>(shard_batch_) * Tm;
   const std::size_t NH = c.n_head;
   std::size_t next = 0;
   auto act = [&](std::size_t n) {
@@ -797,7 +853,8 @@ void GptModel::allocate_activations() {
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
-    a.att = c.recompute_attention ? 0 : act_h(static_cast<std::size_t>(max_batch_) * NH * Tm * Tm);
+    a.att =
+        c.recompute_attention ? 0 : act_h(static_cast<std::size_t>(shard_batch_) * NH * Tm * Tm);
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);
@@ -816,8 +873,10 @@ void GptModel::allocate_activations() {
   logits_ = act(BT * V);
   probs_ = act(BT * V);
   losses_ = act(BT);
-  acts_.assign(next, 0.0f);
-  acts16_.assign(next16, 0);
+  act_stride_ = next;
+  act16_stride_ = next16;
+  acts_.assign(shards * next, 0.0f);
+  acts16_.assign(shards * next16, 0);
 
   next = 0;
   next16 = 0;
@@ -837,10 +896,13 @@ void GptModel::allocate_activations() {
     d_big_ = act_h(BT * 4 * C);
   }
   d_logits_ = act(BT * V);
-  dacts_.assign(next, 0.0f);
-  dacts16_.assign(next16, 0);
-  inputs_.assign(BT, 0);
-  targets_.assign(BT, 0);
+  dact_stride_ = next;
+  dact16_stride_ = next16;
+  dacts_.assign(shards * next, 0.0f);
+  dacts16_.assign(shards * next16, 0);
+  shard_grads_.assign((shards - 1) * params_.size(), 0.0f);
+  inputs_.assign(static_cast<std::size_t>(max_batch_) * Tm, 0);
+  targets_.assign(static_cast<std::size_t>(max_batch_) * Tm, 0);
 }
 
 const ParamTensor& GptModel::tensor(const std::string& name) const {
@@ -862,7 +924,18 @@ ParamRange GptModel::embedding_range() const { return {0, lp_[0].ln1_w}; }
 ParamRange GptModel::final_range() const { return {lnf_w_, params_.size() - lnf_w_}; }
 
 std::span<const float> GptModel::logits() const {
-  return {acts_.data() + logits_, static_cast<std::size_t>(B_) * T_ * config_.vocab_size};
+  const int n = active_shards();
+  const std::size_t row = config_.vocab_size;
+  if (n == 1) return {acts_.data() + logits_, static_cast<std::size_t>(B_) * T_ * row};
+  // The shards' logits, gathered in batch order.
+  gathered_logits_.resize(static_cast<std::size_t>(B_) * T_ * row);
+  for (int s = 0; s < n; ++s) {
+    const int b0 = shard_begin(s, n), b1 = shard_begin(s + 1, n);
+    const float* src = acts_.data() + s * act_stride_ + logits_;
+    std::copy(src, src + static_cast<std::size_t>(b1 - b0) * T_ * row,
+              gathered_logits_.data() + static_cast<std::size_t>(b0) * T_ * row);
+  }
+  return gathered_logits_;
 }
 
 void GptModel::check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T) {
@@ -972,7 +1045,9 @@ struct GptPass {
   bool recompute;  // attention probabilities recomputed by the backward, not stored
   Dropout drop;
   KernelProfile* profile;
-  std::size_t d_res, d_tmp;  // the running residual gradient and its scratch (backward)
+  std::size_t d_res, d_tmp;     // the running residual gradient and its scratch (backward)
+  const std::int32_t* inputs;   // the pass's B*T token ids
+  const std::int32_t* targets;  // and targets (kUnscored where not scored)
 
   static constexpr std::size_t kNoBias = static_cast<std::size_t>(-1);
   static constexpr bool kTraced = Tracer::kEnabled;
@@ -1350,7 +1425,7 @@ struct GptPass {
       const std::uint64_t sk = drop.site_key(site);
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
       for (std::int64_t i = 0; i < n; ++i) {
-        op[i] = xp[i] + yp[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
+        op[i] = xp[i] + yp[i] * Dropout::factor(sk, drop.row_base + i, drop.threshold, drop.scale);
       }
     } else {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
@@ -1441,7 +1516,7 @@ struct GptPass {
     float* dst = D + d_tmp;
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
     for (std::int64_t i = 0; i < n; ++i) {
-      dst[i] = src[i] * Dropout::factor(sk, i, drop.threshold, drop.scale);
+      dst[i] = src[i] * Dropout::factor(sk, drop.row_base + i, drop.threshold, drop.scale);
     }
     per_tile(tr, BT, [&](int r0, int r1) {
       rows(id.dacts, d_res, C, r0, r1, false);
@@ -1453,15 +1528,15 @@ struct GptPass {
 
 }  // namespace
 
-template <class Pass, class Tracer, class Drop>
-Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
+template <class Tracer>
+auto GptModel::declare_model_buffers(Tracer& tr) const {
   const int BTm = max_batch_ * config_.block_size;
   // The bf16 products' packed A: a row block holds up to 24 KiB of pairs, 2 bfloat16 each.
   const std::size_t apack16 =
       config_.bf16
           ? 24 * 1024 / 2 + 24 * static_cast<std::size_t>(std::max(BTm, 4 * config_.n_embd))
           : 0;
-  const Ids id =
+  Ids id =
       declare_buffers(tr, params_.size(), acts_.size(), dacts_.size(), inputs_.size(),
                       pack_elements(BTm, config_.n_embd, config_.vocab_size),
                       static_cast<std::size_t>(config_.block_size) * config_.block_size,
@@ -1469,28 +1544,121 @@ Pass GptModel::begin_pass(Tracer& tr, const Drop& drop) {
                       config_.bf16 || config_.recompute_attention
                           ? head_copy_floats(config_.block_size, config_.n_embd / config_.n_head)
                           : 0);
-  g_parallel = worth_parallel(B_ * T_, config_.n_embd);
+  if constexpr (Tracer::kEnabled) {
+    if (!shard_grads_.empty())
+      id.shard_grads = tr.buffer("gpt.shard_grads", 4, shard_grads_.size());
+  }
+  return id;
+}
+
+template <class Pass, class Tracer, class BufferIds, class Drop>
+Pass GptModel::begin_pass(Tracer& tr, const BufferIds& id, const Drop& whole_batch_drop, int shard,
+                          int shards, KernelProfile* profile) {
+  const int b0 = shard_begin(shard, shards), B = shard_begin(shard + 1, shards) - b0;
+  const auto s = static_cast<std::size_t>(shard);
+  const std::size_t row0 = static_cast<std::size_t>(b0) * T_;
+  Dropout drop = whole_batch_drop;
+  drop.row_base = row0 * config_.n_embd;
+  drop.head_base = static_cast<std::uint64_t>(b0) * config_.n_head * T_ * T_;
+  g_parallel = worth_parallel(B * T_, config_.n_embd);
+  float* grads = shard == 0 ? grads_.data() : shard_grads_.data() + (s - 1) * params_.size();
   return Pass{tr,
               id,
-              B_,
+              B,
               T_,
               config_.n_embd,
               config_.vocab_size,
               config_.n_head,
-              B_ * T_,
+              B * T_,
               config_.bias,
               params_.data(),
-              acts_.data(),
-              grads_.data(),
-              dacts_.data(),
+              acts_.data() + s * act_stride_,
+              grads,
+              dacts_.data() + s * dact_stride_,
               config_.bf16 ? params16_.data() : nullptr,
-              config_.bf16 ? acts16_.data() : nullptr,
-              config_.bf16 ? dacts16_.data() : nullptr,
+              config_.bf16 ? acts16_.data() + s * act16_stride_ : nullptr,
+              config_.bf16 ? dacts16_.data() + s * dact16_stride_ : nullptr,
               config_.recompute_attention,
               drop,
-              profile_,
+              profile,
               d_res_,
-              d_tmp_};
+              d_tmp_,
+              inputs_.data() + row0,
+              targets_.data() + row0};
+}
+
+// Runs body(pass) for every shard of the batch. Untraced, with between `shards` and 2 x `shards`
+// - 1 threads, the shards run side by side, one thread each (every kernel of a shard on its
+// thread); otherwise one after the other, each with all the threads. Either way a shard computes
+// the same bits. Traced, shard s's events move to its copies of the buffers (ShardTracer).
+template <class Tracer, class Drop, class Body>
+void GptModel::run_shards(Tracer& tr, const Drop& drop, Body&& body) {
+  const auto id = declare_model_buffers(tr);
+  const int n = active_shards();
+  auto run = [&](int shard, KernelProfile* profile) {
+    ShardTracer<Tracer> moved{tr};
+    if constexpr (Tracer::kEnabled) {
+      const auto s = static_cast<std::uint64_t>(shard);
+      const std::uint64_t row0 = static_cast<std::uint64_t>(shard_begin(shard, n)) * T_;
+      moved.move(id.acts, id.acts, s * act_stride_);
+      moved.move(id.dacts, id.dacts, s * dact_stride_);
+      if (config_.bf16) {
+        moved.move(id.acts16, id.acts16, s * act16_stride_);
+        moved.move(id.dacts16, id.dacts16, s * dact16_stride_);
+      }
+      moved.move(id.tokens, id.tokens, row0);
+      moved.move(id.targets, id.targets, row0);
+      if (shard > 0) moved.move(id.grads, id.shard_grads, (s - 1) * params_.size());
+    }
+    auto pass = begin_pass<GptPass<ShardTracer<Tracer>>>(moved, id, drop, shard, n, profile);
+    body(pass);
+  };
+  if constexpr (!Tracer::kEnabled) {
+    const int threads = omp_get_max_threads();
+    if (n > 1 && threads >= n && threads < 2 * n) {
+      // The profile, when attached, times shard 0's kernels: the wall time of each kernel kind.
+#pragma omp parallel num_threads(n)
+      {
+        omp_set_num_threads(1);
+        for (int s = omp_get_thread_num(); s < n; s += omp_get_num_threads()) {
+          run(s, s == 0 ? profile_ : nullptr);
+        }
+      }
+      return;
+    }
+  }
+  for (int s = 0; s < n; ++s) run(s, profile_);
+}
+
+// grads = the sum of the shards' gradients, in shard order (traced per 4096-float chunk: the
+// reads of every shard's chunk, the write of the sum).
+template <class Tracer>
+void GptModel::sum_shard_grads(Tracer& tr, int shards) {
+  const auto np = static_cast<std::int64_t>(params_.size());
+  float* g = grads_.data();
+  const float* rest = shard_grads_.data();
+  constexpr std::int64_t kChunkFloats = 4096;
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static)
+  for (std::int64_t c0 = 0; c0 < np; c0 += kChunkFloats) {
+    const std::int64_t c1 = std::min(np, c0 + kChunkFloats);
+    for (int s = 1; s < shards; ++s) {
+      const float* gs = rest + (s - 1) * np;
+      for (std::int64_t i = c0; i < c1; ++i) g[i] += gs[i];
+    }
+  }
+  if constexpr (Tracer::kEnabled) {
+    const auto id = declare_model_buffers(tr);
+    for (std::int64_t c0 = 0; c0 < np; c0 += kChunkFloats) {
+      const auto n = static_cast<std::uint64_t>(std::min(kChunkFloats, np - c0));
+      const auto off = static_cast<std::uint64_t>(c0);
+      tr.read(id.grads, off, n);
+      for (int s = 1; s < shards; ++s) {
+        tr.read(id.shard_grads, static_cast<std::uint64_t>(s - 1) * params_.size() + off, n);
+      }
+      tr.write(id.grads, off, n);
+      tr.op_end();
+    }
+  }
 }
 
 // x0 = drop(wte[token] + wpe[position]).
@@ -1508,7 +1676,7 @@ void GptModel::embed_forward(Pass& pass) {
     const float* wpe = P + wpe_;
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
     for (int i = 0; i < BT; ++i) {
-      const float* te = wte + static_cast<std::ptrdiff_t>(inputs_[i]) * C;
+      const float* te = wte + static_cast<std::ptrdiff_t>(pass.inputs[i]) * C;
       const float* pe = wpe + static_cast<std::ptrdiff_t>(i % T) * C;
       float* o = x0 + static_cast<std::ptrdiff_t>(i) * C;
       for (int c = 0; c < C; ++c) o[c] = te[c] + pe[c];
@@ -1589,9 +1757,10 @@ void GptModel::block_forward(Pass& pass, int l) {
   }
 }
 
-// The final LayerNorm, the tied lm_head and the mean cross-entropy (NaN without targets).
+// The final LayerNorm, the tied lm_head, the softmax and each row's cross-entropy (forward sums
+// them over the shards).
 template <class Pass>
-float GptModel::head_forward(Pass& pass) {
+void GptModel::head_forward(Pass& pass) {
   const int C = pass.C, V = pass.V, BT = pass.BT;
   float* A = pass.A;
   const std::size_t xlast = la_[config_.n_layer - 1].res3;
@@ -1616,15 +1785,9 @@ float GptModel::head_forward(Pass& pass) {
     const float inv = 1.0f / sum;
     for (int v = 0; v < V; ++v) pr[v] *= inv;
     if (targets) {
-      losses[i] = targets_[i] == kUnscored ? 0.0f : (mx - z[targets_[i]]) + std::log(sum);
+      const std::int32_t target = pass.targets[i];
+      losses[i] = target == kUnscored ? 0.0f : (mx - z[target]) + std::log(sum);
     }
-  }
-  float loss = std::numeric_limits<float>::quiet_NaN();
-  if (targets) {
-    double total = 0.0;
-    for (int i = 0; i < BT; ++i) total += losses[i];
-    const int scored = scored_targets();
-    loss = scored > 0 ? static_cast<float>(total / scored) : 0.0f;
   }
   per_tile(pass.tr, BT, [&](int r0, int r1) {
     pass.rows(pass.id.acts, logits_, V, r0, r1, false);
@@ -1634,21 +1797,30 @@ float GptModel::head_forward(Pass& pass) {
     pass.rows(pass.id.acts, probs_, V, r0, r1, true);
     if (targets) pass.rows(pass.id.acts, losses_, 1, r0, r1, true);
   });
-  return loss;
 }
 
 template <class Tracer>
 float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
   if (B_ == 0) throw Error("gpt: forward before set_batch");
-  auto pass = begin_pass<GptPass<Tracer>>(tr, pass_dropout(config_.dropout, training, dropout_key));
   training_ = training;
   dropout_key_ = dropout_key;
   if (weights16_stale_) round_weights(tr);
-  embed_forward(pass);
-  for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
-  const float loss = head_forward(pass);
+  run_shards(tr, pass_dropout(config_.dropout, training, dropout_key), [&](auto& pass) {
+    embed_forward(pass);
+    for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
+    head_forward(pass);
+  });
   forward_done_ = true;
-  return loss;
+  if (!has_targets_) return std::numeric_limits<float>::quiet_NaN();
+  // The mean over the scored targets, summed row by row in batch order whatever the shards.
+  double total = 0.0;
+  const int n = active_shards();
+  for (int s = 0; s < n; ++s) {
+    const float* losses = acts_.data() + static_cast<std::size_t>(s) * act_stride_ + losses_;
+    const int rows = (shard_begin(s + 1, n) - shard_begin(s, n)) * T_;
+    for (int i = 0; i < rows; ++i) total += losses[i];
+  }
+  return scored_ > 0 ? static_cast<float>(total / scored_) : 0.0f;
 }
 
 // --- backward ------------------------------------------------------------------------------
@@ -1671,12 +1843,12 @@ void GptModel::head_backward(Pass& pass) {
     for (int i = 0; i < BT; ++i) {
       const float* pr = probs + static_cast<std::ptrdiff_t>(i) * V;
       float* d = dl + static_cast<std::ptrdiff_t>(i) * V;
-      if (targets_[i] == kUnscored) {
+      if (pass.targets[i] == kUnscored) {
         std::fill(d, d + V, 0.0f);
         continue;
       }
       for (int v = 0; v < V; ++v) d[v] = pr[v] * inv;
-      d[targets_[i]] -= inv;
+      d[pass.targets[i]] -= inv;
     }
     per_tile(pass.tr, BT, [&](int r0, int r1) {
       pass.rows(pass.id.acts, probs_, V, r0, r1, false);
@@ -1762,7 +1934,7 @@ void GptModel::embed_backward(Pass& pass) {
     const float* d = D + dx;
     float* gwte = G + wte_;
     float* gwpe = G + wpe_;
-    const int* tok = inputs_.data();
+    const std::int32_t* tok = pass.inputs;
     // One thread, rows in order: with two (each a half of every row) it took 0.19 ms per step
     // against 0.03 (gpt_bench GptStepBreakdown), for the same sums.
     std::fill(gwpe, gwpe + static_cast<std::ptrdiff_t>(config_.block_size) * C, 0.0f);
@@ -1788,14 +1960,21 @@ void GptModel::embed_backward(Pass& pass) {
 template <class Tracer>
 void GptModel::backward(Tracer& tr, const BlockHook& hook) {
   if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
-  auto pass =
-      begin_pass<GptPass<Tracer>>(tr, pass_dropout(config_.dropout, training_, dropout_key_));
-  head_backward(pass);
-  for (int l = config_.n_layer - 1; l >= 0; --l) {
-    block_backward(pass, l);
-    if (hook) hook(l);
+  const int n = active_shards();
+  run_shards(tr, pass_dropout(config_.dropout, training_, dropout_key_), [&](auto& pass) {
+    head_backward(pass);
+    for (int l = config_.n_layer - 1; l >= 0; --l) {
+      block_backward(pass, l);
+      if (hook && n == 1) hook(l);
+    }
+    embed_backward(pass);
+  });
+  if (n == 1) return;
+  // Each block's gradients are final only once every shard's are summed.
+  sum_shard_grads(tr, n);
+  if (hook) {
+    for (int l = config_.n_layer - 1; l >= 0; --l) hook(l);
   }
-  embed_backward(pass);
 }
 
 template <class Tracer>

@@ -27,11 +27,12 @@
 //
 // Work: forward ~ 2 N_mat BT + 2 L B H T^2 hs * 2 flops (N_mat = matrix parameters; attention
 // skips most of the zero upper triangle, in 24-row strips), backward twice that. Memory: parameters
-// and gradients 4 N bytes each; activations (act_elements()) for max_batch x block_size, allocated
-// once at construction; no allocation in forward or backward (the GEMM pack buffer and attention
-// scratch are thread-local and grow once). Threads: OpenMP over rows, columns or (batch, head);
-// every reduction has a fixed order, so the loss and gradients are bitwise identical for any thread
-// count on one machine (gemm.h says why builds with and without oneDNN, and AVX and portable
+// and gradients 4 N bytes each (and S - 1 more gradient copies with S batch shards); activations
+// (act_elements()) for max_batch x block_size (S copies of ceil(max_batch / S) sequences),
+// allocated once at construction; no allocation in forward or backward (the GEMM pack buffer and
+// attention scratch are thread-local and grow once). Threads: OpenMP over rows, columns or (batch,
+// head); every reduction has a fixed order, so the loss and gradients are bitwise identical for any
+// thread count on one machine (gemm.h says why builds with and without oneDNN, and AVX and portable
 // paths, differ in their last bits).
 //
 // Trace (when the tracer is enabled): buffers "gpt.params", "gpt.grads", "gpt.acts" (all forward
@@ -83,6 +84,22 @@
 //    operand (the fc_proj forward's A and its weight gradient's B, MixedStrided::map), so the
 //    GELU output is never stored (float32's products, oneDNN's sgemm, have no such hook: there
 //    GELU stays a kernel).
+// Batch shards (config.batch_shards = S > 1; data parallelism inside one step, as PyTorch DDP
+// splits a batch over devices): the batch is cut into S shards of whole sequences (shard s holds
+// sequences [B s / S, B (s+1) / S); fewer shards when B < S), each with its own activations,
+// scratch and gradients. Untraced with S to 2S - 1 OpenMP threads, the shards run side by side,
+// one thread each, so every kernel runs on one core's data with no barrier between the threads
+// until the gradients are summed (grads = shard 0 + shard 1 + ..., in that order); otherwise
+// they run one after the other, each with every thread. The forward is the same computation row
+// by row (logits and loss bitwise those of S = 1, dropout masks included); the gradients sum over
+// the batch in another order (per shard, then across shards), so they differ from S = 1's in the
+// last bits, and are bitwise identical for any thread count at a given S. A BlockHook runs after
+// the whole backward, block L-1 first, once the sums are done. Traced, the shards run one after
+// the other; shard s's events fall on its copy of "gpt.acts", "gpt.dacts" (and the bfloat16
+// ones), its rows of "gpt.tokens" and "gpt.targets", and shards 1, 2, ... write their gradients
+// to "gpt.shard_grads"; the sum then reads every shard's gradients and writes "gpt.grads", one op
+// per 4096 floats. S = 1 traces exactly as before.
+//
 // In bf16 mode the forward keeps the unfused bits (the loss is identical); with attention
 // recomputed, the backward reads the float32 probabilities instead of their bfloat16 copies, so
 // gradients move by bfloat16 rounding. In float32 fuse's residual add may round differently
@@ -110,6 +127,7 @@ struct GptConfig {
   bool bf16 = false;  // mixed precision (see the header comment)
   bool fuse = false;  // fused residual adds, and in bf16 mode GELU (see the header comment)
   bool recompute_attention = false;  // probabilities recomputed by the backward, never stored
+  int batch_shards = 1;  // the batch computed as this many shards of whole sequences (see above)
 };
 
 // One named parameter tensor: elements [offset, offset + size) of the parameter buffer.
@@ -257,15 +275,26 @@ class GptModel {
   void check_batch(std::size_t n_inputs, std::size_t n_targets, int B, int T);
   void check_ids() const;
 
-  // The passes, layer by layer (gpt_model.cc; Pass is its traced-kernel state, GptPass).
-  template <class Pass, class Tracer, class Drop>
-  Pass begin_pass(Tracer& tracer, const Drop& drop);
+  // The passes, layer by layer (gpt_model.cc; Pass is its traced-kernel state, GptPass), run
+  // over each shard of the batch by run_shards.
+  template <class Tracer>
+  auto declare_model_buffers(Tracer& tracer) const;
+  template <class Pass, class Tracer, class BufferIds, class Drop>
+  Pass begin_pass(Tracer& tracer, const BufferIds& ids, const Drop& drop, int shard, int shards,
+                  KernelProfile* profile);
+  template <class Tracer, class Drop, class Body>
+  void run_shards(Tracer& tracer, const Drop& drop, Body&& body);
+  template <class Tracer>
+  void sum_shard_grads(Tracer& tracer, int shards);
+  // Shards of the current batch (at most one per sequence) and the first sequence of shard s.
+  int active_shards() const { return B_ < config_.batch_shards ? B_ : config_.batch_shards; }
+  int shard_begin(int s, int shards) const { return B_ * s / shards; }
   template <class Pass>
   void embed_forward(Pass& pass);
   template <class Pass>
   void block_forward(Pass& pass, int l);
   template <class Pass>
-  float head_forward(Pass& pass);
+  void head_forward(Pass& pass);
   template <class Pass>
   void head_backward(Pass& pass);
   template <class Pass>
@@ -282,11 +311,18 @@ class GptModel {
   std::vector<LayerActs> la_;
   std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
               losses_ = 0;
+  // Shard s's activations start at s * act_stride_ in acts_ (and s * act16_stride_ in acts16_),
+  // its backward scratch at s * dact_stride_ (dact16_stride_); each is laid out for shard_batch_
+  // sequences (max_batch when batch_shards = 1).
   std::vector<float> acts_;
-  std::vector<std::uint16_t> acts16_;        // bf16 mode: the bfloat16 activations
-  std::vector<std::uint16_t> params16_;      // bf16 mode: the bfloat16 copy of params_
-  std::vector<ParamRange> product_weights_;  // bf16 mode: the tensors params16_ holds
-  bool weights16_stale_ = true;              // params_ may have changed since round_weights()
+  int shard_batch_ = 0;
+  std::size_t act_stride_ = 0, act16_stride_ = 0, dact_stride_ = 0, dact16_stride_ = 0;
+  std::vector<float> shard_grads_;              // gradients of shards 1, 2, ... (grads_: shard 0)
+  mutable std::vector<float> gathered_logits_;  // logits() of a batch computed in shards
+  std::vector<std::uint16_t> acts16_;           // bf16 mode: the bfloat16 activations
+  std::vector<std::uint16_t> params16_;         // bf16 mode: the bfloat16 copy of params_
+  std::vector<ParamRange> product_weights_;     // bf16 mode: the tensors params16_ holds
+  bool weights16_stale_ = true;                 // params_ may have changed since round_weights()
   // Backward scratch ("gpt.dacts"): running residual gradient and per-kernel temporaries.
   std::size_t d_res_ = 0, d_tmp_ = 0, d_ln_ = 0, d_atty_ = 0, d_qkv_ = 0, d_big_ = 0, d_logits_ = 0;
   std::vector<float> dacts_;

@@ -198,6 +198,7 @@ class Trainer {
     g.bf16 = c.precision == "bf16";
     g.fuse = c.fuse;
     g.recompute_attention = c.recompute_attention;
+    g.batch_shards = static_cast<int>(c.batch_shards);
     return g;
   }
 

@@ -49,8 +49,13 @@
 // Checkpoints: when `checkpoint` names a file, the model, optimizer state, iteration and curve
 // are written there after every evaluation (atomically: write then rename); with resume = true
 // and the file present, training continues from it and reproduces the uninterrupted run.
-// Threads: `threads` OpenMP threads (0 = all cores); results are bitwise identical for a fixed
-// thread count (gpt_model.h), and may differ in the last bits between thread counts.
+// Threads: `threads` OpenMP threads (0 = all cores); results are bitwise identical for any
+// thread count (gpt_model.h). `batch_shards` is how the step is cut over them: S > 1 computes
+// the batch as S shards of whole sequences, side by side when there are S to 2S - 1 threads, and
+// sums their gradients in shard order (the same losses of a given model; gradients rounded by
+// another order of the sum over the batch, so the run's numbers differ from S = 1's in the last
+// bits, and are again the same for any thread count). With S > 1, perlayer_adamw's block updates
+// run after the whole backward, once the shards' gradients are summed.
 // Progress: on a terminal, one line per evaluation and a live iteration/loss/tokens/ETA line.
 // Status: kSolved when max_iters are done, kDiverged on a non-finite loss, kTimedOut on the
 // RunContext deadline (polled every iteration).
@@ -91,6 +96,7 @@ struct GptTrainConfig {
   double grad_clip = 1.0;
   std::int64_t trace_every = 0;
   std::int64_t threads = 0;
+  std::int64_t batch_shards = 1;
   std::string checkpoint;
   bool resume = false;
   bool progress = true;
@@ -136,6 +142,12 @@ struct GptTrainConfig {
       "when a trace is requested, trace iterations 0, K, 2K, ... (0: iteration 0 only)")
         .at_least(0);
     v("threads", threads, "OpenMP threads (0 = all cores)").at_least(0).at_most(1024);
+    v("batch_shards", batch_shards,
+      "the batch computed as this many shards of whole sequences, side by side (one thread "
+      "each) when there are as many threads, their gradients summed in shard order; only the "
+      "order of the gradients' sums over the batch changes (gpt_model.h)")
+        .at_least(1)
+        .at_most(64);
     v("checkpoint", checkpoint, "file to save the model to after every evaluation ('' = none)");
     v("resume", resume, "continue from `checkpoint` when the file exists");
     v("progress", progress, "live progress line on a terminal");

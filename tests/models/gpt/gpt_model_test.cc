@@ -264,8 +264,11 @@ TEST(GptModel, RandomizedLossMatchesReference) {
 // float32, so its gradients carry relative errors ~1e-6 of the largest entries; the tolerance
 // 1e-4 of the tensor's largest |gradient| (plus 1e-7 absolute) is 100x above that.
 // unscored: the targets of (b=0, t>=3) and (b=1, t=1) are unscored (makemore's padding).
-void check_gradients(bool bias, float dropout, bool unscored = false) {
-  GptModel m(tiny_config(bias, dropout), 2, 11);
+// shards: batch_shards (2: each sequence its own shard, its gradients summed after).
+void check_gradients(bool bias, float dropout, bool unscored = false, int shards = 1) {
+  GptConfig config = tiny_config(bias, dropout);
+  config.batch_shards = shards;
+  GptModel m(config, 2, 11);
   randomize(m, 3);
   Batch b = random_batch(2, 5, 11, 4);
   if (unscored) b.y[3] = b.y[4] = b.y[6] = -1;
@@ -300,6 +303,10 @@ void check_gradients(bool bias, float dropout, bool unscored = false) {
 TEST(GptModel, GradientsMatchFiniteDifferencesWithBias) { check_gradients(true, 0.0f); }
 TEST(GptModel, GradientsMatchFiniteDifferencesWithoutBias) { check_gradients(false, 0.0f); }
 TEST(GptModel, GradientsMatchFiniteDifferencesWithDropout) { check_gradients(true, 0.3f); }
+TEST(GptModel, GradientsMatchFiniteDifferencesInBatchShards) {
+  check_gradients(true, 0.3f, false, 2);
+  check_gradients(false, 0.0f, true, 2);
+}
 TEST(GptModel, GradientsMatchFiniteDifferencesWithUnscoredTargets) {
   check_gradients(false, 0.0f, /*unscored=*/true);
 }
@@ -388,8 +395,8 @@ GptConfig parallel_config() {
 // oneDNN's own threading would split K on the weight gradients): the same loss and gradients.
 // Both precisions (bf16: the bfloat16 products and activations).
 TEST(GptModel, DeterministicForSeedAndAcrossThreadCounts) {
-  for (bool bf16 : {false, true}) {
-    SCOPED_TRACE(bf16 ? "bf16" : "fp32");
+  for (const auto& [bf16, shards] : {std::pair{false, 1}, {true, 1}, {false, 2}, {true, 2}}) {
+    SCOPED_TRACE(testing::Message() << (bf16 ? "bf16" : "fp32") << ", batch_shards " << shards);
     const Batch b = random_batch(4, 32, 13, 8);
     const int saved = omp_get_max_threads();
     std::vector<float> first_grads;
@@ -398,6 +405,7 @@ TEST(GptModel, DeterministicForSeedAndAcrossThreadCounts) {
       omp_set_num_threads(threads);
       GptConfig config = parallel_config();
       config.bf16 = bf16;
+      config.batch_shards = shards;
       GptModel m(config, 4, 21);
       set(m, b);
       std::vector<float> grads;
@@ -621,24 +629,101 @@ TEST(GptModel, FusionAndRecomputationKeepTheForwardBitsAndStoreLess) {
   }
 }
 
+// batch_shards: the forward is the same computation row by row (loss and logits bitwise those of
+// one shard, dropout masks included), the gradients the same sums over the batch in another
+// order (per shard, then shard 0 + shard 1 + ...): within float32 rounding of one shard's, in
+// every tensor. More shards than sequences leaves the extra ones empty. (Thread-count invariance
+// at a fixed shard count: DeterministicForSeedAndAcrossThreadCounts.)
+TEST(GptModel, BatchShardsKeepTheForwardBitsAndSumTheGradients) {
+  struct Mode {
+    bool bf16, fuse, recompute;
+    float dropout;
+  };
+  for (const Mode mode : {Mode{false, false, false, 0.0f}, Mode{false, false, false, 0.1f},
+                          Mode{true, false, false, 0.1f}, Mode{true, true, true, 0.0f}}) {
+    for (int shards : {2, 3, 5}) {
+      SCOPED_TRACE(testing::Message()
+                   << "bf16 " << mode.bf16 << " fuse " << mode.fuse << " recompute "
+                   << mode.recompute << " dropout " << mode.dropout << " batch_shards " << shards);
+      Batch b = random_batch(4, 32, 13, 8);
+      b.y[5] = b.y[40] = b.y[100] = -1;  // unscored targets in two shards
+      GptConfig config = parallel_config();
+      config.bf16 = mode.bf16;
+      config.fuse = mode.fuse;
+      config.recompute_attention = mode.recompute;
+      config.dropout = mode.dropout;
+      GptModel whole(config, 4, 21);
+      config.batch_shards = shards;
+      GptModel sharded(config, 4, 21);
+      set(whole, b);
+      set(sharded, b);
+      std::vector<float> gw, gs;
+      const float lw = loss_and_grads(whole, &gw);
+      const float ls = loss_and_grads(sharded, &gs);
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(lw), std::bit_cast<std::uint32_t>(ls));
+      ASSERT_EQ(whole.logits().size(), sharded.logits().size());
+      EXPECT_EQ(0, std::memcmp(whole.logits().data(), sharded.logits().data(),
+                               whole.logits().size() * sizeof(float)));
+      EXPECT_NE(0, std::memcmp(gw.data(), gs.data(), gw.size() * sizeof(float)))
+          << "the shards' sums should round differently somewhere";
+      for (const ParamTensor& t : whole.tensors()) {
+        EXPECT_LT(relative_error(gs, gw, t.offset, t.size), 1e-5) << t.name;
+      }
+      // A smaller batch later (fewer sequences than shards) still computes the same forward.
+      const Batch one = random_batch(1, 32, 13, 9);
+      set(whole, one);
+      set(sharded, one);
+      NullTracer tr;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(whole.forward(tr)),
+                std::bit_cast<std::uint32_t>(sharded.forward(tr)));
+    }
+  }
+}
+
+TEST(GptModel, HookRunsAfterTheShardsAreSummed) {
+  GptConfig c = small_config();
+  c.n_layer = 3;
+  c.batch_shards = 2;
+  GptModel m(c, 2, 4);
+  set(m, random_batch(2, 16, 13, 3));
+  NullTracer tr;
+  m.forward(tr);
+  std::vector<int> order;
+  std::map<int, std::vector<float>> at_hook;
+  m.backward(tr, [&](int l) {
+    order.push_back(l);
+    const ParamRange r = m.block_range(l);
+    at_hook[l].assign(m.grads().begin() + r.offset, m.grads().begin() + r.offset + r.size);
+  });
+  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
+  for (int l = 0; l < 3; ++l) {
+    const ParamRange r = m.block_range(l);
+    EXPECT_EQ(0, std::memcmp(at_hook[l].data(), m.grads().data() + r.offset, r.size * 4)) << l;
+  }
+}
+
 TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
   struct Mode {
     bool bf16, fuse, recompute;
     float dropout;  // small_config's, or 0 (fuse adds into the residual stream only without it)
+    int shards = 1;
   };
   const float d = small_config().dropout;
-  for (const Mode m : {Mode{false, false, false, d}, Mode{true, false, false, d},
-                       Mode{true, true, true, d}, Mode{false, true, true, 0.0f},
-                       Mode{true, true, false, 0.0f}, Mode{false, false, true, d}}) {
+  for (const Mode m :
+       {Mode{false, false, false, d}, Mode{true, false, false, d}, Mode{true, true, true, d},
+        Mode{false, true, true, 0.0f}, Mode{true, true, false, 0.0f}, Mode{false, false, true, d},
+        Mode{false, false, false, d, 2}, Mode{true, true, true, d, 3}}) {
     const bool bf16 = m.bf16;
-    SCOPED_TRACE(testing::Message() << "bf16 " << m.bf16 << " fuse " << m.fuse << " recompute "
-                                    << m.recompute << " dropout " << m.dropout);
+    SCOPED_TRACE(testing::Message()
+                 << "bf16 " << m.bf16 << " fuse " << m.fuse << " recompute " << m.recompute
+                 << " dropout " << m.dropout << " batch_shards " << m.shards);
     const Batch b = random_batch(4, 16, 13, 8);
     GptConfig config = small_config();
     config.bf16 = bf16;
     config.fuse = m.fuse;
     config.recompute_attention = m.recompute;
     config.dropout = m.dropout;
+    config.batch_shards = m.shards;
     GptModel plain(config, 4, 3), traced(config, 4, 3);
     AdamW opt_p({}, plain.tensors(), plain.num_parameters());
     AdamW opt_t({}, traced.tensors(), traced.num_parameters());
@@ -670,6 +755,7 @@ TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
                              "gpt.targets", "opt.m", "opt.v"}) {
       EXPECT_NE(rec.buffers().find(name), nullptr) << name;
     }
+    EXPECT_EQ(rec.buffers().find("gpt.shard_grads") != nullptr, m.shards > 1);
     for (const char* name : {"gpt.params16", "gpt.acts16", "gpt.pack16", "gpt.apack16"}) {
       const BufferInfo* info = rec.buffers().find(name);
       EXPECT_EQ(info != nullptr, bf16) << name;
@@ -712,6 +798,9 @@ TEST(GptModel, RejectsBadConfigAndBatch) {
   GptConfig half_with_bias = tiny_config(true, 0.0f);
   half_with_bias.bf16 = true;
   EXPECT_THROW(GptModel(half_with_bias, 1, 1), ConfigError);
+  GptConfig no_shards = tiny_config(false, 0.0f);
+  no_shards.batch_shards = 0;
+  EXPECT_THROW(GptModel(no_shards, 1, 1), ConfigError);
 }
 
 }  // namespace

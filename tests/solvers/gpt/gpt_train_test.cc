@@ -131,6 +131,26 @@ TEST(GptTrainTest, SameSeedSameCurveBitForBitAndTracingChangesNothing) {
   EXPECT_NE(a.curve, other_seed.curve);
 }
 
+// batch_shards: a run is the same for any thread count (1: shards one after the other, 2: side
+// by side, 3: one after the other on all threads) and with tracing; its curve tracks the
+// whole-batch run's (gradients summed in another order) without being it.
+TEST(GptTrainTest, BatchShardsGiveOneCurveAtEveryThreadCountAndTrackTheWholeBatch) {
+  const SolveResult one = train("adamw", "batch_shards=2,threads=1");
+  for (const char* threads : {"2", "3"}) {
+    EXPECT_EQ(one.curve, train("adamw", std::string("batch_shards=2,threads=") + threads).curve)
+        << threads << " threads";
+  }
+  RecordingTracer tracer;
+  const SolveResult traced = train("adamw", "batch_shards=2,threads=2,trace_every=30", &tracer);
+  tracer.finish();
+  EXPECT_EQ(one.curve, traced.curve);
+  EXPECT_NE(tracer.buffers().find("gpt.shard_grads"), nullptr);
+  const SolveResult whole = train("adamw");
+  EXPECT_NE(one.curve, whole.curve);
+  EXPECT_EQ(value_at(one, "val_loss", 0), value_at(whole, "val_loss", 0));  // the same init
+  EXPECT_NEAR(value_at(one, "val_loss", 60), value_at(whole, "val_loss", 60), 1e-3);
+}
+
 TEST(GptTrainTest, PerLayerUpdatesDifferFromGlobalAdamW) {
   // Block l is updated once its own backward is done, and no later step of that backward reads
   // its parameters, so without clipping per-layer AdamW is the same math as AdamW, bit for bit.
@@ -171,6 +191,7 @@ TEST(GptTrainTest, ResumingFromACheckpointReproducesTheUninterruptedRun) {
 TEST(GptTrainTest, BadSettingsAreConfigurationErrors) {
   EXPECT_THROW(train("adamw", "n_head=3"), ConfigError);  // 3 does not divide 16
   EXPECT_THROW(instantiate<Solver>(parse_spec("adamw(dropout=1)"), "solver"), ConfigError);
+  EXPECT_THROW(instantiate<Solver>(parse_spec("adamw(batch_shards=0)"), "solver"), ConfigError);
   EXPECT_THROW(instantiate<Solver>(parse_spec("sgd_momentum(beta1=0.9)"), "solver"),
                ConfigError);  // SGD declares momentum, not betas
   EXPECT_THROW(gpt::load_checkpoint("/nonexistent/x.ckpt"), ConfigError);
