@@ -2,6 +2,7 @@
 // templated over the tracer. Not a training loop: optimizers.h and the char_lm solvers drive it.
 #include "models/gpt/gpt_model.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -438,7 +439,7 @@ void gelu_backward_bf16(Bf16* d, const Bf16* x, std::size_t n) {
 }
 
 // Row t of the T x T scores p becomes softmax(scale * p[t, 0..t]), zero above the diagonal.
-CUBE_GPT_SIMD_CLONES void causal_softmax(float* p, int T, float scale) {
+CUBE_GPT_SIMD_CLONES void causal_softmax_portable(float* p, int T, float scale) {
   for (int t = 0; t < T; ++t) {
     float* row = p + static_cast<std::ptrdiff_t>(t) * T;
     float mx = -std::numeric_limits<float>::infinity();
@@ -448,6 +449,83 @@ CUBE_GPT_SIMD_CLONES void causal_softmax(float* p, int T, float scale) {
     const float inv = 1.0f / sum8(row, t + 1);
     for (int j = 0; j <= t; ++j) row[j] *= inv;
     for (int j = t + 1; j < T; ++j) row[j] = 0.0f;
+  }
+}
+
+// GCC 12 warns that the unmasked AVX-512 intrinsics' internal "undefined" source may be used
+// uninitialized (its headers build them from _mm512_undefined_*); a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// exp_approx on 16 lanes: the same operations in the same order (no fused multiply-adds), so
+// every lane has exp_approx's bits.
+__attribute__((target("avx512f"))) inline __m512 exp_approx_512(__m512 x) {
+  const __m512i limit = _mm512_set1_epi32(std::bit_cast<std::int32_t>(-87.0f));
+  x = _mm512_castsi512_ps(_mm512_min_epu32(_mm512_castps_si512(x), limit));
+  const __m512 shifted = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                       _mm512_set1_ps(12582912.0f));
+  const __m512 n = _mm512_sub_ps(shifted, _mm512_set1_ps(12582912.0f));
+  const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
+  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f))),
+                                 _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
+  const __m512i two_n = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(two_n));
+}
+
+// causal_softmax_portable's bits in 16-lane masked steps: its compiled loops run the rows'
+// ragged ends (t + 1 is rarely a multiple of 16) one float at a time, half of the softmax's time
+// at T = 64. The max is exact in any order; the exponentials are exp_approx_512; the sum keeps
+// sum8's eight partial sums and their order.
+__attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, float scale) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  auto lanes = [](int count) {
+    return static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << std::max(count, 0)) - 1u);
+  };
+  for (int t = 0; t < T; ++t) {
+    float* row = p + static_cast<std::ptrdiff_t>(t) * T;
+    const int n = t + 1;
+    __m512 vmx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 m = lanes(n - j);
+      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), vscale);
+      vmx = _mm512_mask_max_ps(vmx, m, v, vmx);  // max(v, mx): std::max(mx, v) lane by lane
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 m = lanes(n - j);
+      const __m512 z = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), vscale), mx);
+      _mm512_mask_storeu_ps(row + j, m, exp_approx_512(z));
+    }
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + i));
+    alignas(32) float a[8];
+    _mm256_store_ps(a, acc);
+    float sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; ++i) sum += row[i];
+    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (int j = 0; j < T; j += 16) {
+      const __m512 v = _mm512_maskz_loadu_ps(lanes(n - j), row + j);
+      _mm512_mask_storeu_ps(row + j, lanes(T - j), _mm512_maskz_mul_ps(lanes(n - j), v, inv));
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+void causal_softmax(float* p, int T, float scale) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    causal_softmax_avx512(p, T, scale);
+  } else {
+    causal_softmax_portable(p, T, scale);
   }
 }
 
@@ -701,6 +779,18 @@ float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index,
   d.scale = 1.0f / (1.0f - p);
   return Dropout::factor(d.site_key(site), index, d.threshold, d.scale);
 }
+
+namespace detail {
+bool causal_softmax(float* p, int T, float scale, bool avx512) {
+  if (!avx512) {
+    causal_softmax_portable(p, T, scale);
+    return true;
+  }
+  if (!__builtin_cpu_supports("avx512f")) return false;
+  causal_softmax_avx512(p, T, scale);
+  return true;
+}
+}  // namespace detail
 
 const char* KernelProfile::name(int kind) {
   static const char* const names[kKinds] = {"embedding", "layernorm", "qkv", "attention",

@@ -180,6 +180,14 @@ using BlockHook = std::function<void(int layer)>;
 // attention output projection and 3+3l the MLP output (index row*C + c).
 float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index, float p);
 
+namespace detail {
+// Test hook: attention's causal softmax (row t of the T x T scores p becomes
+// softmax(scale * p[t, 0..t]), zero above the diagonal) on the AVX-512 path or on the portable
+// one (the compiler's vectorization of the plain loops); false when avx512 is asked for and the
+// CPU lacks it. Both give the same bits; the model uses the AVX-512 one where cpuid has it.
+bool causal_softmax(float* p, int T, float scale, bool avx512);
+}  // namespace detail
+
 class GptModel {
  public:
   static constexpr int kTraceRows = 64;

@@ -786,6 +786,37 @@ TEST(GptModel, ProfileTimesEveryKernelKindWithoutChangingResults) {
   }
 }
 
+// The AVX-512 softmax (masked 16-lane steps over each row's ragged end) against the portable
+// loops, bit for bit: row lengths 1..T around every multiple of 8 and 16, scores spread wide
+// enough for exp_approx's clamp at -87 and for ties of the maximum.
+TEST(GptModel, AttentionSoftmaxAvx512GivesThePortableBits) {
+  float probe = 0.0f;
+  if (!detail::causal_softmax(&probe, 1, 1.0f, true)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  for (int T : {1, 5, 8, 16, 17, 33, 64, 100}) {
+    Rng rng(static_cast<std::uint64_t>(T));
+    std::vector<float> scores(static_cast<std::size_t>(T) * T);
+    for (float& v : scores) v = static_cast<float>(rng.normal() * 300.0);
+    scores[0] = scores[static_cast<std::size_t>(T) * T - 1] = 4.0f;  // a tie in the last row
+    if (T > 1) scores[static_cast<std::size_t>(T) * T - 2] = 4.0f;
+    std::vector<float> portable = scores, wide = scores;
+    ASSERT_TRUE(detail::causal_softmax(portable.data(), T, 0.17f, false));
+    ASSERT_TRUE(detail::causal_softmax(wide.data(), T, 0.17f, true));
+    EXPECT_EQ(0, std::memcmp(portable.data(), wide.data(), portable.size() * sizeof(float)))
+        << "T " << T;
+    for (int t = 0; t < T; ++t) {  // and it is a causal softmax
+      double sum = 0;
+      for (int j = 0; j < T; ++j) {
+        const float v = wide[static_cast<std::size_t>(t) * T + j];
+        if (j > t) {
+          EXPECT_EQ(v, 0.0f);
+        }
+        sum += v;
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << t;
+    }
+  }
+}
+
 TEST(GptModel, RejectsBadConfigAndBatch) {
   GptConfig c = tiny_config(false, 0.0f);
   c.n_head = 3;
