@@ -283,31 +283,38 @@ void GptClipAndAdamW(benchmark::State& state) {
 BENCHMARK(GptClipAndAdamW)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Milliseconds per iteration of every kernel kind (KernelProfile), forward and backward.
-// Args: threads, then precision 0/1, fuse 0/1 and recompute 0/1 as GptTrainStepOnPrecision.
+// Args: threads, then precision 0/1, fuse 0/1 and recompute 0/1 as GptTrainStepOnPrecision, then
+// batch_shards (with 2 shards on 2 threads the profile times shard 0's kernels, which run beside
+// shard 1's: each kind's wall time in the step). ms_per_iter: the whole step, clip and AdamW in.
 void GptStepBreakdown(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   omp_set_num_threads(threads);
-  Setup s(state.range(1) == 1, state.range(2) == 1, state.range(3) == 1);
+  Setup s(state.range(1) == 1, state.range(2) == 1, state.range(3) == 1,
+          static_cast<int>(state.range(4)));
   s.next_batch();
   KernelProfile profile;
   s.model.set_profile(&profile);
+  const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
     s.model.forward(s.tracer, true, s.it);
     s.model.backward(s.tracer);
     s.update();
   }
   const double n = static_cast<double>(state.iterations());
+  state.counters["ms_per_iter"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n * 1e3;
   for (int k = 0; k < KernelProfile::kKinds; ++k) {
     state.counters[std::string("f_") + KernelProfile::name(k)] = profile.forward[k] / n * 1e3;
     state.counters[std::string("b_") + KernelProfile::name(k)] = profile.backward[k] / n * 1e3;
   }
 }
 BENCHMARK(GptStepBreakdown)
-    ->Args({1, 0, 0, 0})
-    ->Args({2, 0, 0, 0})
-    ->Args({2, 1, 0, 0})
-    ->Args({2, 1, 1, 0})
-    ->Args({2, 1, 1, 1})
+    ->Args({1, 0, 0, 0, 1})
+    ->Args({2, 0, 0, 0, 1})
+    ->Args({2, 0, 0, 0, 2})
+    ->Args({2, 1, 0, 0, 1})
+    ->Args({2, 1, 1, 0, 1})
+    ->Args({2, 1, 1, 1, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

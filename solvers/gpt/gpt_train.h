@@ -144,8 +144,8 @@ struct GptTrainConfig {
     v("threads", threads, "OpenMP threads (0 = all cores)").at_least(0).at_most(1024);
     v("batch_shards", batch_shards,
       "the batch computed as this many shards of whole sequences, side by side (one thread "
-      "each) when there are as many threads, their gradients summed in shard order; only the "
-      "order of the gradients' sums over the batch changes (gpt_model.h)")
+      "each) with S to 2S - 1 threads, else one after the other, their gradients summed in "
+      "shard order; only the order of the gradients' sums over the batch changes (gpt_model.h)")
         .at_least(1)
         .at_most(64);
     v("checkpoint", checkpoint, "file to save the model to after every evaluation ('' = none)");
