@@ -371,6 +371,14 @@ float loss_and_grads(GptModel& m, std::vector<float>* grads) {
   return loss;
 }
 
+// The batch set in two models and each one's loss and gradients: {loss of a, loss of b}.
+std::pair<float, float> losses_and_grads(GptModel& a, GptModel& b, const Batch& batch,
+                                         std::vector<float>* grads_a, std::vector<float>* grads_b) {
+  set(a, batch);
+  set(b, batch);
+  return {loss_and_grads(a, grads_a), loss_and_grads(b, grads_b)};
+}
+
 GptConfig small_config() {
   GptConfig c;
   c.vocab_size = 13;
@@ -465,24 +473,29 @@ TEST(GptModel, Bf16MixedPrecisionTracksTheFloat32Model) {
   }
 }
 
+// With batch shards the hooks run after the shards' gradients are summed, in the same order.
 TEST(GptModel, HookRunsOncePerBlockInBackwardOrderWithFinalGradients) {
-  GptConfig c = small_config();
-  c.n_layer = 3;
-  GptModel m(c, 2, 4);
-  set(m, random_batch(2, 16, 13, 3));
-  NullTracer tr;
-  m.forward(tr);
-  std::vector<int> order;
-  std::map<int, std::vector<float>> at_hook;
-  m.backward(tr, [&](int l) {
-    order.push_back(l);
-    const ParamRange r = m.block_range(l);
-    at_hook[l].assign(m.grads().begin() + r.offset, m.grads().begin() + r.offset + r.size);
-  });
-  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
-  for (int l = 0; l < 3; ++l) {
-    const ParamRange r = m.block_range(l);
-    EXPECT_EQ(0, std::memcmp(at_hook[l].data(), m.grads().data() + r.offset, r.size * 4)) << l;
+  for (int shards : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << "batch_shards " << shards);
+    GptConfig c = small_config();
+    c.n_layer = 3;
+    c.batch_shards = shards;
+    GptModel m(c, 2, 4);
+    set(m, random_batch(2, 16, 13, 3));
+    NullTracer tr;
+    m.forward(tr);
+    std::vector<int> order;
+    std::map<int, std::vector<float>> at_hook;
+    m.backward(tr, [&](int l) {
+      order.push_back(l);
+      const ParamRange r = m.block_range(l);
+      at_hook[l].assign(m.grads().begin() + r.offset, m.grads().begin() + r.offset + r.size);
+    });
+    EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
+    for (int l = 0; l < 3; ++l) {
+      const ParamRange r = m.block_range(l);
+      EXPECT_EQ(0, std::memcmp(at_hook[l].data(), m.grads().data() + r.offset, r.size * 4)) << l;
+    }
   }
 }
 
@@ -605,11 +618,8 @@ TEST(GptModel, FusionAndRecomputationKeepTheForwardBitsAndStoreLess) {
     config.fuse = c.fuse;
     config.recompute_attention = c.recompute;
     GptModel changed(config, 4, 21);
-    set(plain, b);
-    set(changed, b);
     std::vector<float> gp, gc;
-    const float lp = loss_and_grads(plain, &gp);
-    const float lc = loss_and_grads(changed, &gc);
+    const auto [lp, lc] = losses_and_grads(plain, changed, b, &gp, &gc);
     const bool same_bits = c.bf16 ? !c.recompute : !c.fuse;
     if (c.bf16 || same_bits) {
       EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lc));
@@ -655,11 +665,8 @@ TEST(GptModel, BatchShardsKeepTheForwardBitsAndSumTheGradients) {
       GptModel whole(config, 4, 21);
       config.batch_shards = shards;
       GptModel sharded(config, 4, 21);
-      set(whole, b);
-      set(sharded, b);
       std::vector<float> gw, gs;
-      const float lw = loss_and_grads(whole, &gw);
-      const float ls = loss_and_grads(sharded, &gs);
+      const auto [lw, ls] = losses_and_grads(whole, sharded, b, &gw, &gs);
       EXPECT_EQ(std::bit_cast<std::uint32_t>(lw), std::bit_cast<std::uint32_t>(ls));
       ASSERT_EQ(whole.logits().size(), sharded.logits().size());
       EXPECT_EQ(0, std::memcmp(whole.logits().data(), sharded.logits().data(),
@@ -677,28 +684,6 @@ TEST(GptModel, BatchShardsKeepTheForwardBitsAndSumTheGradients) {
       EXPECT_EQ(std::bit_cast<std::uint32_t>(whole.forward(tr)),
                 std::bit_cast<std::uint32_t>(sharded.forward(tr)));
     }
-  }
-}
-
-TEST(GptModel, HookRunsAfterTheShardsAreSummed) {
-  GptConfig c = small_config();
-  c.n_layer = 3;
-  c.batch_shards = 2;
-  GptModel m(c, 2, 4);
-  set(m, random_batch(2, 16, 13, 3));
-  NullTracer tr;
-  m.forward(tr);
-  std::vector<int> order;
-  std::map<int, std::vector<float>> at_hook;
-  m.backward(tr, [&](int l) {
-    order.push_back(l);
-    const ParamRange r = m.block_range(l);
-    at_hook[l].assign(m.grads().begin() + r.offset, m.grads().begin() + r.offset + r.size);
-  });
-  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
-  for (int l = 0; l < 3; ++l) {
-    const ParamRange r = m.block_range(l);
-    EXPECT_EQ(0, std::memcmp(at_hook[l].data(), m.grads().data() + r.offset, r.size * 4)) << l;
   }
 }
 
