@@ -481,8 +481,7 @@ __attribute__((target("avx512f"))) inline __m512 exp_approx_512(__m512 x) {
 
 // causal_softmax_portable's bits in 16-lane masked steps: its compiled loops run the rows'
 // ragged ends (t + 1 is rarely a multiple of 16) one float at a time, half of the softmax's time
-// at T = 64. The max is exact in any order; the exponentials are exp_approx_512; the sum keeps
-// sum8's eight partial sums and their order.
+// at T = 64. The max is exact in any order; the exponentials are exp_approx_512; the sum is sum8.
 __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, float scale) {
   const __m512 vscale = _mm512_set1_ps(scale);
   auto lanes = [](int count) {
@@ -503,14 +502,7 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
       const __m512 z = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), vscale), mx);
       _mm512_mask_storeu_ps(row + j, m, exp_approx_512(z));
     }
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + i));
-    alignas(32) float a[8];
-    _mm256_store_ps(a, acc);
-    float sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (; i < n; ++i) sum += row[i];
-    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    const __m512 inv = _mm512_set1_ps(1.0f / sum8(row, n));
     for (int j = 0; j < T; j += 16) {
       const __m512 v = _mm512_maskz_loadu_ps(lanes(n - j), row + j);
       _mm512_mask_storeu_ps(row + j, lanes(T - j), _mm512_maskz_mul_ps(lanes(n - j), v, inv));
@@ -520,13 +512,26 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
 
 #pragma GCC diagnostic pop
 
+}  // namespace
+
+namespace detail {
+bool causal_softmax(float* p, int T, float scale, bool avx512) {
+  if (!avx512) {
+    causal_softmax_portable(p, T, scale);
+    return true;
+  }
+  if (!__builtin_cpu_supports("avx512f")) return false;
+  causal_softmax_avx512(p, T, scale);
+  return true;
+}
+}  // namespace detail
+
+namespace {
+
+// The widest path cpuid allows.
 void causal_softmax(float* p, int T, float scale) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) {
-    causal_softmax_avx512(p, T, scale);
-  } else {
-    causal_softmax_portable(p, T, scale);
-  }
+  detail::causal_softmax(p, T, scale, avx512);
 }
 
 // dp (d probabilities, read on and below the diagonal) becomes d scores: row t of
@@ -780,18 +785,6 @@ float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index,
   return Dropout::factor(d.site_key(site), index, d.threshold, d.scale);
 }
 
-namespace detail {
-bool causal_softmax(float* p, int T, float scale, bool avx512) {
-  if (!avx512) {
-    causal_softmax_portable(p, T, scale);
-    return true;
-  }
-  if (!__builtin_cpu_supports("avx512f")) return false;
-  causal_softmax_avx512(p, T, scale);
-  return true;
-}
-}  // namespace detail
-
 const char* KernelProfile::name(int kind) {
   static const char* const names[kKinds] = {"embedding", "layernorm", "qkv", "attention",
                                             "attn_proj", "residual",  "fc",  "gelu",
@@ -919,8 +912,8 @@ void GptModel::allocate_activations() {
   // Each shard's activations and scratch are laid out for its most rows (the whole batch when
   // batch_shards = 1); the shards' copies follow each other (act_stride_ and the like apart).
   const std::size_t shards = static_cast<std::size_t>(c.batch_shards);
-  shard_batch_ = (max_batch_ + c.batch_shards - 1) / c.batch_shards;
-  const std::size_t BT = static_cast<std::size_t>(shard_batch_) * Tm;
+  const std::size_t shard_batch = (max_batch_ + c.batch_shards - 1) / c.batch_shards;
+  const std::size_t BT = shard_batch * Tm;
   const std::size_t NH = c.n_head;
   std::size_t next = 0;
   auto act = [&](std::size_t n) {
@@ -943,8 +936,7 @@ void GptModel::allocate_activations() {
     a.ln1_mean = act(BT);
     a.ln1_rstd = act(BT);
     a.qkv = act_h(BT * 3 * C);
-    a.att =
-        c.recompute_attention ? 0 : act_h(static_cast<std::size_t>(shard_batch_) * NH * Tm * Tm);
+    a.att = c.recompute_attention ? 0 : act_h(shard_batch * NH * Tm * Tm);
     a.atty = act_h(BT * C);
     a.attproj = act(BT * C);
     a.res2 = act(BT * C);

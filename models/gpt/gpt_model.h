@@ -320,10 +320,9 @@ class GptModel {
   std::size_t encoded_ = 0, lnf_ = 0, lnf_mean_ = 0, lnf_rstd_ = 0, logits_ = 0, probs_ = 0,
               losses_ = 0;
   // Shard s's activations start at s * act_stride_ in acts_ (and s * act16_stride_ in acts16_),
-  // its backward scratch at s * dact_stride_ (dact16_stride_); each is laid out for shard_batch_
-  // sequences (max_batch when batch_shards = 1).
+  // its backward scratch at s * dact_stride_ (dact16_stride_); each is laid out for
+  // ceil(max_batch / batch_shards) sequences.
   std::vector<float> acts_;
-  int shard_batch_ = 0;
   std::size_t act_stride_ = 0, act16_stride_ = 0, dact_stride_ = 0, dact16_stride_ = 0;
   std::vector<float> shard_grads_;              // gradients of shards 1, 2, ... (grads_: shard 0)
   mutable std::vector<float> gathered_logits_;  // logits() of a batch computed in shards
