@@ -285,7 +285,8 @@ BENCHMARK(GptClipAndAdamW)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMill
 // Milliseconds per iteration of every kernel kind (KernelProfile), forward and backward.
 // Args: threads, then precision 0/1, fuse 0/1 and recompute 0/1 as GptTrainStepOnPrecision, then
 // batch_shards (with 2 shards on 2 threads the profile times shard 0's kernels, which run beside
-// shard 1's: each kind's wall time in the step). ms_per_iter: the whole step, clip and AdamW in.
+// shard 1's: each kind's wall time in the step). ms_per_iter and the rates (set_rate_counters):
+// the whole step, clip and AdamW in.
 void GptStepBreakdown(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   omp_set_num_threads(threads);
@@ -301,8 +302,8 @@ void GptStepBreakdown(benchmark::State& state) {
     s.update();
   }
   const double n = static_cast<double>(state.iterations());
-  state.counters["ms_per_iter"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n * 1e3;
+  set_rate_counters(state, s.model, threads,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   for (int k = 0; k < KernelProfile::kKinds; ++k) {
     state.counters[std::string("f_") + KernelProfile::name(k)] = profile.forward[k] / n * 1e3;
     state.counters[std::string("b_") + KernelProfile::name(k)] = profile.backward[k] / n * 1e3;
