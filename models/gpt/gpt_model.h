@@ -87,18 +87,20 @@
 // Batch shards (config.batch_shards = S > 1; data parallelism inside one step, as PyTorch DDP
 // splits a batch over devices): the batch is cut into S shards of whole sequences (shard s holds
 // sequences [B s / S, B (s+1) / S); fewer shards when B < S), each with its own activations,
-// scratch and gradients. Untraced with S to 2S - 1 OpenMP threads, the shards run side by side,
-// one thread each, so every kernel runs on one core's data with no barrier between the threads
-// until the gradients are summed (grads = shard 0 + shard 1 + ..., in that order); otherwise
-// they run one after the other, each with every thread. The forward is the same computation row
-// by row (logits and loss bitwise those of S = 1, dropout masks included); the gradients sum over
+// scratch and gradients. Untraced with S to 2S - 1 OpenMP threads, the shards run side by side, one
+// thread each, so every kernel runs on one core's data with no barrier between the threads until
+// the gradients are summed (grads = shard 0 + shard 1 + ..., in that order); otherwise they run one
+// after the other, each with every thread. The forward is the same computation row by row, dropout
+// masks included: logits and loss are bitwise those of S = 1 where a product gives a row the same
+// bits whatever the call's row count (cube's kernels; oneDNN's AVX-512 sgemm), and within float32
+// rounding on oneDNN's AVX2 sgemm, whose blocking follows the call's shape. The gradients sum over
 // the batch in another order (per shard, then across shards), so they differ from S = 1's in the
 // last bits, and are bitwise identical for any thread count at a given S. A BlockHook runs after
-// the whole backward, block L-1 first, once the sums are done. Traced, the shards run one after
-// the other; shard s's events fall on its copy of "gpt.acts", "gpt.dacts" (and the bfloat16
-// ones), its rows of "gpt.tokens" and "gpt.targets", and shards 1, 2, ... write their gradients
-// to "gpt.shard_grads"; the sum then reads every shard's gradients and writes "gpt.grads", one op
-// per 4096 floats. S = 1 traces exactly as before.
+// the whole backward, block L-1 first, once the sums are done. Traced, the shards run one after the
+// other; shard s's events fall on its copy of "gpt.acts", "gpt.dacts" (and the bfloat16 ones), its
+// rows of "gpt.tokens" and "gpt.targets", and shards 1, 2, ... write their gradients to
+// "gpt.shard_grads"; the sum then reads every shard's gradients and writes "gpt.grads", one op per
+// 4096 floats. S = 1 traces exactly as before.
 //
 // In bf16 mode the forward keeps the unfused bits (the loss is identical); with attention
 // recomputed, the backward reads the float32 probabilities instead of their bfloat16 copies, so

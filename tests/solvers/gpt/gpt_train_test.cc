@@ -147,7 +147,9 @@ TEST(GptTrainTest, BatchShardsGiveOneCurveAtEveryThreadCountAndTrackTheWholeBatc
   EXPECT_NE(tracer.buffers().find("gpt.shard_grads"), nullptr);
   const SolveResult whole = train("adamw");
   EXPECT_NE(one.curve, whole.curve);
-  EXPECT_EQ(value_at(one, "val_loss", 0), value_at(whole, "val_loss", 0));  // the same init
+  // The same init: the first evaluation is the same forward (bitwise with cube's kernels and
+  // oneDNN's AVX-512 sgemm; oneDNN's AVX2 sgemm rounds a row by the call's shape).
+  EXPECT_NEAR(value_at(one, "val_loss", 0), value_at(whole, "val_loss", 0), 1e-6);
   EXPECT_NEAR(value_at(one, "val_loss", 60), value_at(whole, "val_loss", 60), 1e-3);
 }
 
