@@ -52,8 +52,9 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
   return p * std::bit_cast<float>((ni + 127) << 23);
 }
 
-// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
-[[gnu::always_inline]] inline float erf_approx(float x) {
+// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, given gauss = exp_approx(-x * x): the backward
+// of GELU needs that exponential for the density too, and computes it once.
+[[gnu::always_inline]] inline float erf_with_gauss(float x, float gauss) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float p = 1.061405429f;
@@ -61,8 +62,13 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
   p = p * t + 1.421413741f;
   p = p * t - 0.284496736f;
   p = p * t + 0.254829592f;
-  const float y = 1.0f - p * t * exp_approx(-ax * ax);
+  const float y = 1.0f - p * t * gauss;
   return std::copysign(y, x);
+}
+
+[[gnu::always_inline]] inline float erf_approx(float x) {
+  const float ax = std::fabs(x);
+  return erf_with_gauss(x, exp_approx(-ax * ax));
 }
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
@@ -382,12 +388,15 @@ CUBE_GPT_SIMD_CLONES void gelu_forward_chunk(const float* x, float* out, std::in
 CUBE_GPT_SIMD_CLONES void gelu_in_place(float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
 }
-// d *= gelu'(x) = Phi(x) + x phi(x).
+// d *= gelu'(x) = Phi(x) + x phi(x); phi(x) = exp(-z^2) / sqrt(2 pi) with z = x / sqrt 2, the
+// exponential that erf(z) takes.
 CUBE_GPT_SIMD_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
-    const float cdf = 0.5f * (1.0f + erf_approx(x[i] * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * exp_approx(-0.5f * x[i] * x[i]);
-    d[i] *= cdf + x[i] * pdf;
+    const float z = x[i] * kInvSqrt2;
+    const float az = std::fabs(z);
+    const float gauss = exp_approx(-az * az);
+    const float cdf = 0.5f * (1.0f + erf_with_gauss(z, gauss));
+    d[i] *= cdf + x[i] * (kInvSqrt2Pi * gauss);
   }
 }
 
