@@ -5,7 +5,8 @@ conventions (pre-LayerNorm GPT without bias, tied lm_head, N(0, 0.02) init with 
 1/sqrt(2 n_layer), AdamW with decay on 2-D tensors, cosine lr with warmup, clip 1.0,
 estimate_loss over eval_iters batches every eval_interval iterations).
 
-Usage (Debian's interpreter, apt-get install python3-torch):
+Usage (Debian's interpreter, apt-get install python3-torch libopenblas0-pthread; without an
+optimized BLAS Debian's torch runs its products on the reference BLAS, about 12x slower here):
   /usr/bin/python3 bench/peers/nanogpt_shakespeare.py [--seed 1337] [--max-iters 2000]
       [--threads 2] [--data ../shared/data/tinyshakespeare.txt]
 Prints each evaluation, then one line: seed, final val loss, whole-run seconds (the script's own
@@ -13,8 +14,10 @@ start to end, data preparation and evaluations included; add interpreter start-u
 command). Not part of the test suite: a timing peer for docs/performance.md.
 """
 import argparse
+import glob
 import math
 import os
+import sys
 import time
 
 START = time.perf_counter()
@@ -84,6 +87,16 @@ def get_lr(it, lr, min_lr, warmup, decay_iters):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
+def blas_library():
+    """The BLAS that Debian's torch loads (BLAS_INFO=generic): where the libblas.so.3
+    alternative points, e.g. .../openblas-pthread/libblas.so.3 or the reference .../blas/..."""
+    for libdir in glob.glob("/usr/lib/*-linux-gnu"):
+        path = os.path.join(libdir, "libblas.so.3")
+        if os.path.exists(path):
+            return os.path.realpath(path)
+    return "unknown"
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     default_data = os.path.join(here, "..", "..", "..", "shared", "data", "tinyshakespeare.txt")
@@ -94,6 +107,10 @@ def main():
     ap.add_argument("--data", default=default_data)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    blas = blas_library()
+    if os.path.basename(os.path.dirname(blas)) == "blas":
+        print(f"warning: torch runs on the reference BLAS ({blas}), not a timing peer: "
+              "apt-get install libopenblas0-pthread", file=sys.stderr, flush=True)
     torch.manual_seed(args.seed)
     B, T, n_layer, nh, C = 12, 64, 4, 4, 128
     eval_interval, eval_iters = 250, 20
@@ -142,7 +159,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     print(f"seed {args.seed}: val loss {val:.4f}, whole run {time.perf_counter() - START:.1f} s "
-          f"(torch {torch.__version__}, {args.threads} threads)")
+          f"(torch {torch.__version__}, {args.threads} threads, BLAS {blas})")
 
 
 if __name__ == "__main__":
