@@ -9,12 +9,21 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "models/gemm/gemm.h"
 #include "tests/models/random_vector.h"
 
 namespace cube::gpt {
 namespace {
 
 using test::random_vector;
+
+// The ISA paths of the optimizers' kernels that this CPU can run (gemm_path() selects them).
+std::vector<GemmPath> paths_this_cpu_runs() {
+  std::vector<GemmPath> paths = {GemmPath::kPortable};
+  if (best_gemm_path() != GemmPath::kPortable) paths.push_back(GemmPath::kAvx2);
+  if (best_gemm_path() == GemmPath::kAvx512) paths.push_back(GemmPath::kAvx512);
+  return paths;
+}
 
 // A two-tensor layout: a 2 x 3 matrix (decayed) and a 3-vector (not decayed).
 std::vector<ParamTensor> two_tensors() {
@@ -158,17 +167,20 @@ TEST(Optimizers, GradNormEqualsItsOrderWrittenOutBitwise) {
       for (double x : lane) chunk += x;
       total += chunk;
     }
-    for (int threads : {1, 2}) {
-      omp_set_num_threads(threads);
-      EXPECT_EQ(grad_norm(g), std::sqrt(total)) << n << " elements, " << threads << " threads";
+    for (GemmPath path : paths_this_cpu_runs()) {
+      set_gemm_path(path);
+      for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        EXPECT_EQ(grad_norm(g), std::sqrt(total))
+            << n << " elements, " << threads << " threads, path " << static_cast<int>(path);
+      }
     }
   }
+  set_gemm_path(best_gemm_path());
 }
 
-// AdamW's vector paths (AVX-512 where the CPU has it, SSE) against the scalar formula in float,
-// operation by operation, bitwise: odd tensor sizes put elements in every tail, the large one
-// spans several parallel blocks.
-TEST(Optimizers, AdamWVectorPathsGiveTheScalarFormulasBits) {
+// Three AdamW steps on a three-tensor layout, every element against AdamW's formula in float.
+void adamw_against_scalar_formula() {
   const std::vector<ParamTensor> tensors = {ParamTensor{"w", 0, 50001, 7, 7143, 0, true},
                                             ParamTensor{"b", 50001, 37, 1, 37, 0, false},
                                             ParamTensor{"u", 50038, 20011, 1, 20011, 0, true}};
@@ -194,6 +206,23 @@ TEST(Optimizers, AdamWVectorPathsGiveTheScalarFormulasBits) {
     }
     for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(p[i], ps[i]) << "step " << t << " at " << i;
   }
+}
+
+// AdamW's vector paths (SSE, and AVX2 and AVX-512 where the CPU has them) against the scalar
+// formula in float, operation by operation, bitwise, with 1 and 2 threads: odd tensor sizes put
+// elements in every tail, the large one spans several parallel blocks, the 37-element one sits
+// between two blocks of the region.
+TEST(Optimizers, AdamWVectorPathsGiveTheScalarFormulasBits) {
+  for (GemmPath path : paths_this_cpu_runs()) {
+    for (int threads : {1, 2}) {
+      set_gemm_path(path);
+      omp_set_num_threads(threads);
+      SCOPED_TRACE(::testing::Message()
+                   << "path " << static_cast<int>(path) << ", " << threads << " threads");
+      adamw_against_scalar_formula();
+    }
+  }
+  set_gemm_path(best_gemm_path());
 }
 
 TEST(Optimizers, NanoGptScheduleWarmupCosineFloor) {
