@@ -92,16 +92,21 @@ void set_rate_counters(benchmark::State& state, const GptModel& m, int threads, 
   state.counters["GFLOP_per_iter"] = per_iter * 1e-9;
 }
 
-// Whole iteration: forward + backward + clip + AdamW.
+// Whole iteration: forward + backward (forward_backward, as the trainer runs them; apart = true:
+// forward() then backward()) + clip + AdamW.
 void train_steps(benchmark::State& state, int threads, bool bf16 = false, bool fuse = false,
-                 bool recompute = false, int shards = 1) {
+                 bool recompute = false, int shards = 1, bool apart = false) {
   omp_set_num_threads(threads);
   Setup s(bf16, fuse, recompute, shards);
   s.next_batch();
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    s.model.forward(s.tracer, true, s.it);
-    s.model.backward(s.tracer);
+    if (apart) {
+      s.model.forward(s.tracer, true, s.it);
+      s.model.backward(s.tracer);
+    } else {
+      s.model.forward_backward(s.tracer, s.it);
+    }
     s.update();
     benchmark::ClobberMemory();
   }
@@ -114,16 +119,19 @@ BENCHMARK(GptTrainStep)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillise
 
 // The step with the batch in shards (batch_shards, gpt_model.h), side by side with the whole
 // batch: shards 2 on 2 threads runs each half of the batch on its own core, one thread each, and
-// sums the two gradients (clip and AdamW as in GptTrainStep). Args: threads, shards.
+// sums the two gradients (clip and AdamW as in GptTrainStep). Args: threads, shards, apart (1:
+// forward() and backward() called apart, so the shards' threads join between them; 0:
+// forward_backward, the trainer's call).
 void GptTrainStepOnShards(benchmark::State& state) {
   train_steps(state, static_cast<int>(state.range(0)), false, false, false,
-              static_cast<int>(state.range(1)));
+              static_cast<int>(state.range(1)), state.range(2) == 1);
 }
 BENCHMARK(GptTrainStepOnShards)
-    ->Args({2, 1})
-    ->Args({2, 2})
-    ->Args({1, 2})
-    ->ArgNames({"threads", "shards"})
+    ->Args({2, 1, 0})
+    ->Args({2, 2, 0})
+    ->Args({2, 2, 1})
+    ->Args({1, 2, 0})
+    ->ArgNames({"threads", "shards", "apart"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
@@ -297,8 +305,7 @@ void GptStepBreakdown(benchmark::State& state) {
   s.model.set_profile(&profile);
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    s.model.forward(s.tracer, true, s.it);
-    s.model.backward(s.tracer);
+    s.model.forward_backward(s.tracer, s.it);
     s.update();
   }
   const double n = static_cast<double>(state.iterations());

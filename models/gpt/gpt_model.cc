@@ -1703,8 +1703,7 @@ void GptModel::run_shards(Tracer& tr, const Drop& drop, Body&& body) {
     body(pass);
   };
   if constexpr (!Tracer::kEnabled) {
-    const int threads = omp_get_max_threads();
-    if (n > 1 && threads >= n && threads < 2 * n) {
+    if (shards_side_by_side()) {
       // The profile, when attached, times shard 0's kernels: the wall time of each kernel kind.
 #pragma omp parallel num_threads(n)
       {
@@ -1888,18 +1887,27 @@ void GptModel::head_forward(Pass& pass) {
   });
 }
 
+bool GptModel::shards_side_by_side() const {
+  const int n = active_shards(), threads = omp_get_max_threads();
+  return n > 1 && threads >= n && threads < 2 * n;
+}
+
+template <class Pass>
+void GptModel::forward_shard(Pass& pass) {
+  embed_forward(pass);
+  for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
+  head_forward(pass);
+}
+
 template <class Tracer>
-float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
+void GptModel::begin_forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
   if (B_ == 0) throw Error("gpt: forward before set_batch");
   training_ = training;
   dropout_key_ = dropout_key;
   if (weights16_stale_) round_weights(tr);
-  run_shards(tr, pass_dropout(config_.dropout, training, dropout_key), [&](auto& pass) {
-    embed_forward(pass);
-    for (int l = 0; l < config_.n_layer; ++l) block_forward(pass, l);
-    head_forward(pass);
-  });
-  forward_done_ = true;
+}
+
+float GptModel::mean_loss() const {
   if (!has_targets_) return std::numeric_limits<float>::quiet_NaN();
   // The mean over the scored targets, summed row by row in batch order whatever the shards.
   double total = 0.0;
@@ -1910,6 +1918,15 @@ float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
     for (int i = 0; i < rows; ++i) total += losses[i];
   }
   return scored_ > 0 ? static_cast<float>(total / scored_) : 0.0f;
+}
+
+template <class Tracer>
+float GptModel::forward(Tracer& tr, bool training, std::uint64_t dropout_key) {
+  begin_forward(tr, training, dropout_key);
+  run_shards(tr, pass_dropout(config_.dropout, training, dropout_key),
+             [&](auto& pass) { forward_shard(pass); });
+  forward_done_ = true;
+  return mean_loss();
 }
 
 // --- backward ------------------------------------------------------------------------------
@@ -2046,24 +2063,58 @@ void GptModel::embed_backward(Pass& pass) {
   }
 }
 
+// The shard's backward; with one shard the hook runs after each block, while its gradients are
+// recent.
+template <class Pass>
+void GptModel::backward_shard(Pass& pass, const BlockHook& hook) {
+  const bool hook_here = hook && active_shards() == 1;
+  head_backward(pass);
+  for (int l = config_.n_layer - 1; l >= 0; --l) {
+    block_backward(pass, l);
+    if (hook_here) hook(l);
+  }
+  embed_backward(pass);
+}
+
+// With shards, each block's gradients are final only once every shard's are summed: the sum, then
+// the hook for every block.
 template <class Tracer>
-void GptModel::backward(Tracer& tr, const BlockHook& hook) {
-  if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
+void GptModel::end_backward(Tracer& tr, const BlockHook& hook) {
   const int n = active_shards();
-  run_shards(tr, pass_dropout(config_.dropout, training_, dropout_key_), [&](auto& pass) {
-    head_backward(pass);
-    for (int l = config_.n_layer - 1; l >= 0; --l) {
-      block_backward(pass, l);
-      if (hook && n == 1) hook(l);
-    }
-    embed_backward(pass);
-  });
   if (n == 1) return;
-  // Each block's gradients are final only once every shard's are summed.
   sum_shard_grads(tr, n);
   if (hook) {
     for (int l = config_.n_layer - 1; l >= 0; --l) hook(l);
   }
+}
+
+template <class Tracer>
+void GptModel::backward(Tracer& tr, const BlockHook& hook) {
+  if (!forward_done_ || !has_targets_) throw Error("gpt: backward needs a forward with targets");
+  run_shards(tr, pass_dropout(config_.dropout, training_, dropout_key_),
+             [&](auto& pass) { backward_shard(pass, hook); });
+  end_backward(tr, hook);
+}
+
+template <class Tracer>
+float GptModel::forward_backward(Tracer& tr, std::uint64_t dropout_key, const BlockHook& hook) {
+  if (!has_targets_) throw Error("gpt: forward_backward needs a batch with targets");
+  if (Tracer::kEnabled || !shards_side_by_side()) {
+    const float loss = forward(tr, /*training=*/true, dropout_key);
+    backward(tr, hook);
+    return loss;
+  }
+  // Side by side, a thread's backward starts as soon as its own shard's forward is done: the join
+  // between forward and backward, and its wait for the slower shard, are gone.
+  begin_forward(tr, /*training=*/true, dropout_key);
+  run_shards(tr, pass_dropout(config_.dropout, true, dropout_key), [&](auto& pass) {
+    forward_shard(pass);
+    backward_shard(pass, hook);
+  });
+  forward_done_ = true;
+  const float loss = mean_loss();
+  end_backward(tr, hook);
+  return loss;
 }
 
 template <class Tracer>
@@ -2092,5 +2143,8 @@ template void GptModel::round_weights<RecordingTracer>(RecordingTracer&, ParamRa
 template float GptModel::forward<RecordingTracer>(RecordingTracer&, bool, std::uint64_t);
 template void GptModel::backward<NullTracer>(NullTracer&, const BlockHook&);
 template void GptModel::backward<RecordingTracer>(RecordingTracer&, const BlockHook&);
+template float GptModel::forward_backward<NullTracer>(NullTracer&, std::uint64_t, const BlockHook&);
+template float GptModel::forward_backward<RecordingTracer>(RecordingTracer&, std::uint64_t,
+                                                           const BlockHook&);
 
 }  // namespace cube::gpt

@@ -89,7 +89,8 @@
 // sequences [B s / S, B (s+1) / S); fewer shards when B < S), each with its own activations,
 // scratch and gradients. Untraced with S to 2S - 1 OpenMP threads, the shards run side by side, one
 // thread each, so every kernel runs on one core's data with no barrier between the threads until
-// the gradients are summed (grads = shard 0 + shard 1 + ..., in that order); otherwise they run one
+// the gradients are summed (grads = shard 0 + shard 1 + ..., in that order; forward_backward; a
+// forward() and a backward() called apart join once more in between); otherwise they run one
 // after the other, each with every thread. The forward is the same computation row by row, dropout
 // masks included: logits and loss are bitwise those of S = 1 where a product gives a row the same
 // bits whatever the call's row count (cube's kernels; oneDNN's AVX-512 sgemm), and within float32
@@ -251,6 +252,13 @@ class GptModel {
   template <class Tracer>
   void backward(Tracer& tracer, const BlockHook& hook = {});
 
+  // A training step's passes: forward(tracer, true, dropout_key), then backward(tracer, hook), with
+  // the same numbers and the same trace. When the shards run side by side (untraced, S to 2S - 1
+  // threads) each thread runs its shard's forward and then its backward with no barrier between
+  // them. Returns the loss. Precondition: the batch has targets.
+  template <class Tracer>
+  float forward_backward(Tracer& tracer, std::uint64_t dropout_key, const BlockHook& hook = {});
+
   std::span<const float> logits() const;
 
   // bf16 mode: rounds the products' weights (wte and each block's four matrices) that lie in
@@ -296,6 +304,19 @@ class GptModel {
   void run_shards(Tracer& tracer, const Drop& drop, Body&& body);
   template <class Tracer>
   void sum_shard_grads(Tracer& tracer, int shards);
+  // Whether run_shards runs the shards side by side, one thread each (untraced).
+  bool shards_side_by_side() const;
+  // forward() and backward() in parts, so that forward_backward can run a shard's two passes in
+  // one region: checks and the bf16 weight copy; one shard's passes; the loss; the shards' sum.
+  template <class Tracer>
+  void begin_forward(Tracer& tracer, bool training, std::uint64_t dropout_key);
+  template <class Pass>
+  void forward_shard(Pass& pass);
+  template <class Pass>
+  void backward_shard(Pass& pass, const BlockHook& hook);
+  float mean_loss() const;
+  template <class Tracer>
+  void end_backward(Tracer& tracer, const BlockHook& hook);
   // Shards of the current batch (at most one per sequence) and the first sequence of shard s.
   int active_shards() const { return B_ < config_.batch_shards ? B_ : config_.batch_shards; }
   int shard_begin(int s, int shards) const { return B_ * s / shards; }

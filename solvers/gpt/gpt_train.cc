@@ -212,35 +212,35 @@ class Trainer {
     Rng rng(stream_seed(ctx_.seed(), kTrainBatch, static_cast<std::uint64_t>(it)));
     sample(Split::kTrain, rng);
     set_batch(B_);
-    const float loss = model_.forward(tracer, /*training=*/true, static_cast<std::uint64_t>(it));
     const auto lr = static_cast<float>(learning_rate(it));
-    auto params = model_.params();
-    auto grads = model_.grads();
     optimizer_->begin_step();
-    // bf16: each updated range's weights rounded into the next forward's copy right away, while
-    // they are in cache (an update is elementwise: by range or whole, the same bits).
+    // params() only once the forward is done: in bf16 mode it marks the weights' bfloat16 copy
+    // stale, and each update below rounds its range into that copy right away, while the weights
+    // are in cache (an update is elementwise: by range or whole, the same bits).
     auto update = [&](ParamRange range) {
-      optimizer_->update(range, params, grads, lr, tracer);
+      optimizer_->update(range, model_.params(), model_.grads(), lr, tracer);
       model_.round_weights(tracer, range);
     };
+    const auto key = static_cast<std::uint64_t>(it);
     if (c_.rule == UpdateRule::kPerLayerAdamW) {
-      model_.backward(tracer, [&](int layer) {
+      const float loss = model_.forward_backward(tracer, key, [&](int layer) {
         const ParamRange block = model_.block_range(layer);
-        clip_range(grads, block, c_.grad_clip);
+        clip_range(model_.grads(), block, c_.grad_clip);
         update(block);
       });
       for (ParamRange rest : {model_.embedding_range(), model_.final_range()}) {
-        clip_range(grads, rest, c_.grad_clip);
+        clip_range(model_.grads(), rest, c_.grad_clip);
         update(rest);
       }
+      return loss;
+    }
+    const float loss = model_.forward_backward(tracer, key);
+    if (c_.grad_clip > 0) clip_grad_norm(model_.grads(), c_.grad_clip);
+    if (model_.config().bf16) {
+      for (const ParamTensor& t : model_.tensors()) update({t.offset, t.size});
     } else {
-      model_.backward(tracer);
-      if (c_.grad_clip > 0) clip_grad_norm(grads, c_.grad_clip);
-      if (model_.config().bf16) {
-        for (const ParamTensor& t : model_.tensors()) update({t.offset, t.size});
-      } else {
-        optimizer_->update(ParamRange{0, params.size()}, params, grads, lr, tracer);
-      }
+      optimizer_->update(ParamRange{0, model_.num_parameters()}, model_.params(), model_.grads(),
+                         lr, tracer);
     }
     return loss;
   }

@@ -500,6 +500,59 @@ TEST(GptModel, HookRunsOncePerBlockInBackwardOrderWithFinalGradients) {
   }
 }
 
+// forward_backward (one region per shard when the shards run side by side) computes what forward
+// then backward compute, bit for bit: the loss, the logits, every gradient and the hook's order
+// and gradients, at 1 to 3 threads (side by side only at 2 and 3 with 2 shards), with dropout,
+// in both precisions; and it needs targets.
+TEST(GptModel, ForwardBackwardIsForwardThenBackward) {
+  const int saved = omp_get_max_threads();
+  for (const bool bf16 : {false, true}) {
+    for (const int shards : {1, 2, 3}) {
+      for (const int threads : {1, 2, 3}) {
+        SCOPED_TRACE(testing::Message() << (bf16 ? "bf16" : "fp32") << ", batch_shards " << shards
+                                        << ", " << threads << " threads");
+        omp_set_num_threads(threads);
+        const Batch b = random_batch(4, 32, 13, 8);
+        GptConfig config = parallel_config();
+        config.bf16 = bf16;
+        config.dropout = 0.1f;
+        config.batch_shards = shards;
+        GptModel apart(config, 4, 21), together(config, 4, 21);
+        set(apart, b);
+        set(together, b);
+        std::vector<int> order_a, order_t;
+        std::vector<float> hooked_a, hooked_t;
+        auto hook = [](GptModel& m, std::vector<int>& order, std::vector<float>& seen) {
+          return [&m, &order, &seen](int l) {
+            order.push_back(l);
+            const ParamRange r = m.block_range(l);
+            seen.insert(seen.end(), m.grads().begin() + r.offset,
+                        m.grads().begin() + r.offset + r.size);
+          };
+        };
+        NullTracer tr;
+        const float la = apart.forward(tr, true, 7);
+        apart.backward(tr, hook(apart, order_a, hooked_a));
+        const float lt = together.forward_backward(tr, 7, hook(together, order_t, hooked_t));
+        EXPECT_EQ(std::bit_cast<std::uint32_t>(la), std::bit_cast<std::uint32_t>(lt));
+        EXPECT_EQ(0, std::memcmp(apart.logits().data(), together.logits().data(),
+                                 apart.logits().size() * 4));
+        EXPECT_EQ(0, std::memcmp(apart.grads().data(), together.grads().data(),
+                                 apart.num_parameters() * 4));
+        EXPECT_EQ(order_a, order_t);
+        EXPECT_EQ(order_t, (std::vector<int>{1, 0}));
+        EXPECT_EQ(hooked_a, hooked_t);
+      }
+    }
+  }
+  omp_set_num_threads(saved);
+  GptModel m(small_config(), 2, 4);
+  const Batch b = random_batch(2, 16, 13, 3);
+  m.set_batch<int>(b.x, {}, b.B, b.T, -1);
+  NullTracer tr;
+  EXPECT_THROW(m.forward_backward(tr, 0), Error);
+}
+
 // perlayer_adamw: updating each block inside the hook gives the same bits as one AdamW update
 // after backward, because backward never reads a block's parameters after its hook.
 TEST(GptModel, PerBlockUpdateInHookEqualsUpdateAfterBackward) {
