@@ -397,6 +397,23 @@ CUBE_GPT_SIMD_CLONES void gelu_backward_chunk(float* d, const float* x, std::int
     d[i] *= cdf + x[i] * (kInvSqrt2Pi * gauss);
   }
 }
+// A training forward's GELU: out = x Phi(x) as gelu_forward_chunk, and x overwritten by gelu'(x)
+// as gelu_backward_chunk computes it, from the same exponential and erf: the backward is then
+// one multiply (gelu_slope_backward_chunk), the same bits as recomputing the slope from x.
+CUBE_GPT_SIMD_CLONES void gelu_forward_keep_slope_chunk(float* x, float* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float xi = x[i];
+    const float z = xi * kInvSqrt2;
+    const float gauss = exp_approx(-z * z);
+    const float erf = erf_with_gauss(z, gauss);
+    out[i] = 0.5f * xi * (1.0f + erf);
+    x[i] = 0.5f * (1.0f + erf) + xi * (kInvSqrt2Pi * gauss);
+  }
+}
+// d *= slope.
+CUBE_GPT_SIMD_CLONES void gelu_slope_backward_chunk(float* d, const float* slope, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) d[i] *= slope[i];
+}
 
 constexpr std::int64_t kChunk = 4096;
 
@@ -413,6 +430,22 @@ void gelu_backward(float* d, const float* x, std::size_t n) {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (std::int64_t b = 0; b < nn; b += kChunk) {
     gelu_backward_chunk(d + b, x + b, std::min(kChunk, nn - b));
+  }
+}
+
+void gelu_forward_keep_slope(float* x, float* out, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    gelu_forward_keep_slope_chunk(x + b, out + b, std::min(kChunk, nn - b));
+  }
+}
+
+void gelu_slope_backward(float* d, const float* slope, std::size_t n) {
+  const auto nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
+  for (std::int64_t b = 0; b < nn; b += kChunk) {
+    gelu_slope_backward_chunk(d + b, slope + b, std::min(kChunk, nn - b));
   }
 }
 
@@ -1826,6 +1859,8 @@ void GptModel::block_forward(Pass& pass, int l) {
       const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
       if (h) {
         gelu_forward_bf16(pass.A16 + a.fch, pass.A16 + a.fch_gelu, n);
+      } else if (gelu_slope_stored_) {
+        gelu_forward_keep_slope(A + a.fch, A + a.fch_gelu, n);
       } else {
         gelu_forward(A + a.fch, A + a.fch_gelu, n);
       }
@@ -1834,6 +1869,7 @@ void GptModel::block_forward(Pass& pass, int l) {
     per_tile(pass.tr, BT, [&](int r0, int r1) {
       pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, false);
       pass.rows(mlp_acts, a.fch_gelu, 4 * C, r0, r1, true);
+      if (gelu_slope_stored_ && !h) pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, true);
     });
   }
   if (fuse_residual) {
@@ -1904,6 +1940,7 @@ void GptModel::begin_forward(Tracer& tr, bool training, std::uint64_t dropout_ke
   if (B_ == 0) throw Error("gpt: forward before set_batch");
   training_ = training;
   dropout_key_ = dropout_key;
+  gelu_slope_stored_ = training && !config_.bf16;
   if (weights16_stale_) round_weights(tr);
 }
 
@@ -1992,6 +2029,8 @@ void GptModel::block_backward(Pass& pass, int l) {
     const std::size_t n = static_cast<std::size_t>(BT) * 4 * C;
     if (h) {
       gelu_backward_bf16(pass.D16 + d_big_, pass.A16 + a.fch, n);
+    } else if (gelu_slope_stored_) {
+      gelu_slope_backward(D + d_big_, A + a.fch, n);
     } else {
       gelu_backward(D + d_big_, A + a.fch, n);
     }

@@ -51,6 +51,12 @@
 // rows of their (B*T)-row operands, the read of the input rows, the read of every parameter
 // tensor they use (whole tensor per tile), the write of the output rows, then op_end().
 //
+// GELU's slope: a float32 training forward (training = true) overwrites each block's fc output
+// with gelu'(fc) = Phi + x phi, computed from the exponential and erf the GELU itself takes (traced:
+// one more write of those rows), so that the backward multiplies by it instead of computing exp
+// and erf again; fc is read by nothing else. An evaluation forward leaves fc as it is, and a
+// backward after it recomputes the slope from fc: the same bits either way.
+//
 // Mixed precision (config.bf16; Micikevicius et al., "Mixed Precision Training", ICLR 2018, with
 // bfloat16 as in Kalamkar et al. 2019): the parameters, gradients and optimizer state stay
 // float32 (the master copy). The products' weights are rounded into a bfloat16 copy by
@@ -363,6 +369,9 @@ class GptModel {
   int scored_ = 0;  // see scored_targets()
   int B_ = 0, T_ = 0;
   bool training_ = false;
+  // The last forward (a float32 training one) overwrote each block's fch with gelu'(fch), the
+  // backward's only use of it ("GELU's slope" above).
+  bool gelu_slope_stored_ = false;
   std::uint64_t dropout_key_ = 0;
   bool forward_done_ = false;
   KernelProfile* profile_ = nullptr;

@@ -553,6 +553,39 @@ TEST(GptModel, ForwardBackwardIsForwardThenBackward) {
   EXPECT_THROW(m.forward_backward(tr, 0), Error);
 }
 
+// A float32 training forward stores gelu'(fch) in fch's place for the backward, which then only
+// multiplies; an evaluation forward keeps fch and the backward recomputes the slope from it.
+// Without dropout the two are the same computation: the same loss and gradients, bit for bit, at
+// both thread counts and with shards.
+TEST(GptModel, GeluSlopeStoredByTheForwardGivesTheRecomputedBits) {
+  const int saved = omp_get_max_threads();
+  for (const int shards : {1, 2}) {
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message()
+                   << "batch_shards " << shards << ", " << threads << " threads");
+      omp_set_num_threads(threads);
+      const Batch b = random_batch(4, 32, 13, 8);
+      GptConfig config = parallel_config();
+      config.dropout = 0.0f;
+      config.batch_shards = shards;
+      GptModel stored(config, 4, 21), recomputed(config, 4, 21);
+      randomize(stored, 5);
+      randomize(recomputed, 5);
+      set(stored, b);
+      set(recomputed, b);
+      NullTracer tr;
+      const float ls = stored.forward(tr, /*training=*/true, 3);
+      stored.backward(tr);
+      const float lr = recomputed.forward(tr, /*training=*/false);
+      recomputed.backward(tr);
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(ls), std::bit_cast<std::uint32_t>(lr));
+      EXPECT_EQ(0, std::memcmp(stored.grads().data(), recomputed.grads().data(),
+                               stored.num_parameters() * 4));
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
 // perlayer_adamw: updating each block inside the hook gives the same bits as one AdamW update
 // after backward, because backward never reads a block's parameters after its hook.
 TEST(GptModel, PerBlockUpdateInHookEqualsUpdateAfterBackward) {
