@@ -72,11 +72,12 @@ struct Setup {
     for (auto& v : y) v = static_cast<std::uint8_t>(rng.below(65));
     model.set_batch<std::uint8_t>(x, y, kBatch, 64);
   }
+  // As the trainer: the clip's factor from the norm, applied by AdamW as it reads the gradients.
   void update() {
-    clip_grad_norm(model.grads(), 1.0);
+    const float clip = clip_factor(grad_norm(model.grads()), 1.0);
     opt.begin_step();
     opt.update({0, model.num_parameters()}, model.params(), model.grads(),
-               static_cast<float>(nanogpt_lr(it++, 1e-3, 1e-4, 100, 2000)));
+               static_cast<float>(nanogpt_lr(it++, 1e-3, 1e-4, 100, 2000)), clip, tracer);
     model.round_weights(tracer);  // as the trainer does (bf16: the next forward's weight copy)
   }
 };

@@ -80,14 +80,16 @@ void trace_update(Tracer& tr, ParamRange range, std::size_t n_params,
 
 struct AdamWConstants {
   float b1, b2, eps, bc1, bc2, lr;
+  float grad_scale;  // the gradient read is grad_scale * g (the clip's factor, 1 without)
 };
 
 // One AdamW element, in the order every vector path below follows (IEEE single operations, no
 // fused multiply-add: the file is compiled with -ffp-contract=off), so all paths give the same
-// bits: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p = p shrink - lr (m / bc1) /
-// (sqrt(v / bc2) + eps).
-inline void adamw_element(const AdamWConstants& k, float shrink, float& p, float g, float& m,
+// bits: g = grad_scale g; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p = p shrink - lr (m /
+// bc1) / (sqrt(v / bc2) + eps).
+inline void adamw_element(const AdamWConstants& k, float shrink, float& p, float g_read, float& m,
                           float& v) {
+  const float g = g_read * k.grad_scale;
   m = k.b1 * m + (1.0f - k.b1) * g;
   v = k.b2 * v + (1.0f - k.b2) * (g * g);
   const float mhat = m / k.bc1;
@@ -102,7 +104,7 @@ void adamw_sse(const AdamWConstants& k, float shrink, float* p, const float* g, 
                std::size_t n) {
   const std::size_t quads = n / 4 * 4;
   for (std::size_t i = 0; i < quads; i += 4) {
-    const __m128 gi = _mm_loadu_ps(g + i);
+    const __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), _mm_set1_ps(k.grad_scale));
     const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b1), _mm_loadu_ps(m + i)),
                                  _mm_mul_ps(_mm_set1_ps(1.0f - k.b1), gi));
     const __m128 vi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b2), _mm_loadu_ps(v + i)),
@@ -125,9 +127,9 @@ __attribute__((target("avx2"))) void adamw_avx2(const AdamWConstants& k, float s
   const __m256 b2 = _mm256_set1_ps(k.b2), c2 = _mm256_set1_ps(1.0f - k.b2);
   const __m256 bc1 = _mm256_set1_ps(k.bc1), bc2 = _mm256_set1_ps(k.bc2);
   const __m256 eps = _mm256_set1_ps(k.eps), lr = _mm256_set1_ps(k.lr);
-  const __m256 sh = _mm256_set1_ps(shrink);
+  const __m256 sh = _mm256_set1_ps(shrink), gs = _mm256_set1_ps(k.grad_scale);
   for (std::size_t i = 0; i < full; i += 8) {
-    const __m256 gi = _mm256_loadu_ps(g + i);
+    const __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
     const __m256 mi =
         _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
     const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)),
@@ -150,9 +152,9 @@ __attribute__((target("avx512f"))) void adamw_avx512(const AdamWConstants& k, fl
   const __m512 b2 = _mm512_set1_ps(k.b2), c2 = _mm512_set1_ps(1.0f - k.b2);
   const __m512 bc1 = _mm512_set1_ps(k.bc1), bc2 = _mm512_set1_ps(k.bc2);
   const __m512 eps = _mm512_set1_ps(k.eps), lr = _mm512_set1_ps(k.lr);
-  const __m512 sh = _mm512_set1_ps(shrink);
+  const __m512 sh = _mm512_set1_ps(shrink), gs = _mm512_set1_ps(k.grad_scale);
   for (std::size_t i = 0; i < full; i += 16) {
-    const __m512 gi = _mm512_loadu_ps(g + i);
+    const __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), gs);
     const __m512 mi =
         _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(c1, gi));
     const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + i)),
@@ -265,10 +267,14 @@ double grad_norm(std::span<const float> grads) {
   return std::sqrt(total);
 }
 
+float clip_factor(double norm, double max_norm) {
+  return norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
 double clip_grad_norm(std::span<float> grads, double max_norm) {
   const double norm = grad_norm(grads);
   if (norm > max_norm) {
-    const auto scale = static_cast<float>(max_norm / (norm + 1e-6));
+    const float scale = clip_factor(norm, max_norm);
     const auto n = static_cast<std::int64_t>(grads.size());
     float* g = grads.data();
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (n > 65536)
@@ -294,7 +300,7 @@ AdamW::AdamW(const AdamWConfig& config, const std::vector<ParamTensor>& tensors,
 
 template <class Tracer>
 void AdamW::run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-                Tracer& tracer) {
+                float grad_scale, Tracer& tracer) {
   check_range(range, n_params_, params.size(), grads.size());
   if (t_ < 1) throw Error("gpt optimizer: update before begin_step");
   const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
@@ -304,7 +310,7 @@ void AdamW::run(ParamRange range, std::span<float> params, std::span<const float
   const float* g = grads.data();
   float* m = m_.data();
   float* v = v_.data();
-  const AdamWConstants k{b1, b2, eps, bc1, bc2, lr};
+  const AdamWConstants k{b1, b2, eps, bc1, bc2, lr, grad_scale};
   const GemmPath path = gemm_path();
   const float decayed = 1.0f - lr * config_.weight_decay;
   for_each_block(segments_, range, [&](std::size_t i, std::size_t n, bool decay) {
@@ -330,7 +336,7 @@ SgdMomentum::SgdMomentum(const SgdConfig& config, const std::vector<ParamTensor>
 
 template <class Tracer>
 void SgdMomentum::run(ParamRange range, std::span<float> params, std::span<const float> grads,
-                      float lr, Tracer& tracer) {
+                      float lr, float grad_scale, Tracer& tracer) {
   check_range(range, n_params_, params.size(), grads.size());
   if (t_ < 1) throw Error("gpt optimizer: update before begin_step");
   const float mu = config_.momentum;
@@ -340,7 +346,7 @@ void SgdMomentum::run(ParamRange range, std::span<float> params, std::span<const
   for_each_block(segments_, range, [&](std::size_t begin, std::size_t count, bool decay) {
     const float wd = decay ? config_.weight_decay : 0.0f;
     for (std::size_t i = begin; i < begin + count; ++i) {
-      u[i] = mu * u[i] + (g[i] + wd * p[i]);
+      u[i] = mu * u[i] + (g[i] * grad_scale + wd * p[i]);
       p[i] -= lr * u[i];
     }
   });
@@ -352,7 +358,7 @@ Lion::Lion(const LionConfig& config, const std::vector<ParamTensor>& tensors, st
 
 template <class Tracer>
 void Lion::run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-               Tracer& tracer) {
+               float grad_scale, Tracer& tracer) {
   check_range(range, n_params_, params.size(), grads.size());
   if (t_ < 1) throw Error("gpt optimizer: update before begin_step");
   const float b1 = config_.beta1, b2 = config_.beta2;
@@ -362,26 +368,28 @@ void Lion::run(ParamRange range, std::span<float> params, std::span<const float>
   for_each_block(segments_, range, [&](std::size_t begin, std::size_t count, bool decay) {
     const float shrink = decay ? 1.0f - lr * config_.weight_decay : 1.0f;
     for (std::size_t i = begin; i < begin + count; ++i) {
-      const float c = b1 * m[i] + (1.0f - b1) * g[i];
+      const float gi = g[i] * grad_scale;
+      const float c = b1 * m[i] + (1.0f - b1) * gi;
       const float s = c > 0.0f ? 1.0f : (c < 0.0f ? -1.0f : 0.0f);
       p[i] = p[i] * shrink - lr * s;
-      m[i] = b2 * m[i] + (1.0f - b2) * g[i];
+      m[i] = b2 * m[i] + (1.0f - b2) * gi;
     }
   });
   trace_update(tracer, range, n_params_, {"opt.m"});
 }
 
 template void AdamW::run<NullTracer>(ParamRange, std::span<float>, std::span<const float>, float,
-                                     NullTracer&);
+                                     float, NullTracer&);
 template void AdamW::run<RecordingTracer>(ParamRange, std::span<float>, std::span<const float>,
-                                          float, RecordingTracer&);
+                                          float, float, RecordingTracer&);
 template void SgdMomentum::run<NullTracer>(ParamRange, std::span<float>, std::span<const float>,
-                                           float, NullTracer&);
+                                           float, float, NullTracer&);
 template void SgdMomentum::run<RecordingTracer>(ParamRange, std::span<float>,
-                                                std::span<const float>, float, RecordingTracer&);
+                                                std::span<const float>, float, float,
+                                                RecordingTracer&);
 template void Lion::run<NullTracer>(ParamRange, std::span<float>, std::span<const float>, float,
-                                    NullTracer&);
+                                    float, NullTracer&);
 template void Lion::run<RecordingTracer>(ParamRange, std::span<float>, std::span<const float>,
-                                         float, RecordingTracer&);
+                                         float, float, RecordingTracer&);
 
 }  // namespace cube::gpt

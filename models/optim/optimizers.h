@@ -40,8 +40,13 @@ double nanogpt_lr(std::int64_t it, double lr, double min_lr, std::int64_t warmup
 // Euclidean norm of grads, summed in double over 64 fixed chunks, each in 8 interleaved partial
 // sums, all added in a fixed order (independent of the thread count and of the ISA path).
 double grad_norm(std::span<const float> grads);
-// torch.nn.utils.clip_grad_norm_: if norm > max_norm, grads *= max_norm / (norm + 1e-6).
-// Returns the norm before clipping. Precondition: max_norm > 0.
+// torch.nn.utils.clip_grad_norm_'s factor for gradients of norm `norm`: max_norm / (norm + 1e-6)
+// in float when norm > max_norm, else 1. Precondition: max_norm > 0.
+float clip_factor(double norm, double max_norm);
+// torch.nn.utils.clip_grad_norm_: grads *= clip_factor(grad_norm(grads), max_norm) (no pass when
+// the factor is 1). Returns the norm before clipping. Precondition: max_norm > 0. A training loop
+// can instead hand the factor to Optimizer::update, which applies it as it reads the gradients:
+// the same bits, one pass over the gradients fewer.
 double clip_grad_norm(std::span<float> grads, double max_norm);
 
 class Optimizer {
@@ -54,15 +59,17 @@ class Optimizer {
   // order: AdamW m, v; SGD u; Lion m), writable so that a resumed run continues bit for bit.
   void set_step(std::int64_t t) { t_ = t; }
   virtual std::vector<std::span<float>> state() = 0;
-  // params[range] updated from grads[range] with learning rate lr. Precondition: begin_step()
-  // was called at least once; params and grads are the model's whole buffers.
+  // params[range] updated from grad_scale x grads[range] with learning rate lr: each gradient is
+  // multiplied by grad_scale (a clip_factor) as it is read, in float, so the update has the bits
+  // of one made after grads *= grad_scale, and grads itself is left unscaled. Precondition:
+  // begin_step() was called at least once; params and grads are the model's whole buffers.
   virtual void update(ParamRange range, std::span<float> params, std::span<const float> grads,
-                      float lr, NullTracer& tracer) = 0;
+                      float lr, float grad_scale, NullTracer& tracer) = 0;
   virtual void update(ParamRange range, std::span<float> params, std::span<const float> grads,
-                      float lr, RecordingTracer& tracer) = 0;
+                      float lr, float grad_scale, RecordingTracer& tracer) = 0;
   void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr) {
     NullTracer null;
-    update(range, params, grads, lr, null);
+    update(range, params, grads, lr, 1.0f, null);
   }
 
  protected:
@@ -78,17 +85,17 @@ class Optimizer {
 };
 
 // The two tracer overloads of update(), written once: each rule implements one template
-// run<Tracer>(range, params, grads, lr, tracer) and befriends this base.
+// run<Tracer>(range, params, grads, lr, grad_scale, tracer) and befriends this base.
 template <class Rule>
 class TracedOptimizer : public Optimizer {
  public:
   void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              NullTracer& tracer) override {
-    static_cast<Rule*>(this)->run(range, params, grads, lr, tracer);
+              float grad_scale, NullTracer& tracer) override {
+    static_cast<Rule*>(this)->run(range, params, grads, lr, grad_scale, tracer);
   }
   void update(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-              RecordingTracer& tracer) override {
-    static_cast<Rule*>(this)->run(range, params, grads, lr, tracer);
+              float grad_scale, RecordingTracer& tracer) override {
+    static_cast<Rule*>(this)->run(range, params, grads, lr, grad_scale, tracer);
   }
   using Optimizer::update;
 
@@ -112,7 +119,7 @@ class AdamW : public TracedOptimizer<AdamW> {
   friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-           Tracer& tracer);
+           float grad_scale, Tracer& tracer);
   AdamWConfig config_;
   std::vector<float> m_, v_;
 };
@@ -132,7 +139,7 @@ class SgdMomentum : public TracedOptimizer<SgdMomentum> {
   friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-           Tracer& tracer);
+           float grad_scale, Tracer& tracer);
   SgdConfig config_;
   std::vector<float> u_;
 };
@@ -152,7 +159,7 @@ class Lion : public TracedOptimizer<Lion> {
   friend class TracedOptimizer;
   template <class Tracer>
   void run(ParamRange range, std::span<float> params, std::span<const float> grads, float lr,
-           Tracer& tracer);
+           float grad_scale, Tracer& tracer);
   LionConfig config_;
   std::vector<float> m_;
 };

@@ -76,10 +76,11 @@ std::unique_ptr<Optimizer> make_optimizer(const GptTrainConfig& c, const GptMode
   throw Error("unknown update rule");
 }
 
-// Clips grads[range] to norm `max_norm` by its own norm (perlayer_adamw's per-block rule).
-void clip_range(std::span<float> grads, ParamRange range, double max_norm) {
-  if (max_norm <= 0 || range.size == 0) return;
-  clip_grad_norm(grads.subspan(range.offset, range.size), max_norm);
+// The clip's factor for grads[range] by that range's own norm (perlayer_adamw's per-block rule; the
+// whole buffer otherwise); 1 without clipping (max_norm <= 0).
+float clip_factor_of(std::span<const float> grads, ParamRange range, double max_norm) {
+  if (max_norm <= 0 || range.size == 0) return 1.0f;
+  return clip_factor(grad_norm(grads.subspan(range.offset, range.size)), max_norm);
 }
 
 class Trainer {
@@ -216,31 +217,30 @@ class Trainer {
     optimizer_->begin_step();
     // params() only once the forward is done: in bf16 mode it marks the weights' bfloat16 copy
     // stale, and each update below rounds its range into that copy right away, while the weights
-    // are in cache (an update is elementwise: by range or whole, the same bits).
-    auto update = [&](ParamRange range) {
-      optimizer_->update(range, model_.params(), model_.grads(), lr, tracer);
+    // are in cache (an update is elementwise: by range or whole, the same bits). The clip's factor
+    // is applied by the update as it reads the gradients (no pass of its own).
+    auto update = [&](ParamRange range, float clip) {
+      optimizer_->update(range, model_.params(), model_.grads(), lr, clip, tracer);
       model_.round_weights(tracer, range);
     };
     const auto key = static_cast<std::uint64_t>(it);
     if (c_.rule == UpdateRule::kPerLayerAdamW) {
       const float loss = model_.forward_backward(tracer, key, [&](int layer) {
         const ParamRange block = model_.block_range(layer);
-        clip_range(model_.grads(), block, c_.grad_clip);
-        update(block);
+        update(block, clip_factor_of(model_.grads(), block, c_.grad_clip));
       });
       for (ParamRange rest : {model_.embedding_range(), model_.final_range()}) {
-        clip_range(model_.grads(), rest, c_.grad_clip);
-        update(rest);
+        update(rest, clip_factor_of(model_.grads(), rest, c_.grad_clip));
       }
       return loss;
     }
     const float loss = model_.forward_backward(tracer, key);
-    if (c_.grad_clip > 0) clip_grad_norm(model_.grads(), c_.grad_clip);
+    const ParamRange all{0, model_.num_parameters()};
+    const float clip = clip_factor_of(model_.grads(), all, c_.grad_clip);
     if (model_.config().bf16) {
-      for (const ParamTensor& t : model_.tensors()) update({t.offset, t.size});
+      for (const ParamTensor& t : model_.tensors()) update({t.offset, t.size}, clip);
     } else {
-      optimizer_->update(ParamRange{0, model_.num_parameters()}, model_.params(), model_.grads(),
-                         lr, tracer);
+      optimizer_->update(all, model_.params(), model_.grads(), lr, clip, tracer);
     }
     return loss;
   }

@@ -851,11 +851,11 @@ TEST(GptModel, TracingDoesNotChangeResultsAndStaysInBounds) {
     const float lp = plain.forward(null, true, 1);
     plain.backward(null);
     opt_p.begin_step();
-    opt_p.update({0, plain.num_parameters()}, plain.params(), plain.grads(), 1e-3f, null);
+    opt_p.update({0, plain.num_parameters()}, plain.params(), plain.grads(), 1e-3f, 1.0f, null);
     const float lt = traced.forward(rec, true, 1);
     traced.backward(rec);
     opt_t.begin_step();
-    opt_t.update({0, traced.num_parameters()}, traced.params(), traced.grads(), 1e-3f, rec);
+    opt_t.update({0, traced.num_parameters()}, traced.params(), traced.grads(), 1e-3f, 1.0f, rec);
     rec.finish();
     EXPECT_EQ(std::bit_cast<std::uint32_t>(lp), std::bit_cast<std::uint32_t>(lt));
     EXPECT_EQ(0,

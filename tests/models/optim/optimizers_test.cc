@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/rng.h"
@@ -135,6 +136,46 @@ TEST(Optimizers, UpdateBeforeBeginStepThrows) {
   std::vector<float> p(9, 1.0f), g(9, 1.0f);
   EXPECT_THROW(opt.update({0, 9}, p, g, 1e-3f), Error);
   EXPECT_THROW(AdamW({}, tensors, 10), Error);
+}
+
+// The clip's factor handed to update() gives the bits of clip_grad_norm's scaling followed by an
+// unscaled update, for every rule and ISA path, and leaves the gradients as they were.
+TEST(Optimizers, GradScaleInTheUpdateEqualsClippingTheGradientsFirst) {
+  const std::vector<ParamTensor> tensors = {ParamTensor{"w", 0, 50001, 7, 7143, 0, true},
+                                            ParamTensor{"b", 50001, 37, 1, 37, 0, false}};
+  const std::size_t n = 50038;
+  std::vector<float> g = random_vector(n, 40);
+  for (float& x : g) x *= 0.05f;  // norm ~ 6.5: clipped to 1
+  const float factor = clip_factor(grad_norm(g), 1.0);
+  ASSERT_LT(factor, 1.0f);
+  EXPECT_EQ(clip_factor(0.5, 1.0), 1.0f);
+  std::vector<float> clipped = g;
+  EXPECT_EQ(clip_grad_norm(clipped, 1.0), grad_norm(g));
+  auto check = [&](Optimizer& scaled, Optimizer& first, const char* rule) {
+    SCOPED_TRACE(rule);
+    std::vector<float> pa = random_vector(n, 41), pb = pa;
+    const std::vector<float> g_before = g;
+    for (int t = 0; t < 2; ++t) {
+      NullTracer null;
+      scaled.begin_step();
+      scaled.update({0, n}, pa, g, 1e-2f, factor, null);
+      first.begin_step();
+      first.update({0, n}, pb, clipped, 1e-2f);
+    }
+    EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), n * sizeof(float)));
+    EXPECT_EQ(g, g_before);
+  };
+  for (GemmPath path : paths_this_cpu_runs()) {
+    set_gemm_path(path);
+    SCOPED_TRACE(::testing::Message() << "path " << static_cast<int>(path));
+    AdamW a({}, tensors, n), b({}, tensors, n);
+    check(a, b, "adamw");
+    SgdMomentum sa({0.9f, 0.1f}, tensors, n), sb({0.9f, 0.1f}, tensors, n);
+    check(sa, sb, "sgd");
+    Lion la({}, tensors, n), lb({}, tensors, n);
+    check(la, lb, "lion");
+  }
+  set_gemm_path(best_gemm_path());
 }
 
 TEST(Optimizers, ClipGradNormScalesToMaxNorm) {
