@@ -39,8 +39,9 @@
 // Trace: when a tracer is given, iteration it is traced when it % trace_every == 0 (trace_every
 // = 0: only iteration 0): its forward, backward and update events and, in bf16 mode, the
 // rounding of the updated weights into their bfloat16 copy (gpt_model.h and optimizers.h state
-// the granularity), so trace metrics price one or a few whole training steps. The gradient-norm
-// clip's pass over the gradients is not traced.
+// the granularity), so trace metrics price one or a few whole training steps. The gradient norm's
+// pass over the gradients is not traced (the clip's factor is applied by the update as it reads
+// them: no pass of its own).
 // Process parameters: `precision` (fp32, or bf16: mixed precision on float32 master weights),
 // `fuse` (fewer stored tensors) and `recompute_attention` (no T x T matrix stored) select
 // GptModel's modes (gpt_model.h), each on its own; with bf16 the trainer rounds the weights into
