@@ -519,65 +519,6 @@ __attribute__((target("avx512f"))) inline __m512 exp_approx_512(__m512 x) {
   return _mm512_mul_ps(p, _mm512_castsi512_ps(two_n));
 }
 
-// exp_approx on 8 lanes, as exp_approx_512.
-__attribute__((target("avx2"))) inline __m256 exp_approx_256(__m256 x) {
-  const __m256i limit = _mm256_set1_epi32(std::bit_cast<std::int32_t>(-87.0f));
-  x = _mm256_castsi256_ps(_mm256_min_epu32(_mm256_castps_si256(x), limit));
-  const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                       _mm256_set1_ps(12582912.0f));
-  const __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(12582912.0f));
-  const __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000));
-  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))),
-                                 _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
-  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
-}
-
-// The first `count` of 8 lanes (all when count >= 8, none when count <= 0), as a maskload mask.
-__attribute__((target("avx2"))) inline __m256i first_lanes_256(int count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// causal_softmax_avx512 in 8-lane steps (masked loads read 0 and masked stores leave memory as it
-// is outside the mask; the max's masked-out lanes are -inf).
-__attribute__((target("avx2"))) void causal_softmax_avx2(float* p, int T, float scale) {
-  const __m256 vscale = _mm256_set1_ps(scale);
-  const __m256 minus_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  for (int t = 0; t < T; ++t) {
-    float* row = p + static_cast<std::ptrdiff_t>(t) * T;
-    const int n = t + 1;
-    __m256 vmx = minus_inf;
-    for (int j = 0; j < n; j += 8) {
-      const __m256i m = first_lanes_256(n - j);
-      const __m256 v = _mm256_mul_ps(_mm256_maskload_ps(row + j, m), vscale);
-      // max(v, mx) on the lanes in m: std::max(mx, v) lane by lane
-      vmx = _mm256_max_ps(_mm256_blendv_ps(minus_inf, v, _mm256_castsi256_ps(m)), vmx);
-    }
-    alignas(32) float lane_max[8];
-    _mm256_store_ps(lane_max, vmx);
-    float mx_scalar = lane_max[0];
-    for (int l = 1; l < 8; ++l) mx_scalar = std::max(mx_scalar, lane_max[l]);
-    const __m256 mx = _mm256_set1_ps(mx_scalar);
-    for (int j = 0; j < n; j += 8) {
-      const __m256i m = first_lanes_256(n - j);
-      const __m256 z = _mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(row + j, m), vscale), mx);
-      _mm256_maskstore_ps(row + j, m, exp_approx_256(z));
-    }
-    const __m256 inv = _mm256_set1_ps(1.0f / sum8(row, n));
-    for (int j = 0; j < T; j += 8) {
-      const __m256 v = _mm256_maskload_ps(row + j, first_lanes_256(n - j));  // 0 above the diagonal
-      _mm256_maskstore_ps(row + j, first_lanes_256(T - j), _mm256_mul_ps(v, inv));
-    }
-  }
-}
-
 // causal_softmax_portable's bits in 16-lane masked steps: its compiled loops run the rows'
 // ragged ends (t + 1 is rarely a multiple of 16) one float at a time, half of the softmax's time
 // at T = 64. The max is exact in any order; the exponentials are exp_approx_512; the sum is sum8.
@@ -614,21 +555,14 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
 }  // namespace
 
 namespace detail {
-bool causal_softmax(float* p, int T, float scale, SoftmaxIsa isa) {
-  switch (isa) {
-    case SoftmaxIsa::kPortable:
-      causal_softmax_portable(p, T, scale);
-      return true;
-    case SoftmaxIsa::kAvx2:
-      if (!__builtin_cpu_supports("avx2")) return false;
-      causal_softmax_avx2(p, T, scale);
-      return true;
-    case SoftmaxIsa::kAvx512:
-      if (!__builtin_cpu_supports("avx512f")) return false;
-      causal_softmax_avx512(p, T, scale);
-      return true;
+bool causal_softmax(float* p, int T, float scale, bool avx512) {
+  if (!avx512) {
+    causal_softmax_portable(p, T, scale);
+    return true;
   }
-  return false;
+  if (!__builtin_cpu_supports("avx512f")) return false;
+  causal_softmax_avx512(p, T, scale);
+  return true;
 }
 }  // namespace detail
 
@@ -636,11 +570,8 @@ namespace {
 
 // The widest path cpuid allows.
 void causal_softmax(float* p, int T, float scale) {
-  using detail::SoftmaxIsa;
-  static const SoftmaxIsa isa = __builtin_cpu_supports("avx512f") ? SoftmaxIsa::kAvx512
-                                : __builtin_cpu_supports("avx2")  ? SoftmaxIsa::kAvx2
-                                                                  : SoftmaxIsa::kPortable;
-  detail::causal_softmax(p, T, scale, isa);
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  detail::causal_softmax(p, T, scale, avx512);
 }
 
 // dp (d probabilities, read on and below the diagonal) becomes d scores: row t of

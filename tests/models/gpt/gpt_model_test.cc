@@ -904,39 +904,30 @@ TEST(GptModel, ProfileTimesEveryKernelKindWithoutChangingResults) {
 // The AVX-512 softmax (masked 16-lane steps over each row's ragged end) against the portable
 // loops, bit for bit: row lengths 1..T around every multiple of 8 and 16, scores spread wide
 // enough for exp_approx's clamp at -87 and for ties of the maximum.
-// The masked AVX2 and AVX-512 softmax paths against the portable one, bit for bit, at row lengths
-// around both vector widths; each ISA the CPU lacks is skipped (both, and the test, without AVX2).
-TEST(GptModel, AttentionSoftmaxVectorPathsGiveThePortableBits) {
-  using detail::SoftmaxIsa;
+TEST(GptModel, AttentionSoftmaxAvx512GivesThePortableBits) {
   float probe = 0.0f;
-  std::vector<SoftmaxIsa> wide_paths;
-  for (SoftmaxIsa isa : {SoftmaxIsa::kAvx2, SoftmaxIsa::kAvx512}) {
-    if (detail::causal_softmax(&probe, 1, 1.0f, isa)) wide_paths.push_back(isa);
-  }
-  if (wide_paths.empty()) GTEST_SKIP() << "neither AVX2 nor AVX-512 on this CPU";
-  for (SoftmaxIsa isa : wide_paths) {
-    for (int T : {1, 5, 7, 8, 9, 16, 17, 33, 64, 100}) {
-      Rng rng(static_cast<std::uint64_t>(T));
-      std::vector<float> scores(static_cast<std::size_t>(T) * T);
-      for (float& v : scores) v = static_cast<float>(rng.normal() * 300.0);
-      scores[0] = scores[static_cast<std::size_t>(T) * T - 1] = 4.0f;  // a tie in the last row
-      if (T > 1) scores[static_cast<std::size_t>(T) * T - 2] = 4.0f;
-      std::vector<float> portable = scores, wide = scores;
-      ASSERT_TRUE(detail::causal_softmax(portable.data(), T, 0.17f, SoftmaxIsa::kPortable));
-      ASSERT_TRUE(detail::causal_softmax(wide.data(), T, 0.17f, isa));
-      EXPECT_EQ(0, std::memcmp(portable.data(), wide.data(), portable.size() * sizeof(float)))
-          << "T " << T << ", isa " << static_cast<int>(isa);
-      for (int t = 0; t < T; ++t) {  // and it is a causal softmax
-        double sum = 0;
-        for (int j = 0; j < T; ++j) {
-          const float v = wide[static_cast<std::size_t>(t) * T + j];
-          if (j > t) {
-            EXPECT_EQ(v, 0.0f);
-          }
-          sum += v;
+  if (!detail::causal_softmax(&probe, 1, 1.0f, true)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  for (int T : {1, 5, 8, 16, 17, 33, 64, 100}) {
+    Rng rng(static_cast<std::uint64_t>(T));
+    std::vector<float> scores(static_cast<std::size_t>(T) * T);
+    for (float& v : scores) v = static_cast<float>(rng.normal() * 300.0);
+    scores[0] = scores[static_cast<std::size_t>(T) * T - 1] = 4.0f;  // a tie in the last row
+    if (T > 1) scores[static_cast<std::size_t>(T) * T - 2] = 4.0f;
+    std::vector<float> portable = scores, wide = scores;
+    ASSERT_TRUE(detail::causal_softmax(portable.data(), T, 0.17f, false));
+    ASSERT_TRUE(detail::causal_softmax(wide.data(), T, 0.17f, true));
+    EXPECT_EQ(0, std::memcmp(portable.data(), wide.data(), portable.size() * sizeof(float)))
+        << "T " << T;
+    for (int t = 0; t < T; ++t) {  // and it is a causal softmax
+      double sum = 0;
+      for (int j = 0; j < T; ++j) {
+        const float v = wide[static_cast<std::size_t>(t) * T + j];
+        if (j > t) {
+          EXPECT_EQ(v, 0.0f);
         }
-        EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << t;
+        sum += v;
       }
+      EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << t;
     }
   }
 }
