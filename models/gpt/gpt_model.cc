@@ -417,65 +417,59 @@ CUBE_GPT_SIMD_CLONES void gelu_slope_backward_chunk(float* d, const float* slope
 
 constexpr std::int64_t kChunk = 4096;
 
-void gelu_forward(const float* x, float* out, std::size_t n) {
+// chunk(begin, count) over [0, n) in pieces of kChunk elements, in one OpenMP region.
+template <class Chunk>
+void for_each_chunk(std::size_t n, Chunk&& chunk) {
   const auto nn = static_cast<std::int64_t>(n);
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    gelu_forward_chunk(x + b, out + b, std::min(kChunk, nn - b));
-  }
+  for (std::int64_t b = 0; b < nn; b += kChunk) chunk(b, std::min(kChunk, nn - b));
+}
+
+void gelu_forward(const float* x, float* out, std::size_t n) {
+  for_each_chunk(
+      n, [&](std::int64_t b, std::int64_t len) { gelu_forward_chunk(x + b, out + b, len); });
 }
 
 void gelu_backward(float* d, const float* x, std::size_t n) {
-  const auto nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    gelu_backward_chunk(d + b, x + b, std::min(kChunk, nn - b));
-  }
+  for_each_chunk(n,
+                 [&](std::int64_t b, std::int64_t len) { gelu_backward_chunk(d + b, x + b, len); });
 }
 
 void gelu_forward_keep_slope(float* x, float* out, std::size_t n) {
-  const auto nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    gelu_forward_keep_slope_chunk(x + b, out + b, std::min(kChunk, nn - b));
-  }
+  for_each_chunk(n, [&](std::int64_t b, std::int64_t len) {
+    gelu_forward_keep_slope_chunk(x + b, out + b, len);
+  });
 }
 
 void gelu_slope_backward(float* d, const float* slope, std::size_t n) {
-  const auto nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    gelu_slope_backward_chunk(d + b, slope + b, std::min(kChunk, nn - b));
-  }
+  for_each_chunk(n, [&](std::int64_t b, std::int64_t len) {
+    gelu_slope_backward_chunk(d + b, slope + b, len);
+  });
 }
 
 // The bf16 mode's GELU: bfloat16 x, computed in float32 per chunk, output rounded.
 void gelu_forward_bf16(const Bf16* x, Bf16* out, std::size_t n) {
-  const auto nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    const auto len = static_cast<std::size_t>(std::min(kChunk, nn - b));
+  for_each_chunk(n, [&](std::int64_t b, std::int64_t count) {
+    const auto len = static_cast<std::size_t>(count);
     float* xf = thread_scratch(2 * static_cast<std::size_t>(kChunk));
     float* yf = xf + kChunk;
     from_bf16(x + b, xf, len);
-    gelu_forward_chunk(xf, yf, static_cast<std::int64_t>(len));
+    gelu_forward_chunk(xf, yf, count);
     to_bf16(yf, out + b, len);
-  }
+  });
 }
 
 // d *= gelu'(x), d and x bfloat16 (computed in float32 per chunk, d rounded again).
 void gelu_backward_bf16(Bf16* d, const Bf16* x, std::size_t n) {
-  const auto nn = static_cast<std::int64_t>(n);
-#pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
-  for (std::int64_t b = 0; b < nn; b += kChunk) {
-    const auto len = static_cast<std::size_t>(std::min(kChunk, nn - b));
+  for_each_chunk(n, [&](std::int64_t b, std::int64_t count) {
+    const auto len = static_cast<std::size_t>(count);
     float* xf = thread_scratch(2 * static_cast<std::size_t>(kChunk));
     float* df = xf + kChunk;
     from_bf16(x + b, xf, len);
     from_bf16(d + b, df, len);
-    gelu_backward_chunk(df, xf, static_cast<std::int64_t>(len));
+    gelu_backward_chunk(df, xf, count);
     to_bf16(df, d + b, len);
-  }
+  });
 }
 
 // Row t of the T x T scores p becomes softmax(scale * p[t, 0..t]), zero above the diagonal.

@@ -97,77 +97,15 @@ inline void adamw_element(const AdamWConstants& k, float shrink, float& p, float
   p = p * shrink - k.lr * (mhat / (std::sqrt(vhat) + k.eps));
 }
 
-// AdamW on 4, 8 or 16 lanes (SSE on any x86-64, AVX2, AVX-512; gemm_path() picks), each the
-// element's operations above in the same order. Intrinsics because GCC does not vectorize sqrtf
-// under math-errno.
-void adamw_sse(const AdamWConstants& k, float shrink, float* p, const float* g, float* m, float* v,
-               std::size_t n) {
-  const std::size_t quads = n / 4 * 4;
-  for (std::size_t i = 0; i < quads; i += 4) {
-    const __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), _mm_set1_ps(k.grad_scale));
-    const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b1), _mm_loadu_ps(m + i)),
-                                 _mm_mul_ps(_mm_set1_ps(1.0f - k.b1), gi));
-    const __m128 vi = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(k.b2), _mm_loadu_ps(v + i)),
-                                 _mm_mul_ps(_mm_set1_ps(1.0f - k.b2), _mm_mul_ps(gi, gi)));
-    _mm_storeu_ps(m + i, mi);
-    _mm_storeu_ps(v + i, vi);
-    const __m128 mhat = _mm_div_ps(mi, _mm_set1_ps(k.bc1));
-    const __m128 vhat = _mm_div_ps(vi, _mm_set1_ps(k.bc2));
-    const __m128 step = _mm_div_ps(mhat, _mm_add_ps(_mm_sqrt_ps(vhat), _mm_set1_ps(k.eps)));
-    _mm_storeu_ps(p + i, _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), _mm_set1_ps(shrink)),
-                                    _mm_mul_ps(_mm_set1_ps(k.lr), step)));
-  }
-  for (std::size_t i = quads; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
-}
-
-__attribute__((target("avx2"))) void adamw_avx2(const AdamWConstants& k, float shrink, float* p,
-                                                const float* g, float* m, float* v, std::size_t n) {
-  const std::size_t full = n / 8 * 8;
-  const __m256 b1 = _mm256_set1_ps(k.b1), c1 = _mm256_set1_ps(1.0f - k.b1);
-  const __m256 b2 = _mm256_set1_ps(k.b2), c2 = _mm256_set1_ps(1.0f - k.b2);
-  const __m256 bc1 = _mm256_set1_ps(k.bc1), bc2 = _mm256_set1_ps(k.bc2);
-  const __m256 eps = _mm256_set1_ps(k.eps), lr = _mm256_set1_ps(k.lr);
-  const __m256 sh = _mm256_set1_ps(shrink), gs = _mm256_set1_ps(k.grad_scale);
-  for (std::size_t i = 0; i < full; i += 8) {
-    const __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
-    const __m256 mi =
-        _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
-    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)),
-                                    _mm256_mul_ps(c2, _mm256_mul_ps(gi, gi)));
-    _mm256_storeu_ps(m + i, mi);
-    _mm256_storeu_ps(v + i, vi);
-    const __m256 step = _mm256_div_ps(_mm256_div_ps(mi, bc1),
-                                      _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, bc2)), eps));
-    _mm256_storeu_ps(
-        p + i, _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), sh), _mm256_mul_ps(lr, step)));
-  }
-  for (std::size_t i = full; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
-}
-
-__attribute__((target("avx512f"))) void adamw_avx512(const AdamWConstants& k, float shrink,
-                                                     float* p, const float* g, float* m, float* v,
-                                                     std::size_t n) {
-  const std::size_t full = n / 16 * 16;
-  const __m512 b1 = _mm512_set1_ps(k.b1), c1 = _mm512_set1_ps(1.0f - k.b1);
-  const __m512 b2 = _mm512_set1_ps(k.b2), c2 = _mm512_set1_ps(1.0f - k.b2);
-  const __m512 bc1 = _mm512_set1_ps(k.bc1), bc2 = _mm512_set1_ps(k.bc2);
-  const __m512 eps = _mm512_set1_ps(k.eps), lr = _mm512_set1_ps(k.lr);
-  const __m512 sh = _mm512_set1_ps(shrink), gs = _mm512_set1_ps(k.grad_scale);
-  for (std::size_t i = 0; i < full; i += 16) {
-    const __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), gs);
-    const __m512 mi =
-        _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(c1, gi));
-    const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + i)),
-                                    _mm512_mul_ps(c2, _mm512_mul_ps(gi, gi)));
-    _mm512_storeu_ps(m + i, mi);
-    _mm512_storeu_ps(v + i, vi);
-    const __m512 step =
-        _mm512_div_ps(_mm512_div_ps(mi, bc1),
-                      _mm512_add_ps(_mm512_maskz_sqrt_ps(0xFFFF, _mm512_div_ps(vi, bc2)), eps));
-    _mm512_storeu_ps(
-        p + i, _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p + i), sh), _mm512_mul_ps(lr, step)));
-  }
-  for (std::size_t i = full; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
+// AdamW over a block, compiled for AVX-512, AVX2 and plain x86-64 (SSE) and picked by cpuid at the
+// first call. Each clone vectorizes adamw_element, sqrt and divisions included (the file is built
+// with -fno-math-errno: sqrt of v >= 0 never sets errno, and errno is what kept GCC from
+// vectorizing it), lane by lane in its order and without contraction, so every clone gives the
+// scalar formula's bits.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void adamw_block(
+    const AdamWConstants& k, float shrink, float* __restrict p, const float* __restrict g,
+    float* __restrict m, float* __restrict v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) adamw_element(k, shrink, p[i], g[i], m[i], v[i]);
 }
 
 constexpr int kNormLanes = 8;
@@ -311,21 +249,9 @@ void AdamW::run(ParamRange range, std::span<float> params, std::span<const float
   float* m = m_.data();
   float* v = v_.data();
   const AdamWConstants k{b1, b2, eps, bc1, bc2, lr, grad_scale};
-  const GemmPath path = gemm_path();
   const float decayed = 1.0f - lr * config_.weight_decay;
   for_each_block(segments_, range, [&](std::size_t i, std::size_t n, bool decay) {
-    const float shrink = decay ? decayed : 1.0f;
-    switch (path) {
-      case GemmPath::kAvx512:
-        adamw_avx512(k, shrink, p + i, g + i, m + i, v + i, n);
-        break;
-      case GemmPath::kAvx2:
-        adamw_avx2(k, shrink, p + i, g + i, m + i, v + i, n);
-        break;
-      case GemmPath::kPortable:
-        adamw_sse(k, shrink, p + i, g + i, m + i, v + i, n);
-        break;
-    }
+    adamw_block(k, decay ? decayed : 1.0f, p + i, g + i, m + i, v + i, n);
   });
   trace_update(tracer, range, n_params_, {"opt.m", "opt.v"});
 }
