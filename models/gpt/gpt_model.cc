@@ -52,8 +52,8 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
   return p * std::bit_cast<float>((ni + 127) << 23);
 }
 
-// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, given gauss = exp_approx(-x * x): the backward
-// of GELU needs that exponential for the density too, and computes it once.
+// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, given gauss = exp_approx(-x * x): GELU's slope
+// needs that exponential for the density too, and computes it once (gelu_at).
 [[gnu::always_inline]] inline float erf_with_gauss(float x, float gauss) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
@@ -66,12 +66,22 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
   return std::copysign(y, x);
 }
 
-[[gnu::always_inline]] inline float erf_approx(float x) {
-  return erf_with_gauss(x, exp_approx(-x * x));
-}
-
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+// GELU at x, value = x Phi(x), and its slope gelu'(x) = Phi(x) + x phi(x), from one exponential
+// and one erf (z = x / sqrt 2; phi(x) = exp(-z^2) / sqrt(2 pi), the exponential erf(z) takes).
+// Every GELU kernel computes through it, so the forward's values, the slope a training forward
+// keeps and the slope a backward recomputes have the same bits by construction.
+struct GeluAt {
+  float value, slope;
+};
+[[gnu::always_inline]] inline GeluAt gelu_at(float x) {
+  const float z = x * kInvSqrt2;
+  const float gauss = exp_approx(-z * z);
+  const float erf = erf_with_gauss(z, gauss);
+  return {0.5f * x * (1.0f + erf), 0.5f * (1.0f + erf) + x * (kInvSqrt2Pi * gauss)};
+}
 
 // Sum of n floats with 8 interleaved partial sums (a fixed order that the compiler can keep in
 // one vector register).
@@ -378,36 +388,24 @@ void layernorm_backward_bf16(float* dx, float* dw, float* db, const Bf16* dout, 
 
 // GELU over a contiguous chunk: out = x Phi(x).
 CUBE_GPT_SIMD_CLONES void gelu_forward_chunk(const float* x, float* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    out[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
-  }
+  for (std::int64_t i = 0; i < n; ++i) out[i] = gelu_at(x[i]).value;
 }
-// x = GELU(x) in place, each element as gelu_forward_chunk computes it (the same bits): the map
-// that fuses GELU into a bfloat16 product's packing (MixedStrided::map).
+// x = GELU(x) in place, each element as gelu_forward_chunk computes it: the map that fuses GELU
+// into a bfloat16 product's packing (MixedStrided::map).
 CUBE_GPT_SIMD_CLONES void gelu_in_place(float* x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * kInvSqrt2));
+  for (std::size_t i = 0; i < n; ++i) x[i] = gelu_at(x[i]).value;
 }
-// d *= gelu'(x) = Phi(x) + x phi(x); phi(x) = exp(-z^2) / sqrt(2 pi) with z = x / sqrt 2, the
-// exponential that erf(z) takes.
+// d *= gelu'(x).
 CUBE_GPT_SIMD_CLONES void gelu_backward_chunk(float* d, const float* x, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float z = x[i] * kInvSqrt2;
-    const float gauss = exp_approx(-z * z);
-    const float cdf = 0.5f * (1.0f + erf_with_gauss(z, gauss));
-    d[i] *= cdf + x[i] * (kInvSqrt2Pi * gauss);
-  }
+  for (std::int64_t i = 0; i < n; ++i) d[i] *= gelu_at(x[i]).slope;
 }
-// A training forward's GELU: out = x Phi(x) as gelu_forward_chunk, and x overwritten by gelu'(x)
-// as gelu_backward_chunk computes it, from the same exponential and erf: the backward is then
-// one multiply (gelu_slope_backward_chunk), the same bits as recomputing the slope from x.
+// A training forward's GELU: out = GELU(x), and x overwritten by gelu'(x), so that the backward
+// is one multiply (gelu_slope_backward_chunk).
 CUBE_GPT_SIMD_CLONES void gelu_forward_keep_slope_chunk(float* x, float* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
-    const float xi = x[i];
-    const float z = xi * kInvSqrt2;
-    const float gauss = exp_approx(-z * z);
-    const float erf = erf_with_gauss(z, gauss);
-    out[i] = 0.5f * xi * (1.0f + erf);
-    x[i] = 0.5f * (1.0f + erf) + xi * (kInvSqrt2Pi * gauss);
+    const GeluAt g = gelu_at(x[i]);
+    out[i] = g.value;
+    x[i] = g.slope;
   }
 }
 // d *= slope.
@@ -1863,7 +1861,7 @@ void GptModel::block_forward(Pass& pass, int l) {
     per_tile(pass.tr, BT, [&](int r0, int r1) {
       pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, false);
       pass.rows(mlp_acts, a.fch_gelu, 4 * C, r0, r1, true);
-      if (gelu_slope_stored_ && !h) pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, true);
+      if (gelu_slope_stored_) pass.rows(mlp_acts, a.fch, 4 * C, r0, r1, true);
     });
   }
   if (fuse_residual) {
