@@ -2,7 +2,6 @@
 // parameter buffer, gradient clipping and the nanoGPT schedule (see optimizers.h).
 #include "models/optim/optimizers.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -10,7 +9,6 @@
 #include <numbers>
 
 #include "core/error.h"
-#include "models/gemm/gemm.h"
 
 namespace cube::gpt {
 namespace {
@@ -112,7 +110,7 @@ constexpr int kNormLanes = 8;
 
 // grad_norm's chunk sums: the sum of squares of x[0, n) in double in kNormLanes interleaved
 // partial sums (lane l takes i = l mod 8), added lane 0 to 7 at the end: eight independent add
-// chains instead of one, the same bits on every path (each product and add is one IEEE double
+// chains instead of one, the same bits on every ISA (each product and add is one IEEE double
 // operation).
 
 // The last n - full (< 8) squares into lanes 0.., then the lanes added 0 to 7.
@@ -126,7 +124,11 @@ double add_tail_and_lanes(double* lane, const float* x, std::size_t full, std::s
   return total;
 }
 
-double sum_squares_portable(const float* x, std::size_t n) {
+// Compiled for AVX-512, AVX2 and plain x86-64 and picked by cpuid: each clone keeps the eight
+// lanes as eight independent double chains (GCC vectorizes the inner loop across them), so every
+// clone gives the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double sum_squares(const float* x,
+                                                                                std::size_t n) {
   double lane[kNormLanes] = {};
   const std::size_t full = n / kNormLanes * kNormLanes;
   for (std::size_t i = 0; i < full; i += kNormLanes) {
@@ -135,33 +137,6 @@ double sum_squares_portable(const float* x, std::size_t n) {
       lane[l] += v * v;
     }
   }
-  return add_tail_and_lanes(lane, x, full, n);
-}
-
-__attribute__((target("avx2"))) double sum_squares_avx2(const float* x, std::size_t n) {
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // lanes 0-3 and 4-7
-  const std::size_t full = n / kNormLanes * kNormLanes;
-  for (std::size_t i = 0; i < full; i += kNormLanes) {
-    const __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
-    const __m256d b = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
-    lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
-    hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
-  }
-  alignas(32) double lane[kNormLanes];
-  _mm256_store_pd(lane, lo);
-  _mm256_store_pd(lane + 4, hi);
-  return add_tail_and_lanes(lane, x, full, n);
-}
-
-__attribute__((target("avx512f"))) double sum_squares_avx512(const float* x, std::size_t n) {
-  __m512d acc = _mm512_setzero_pd();
-  const std::size_t full = n / kNormLanes * kNormLanes;
-  for (std::size_t i = 0; i < full; i += kNormLanes) {
-    const __m512d v = _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(x + i));
-    acc = _mm512_add_pd(acc, _mm512_mul_pd(v, v));
-  }
-  alignas(64) double lane[kNormLanes];
-  _mm512_store_pd(lane, acc);
   return add_tail_and_lanes(lane, x, full, n);
 }
 
@@ -183,22 +158,10 @@ double grad_norm(std::span<const float> grads) {
   constexpr std::size_t kChunks = 64;
   double partial[kChunks];
   const std::size_t n = grads.size();
-  const GemmPath path = gemm_path();
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (n > 65536)
   for (std::size_t c = 0; c < kChunks; ++c) {
     const std::size_t b = n * c / kChunks, e = n * (c + 1) / kChunks;
-    const float* x = grads.data() + b;
-    switch (path) {
-      case GemmPath::kAvx512:
-        partial[c] = sum_squares_avx512(x, e - b);
-        break;
-      case GemmPath::kAvx2:
-        partial[c] = sum_squares_avx2(x, e - b);
-        break;
-      case GemmPath::kPortable:
-        partial[c] = sum_squares_portable(x, e - b);
-        break;
-    }
+    partial[c] = sum_squares(grads.data() + b, e - b);
   }
   double total = 0.0;
   for (double s : partial) total += s;

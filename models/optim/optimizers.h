@@ -14,9 +14,9 @@
 //     p -= lr sign(b1 m + (1-b1) g); m = b2 m + (1-b2) g.
 // Step counter t: begin_step() increments it once per training iteration (before the first
 // update of the iteration), so every range of one iteration shares t.
-// Cost: O(range) per update, elementwise, one OpenMP region over blocks of the range, on SSE, AVX2
-// or AVX-512 lanes (the update rules' clones by cpuid, grad_norm as gemm_path() says). Bitwise
-// identical for any thread count and any of those paths. Memory: AdamW 2 floats per parameter, SGD
+// Cost: O(range) per update, elementwise, one OpenMP region over blocks of the range; AdamW and
+// grad_norm on SSE, AVX2 or AVX-512 lanes (clones picked by cpuid). Bitwise identical for any
+// thread count and any of those ISAs. Memory: AdamW 2 floats per parameter, SGD
 // and Lion 1. Trace: buffers "opt.m" (and "opt.v" for AdamW), element granularity in chunks of
 // kTraceChunk elements: per chunk, reads of params, grads and state, writes of state and params,
 // then op_end(). The parameter buffers are the model's "gpt.params" and "gpt.grads".

@@ -10,21 +10,12 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "models/gemm/gemm.h"
 #include "tests/models/random_vector.h"
 
 namespace cube::gpt {
 namespace {
 
 using test::random_vector;
-
-// The ISA paths of grad_norm's kernels that this CPU can run (gemm_path() selects them).
-std::vector<GemmPath> paths_this_cpu_runs() {
-  std::vector<GemmPath> paths = {GemmPath::kPortable};
-  if (best_gemm_path() != GemmPath::kPortable) paths.push_back(GemmPath::kAvx2);
-  if (best_gemm_path() == GemmPath::kAvx512) paths.push_back(GemmPath::kAvx512);
-  return paths;
-}
 
 // A two-tensor layout: a 2 x 3 matrix (decayed) and a 3-vector (not decayed).
 std::vector<ParamTensor> two_tensors() {
@@ -188,9 +179,9 @@ TEST(Optimizers, ClipGradNormScalesToMaxNorm) {
   EXPECT_NEAR(grad_norm(big), std::sqrt(ref), 1e-9 * std::sqrt(ref));
 }
 
-// grad_norm's vector paths against the same sums written out element by element: 64 chunks of
-// n*c/64 .. n*(c+1)/64, each in 8 partial sums by i mod 8 from the chunk start, lanes added 0..7,
-// chunks added 0..63. Bitwise, with 1 and 2 threads.
+// grad_norm (the clone cpuid picks) against the same sums written out element by element: 64 chunks
+// of n*c/64 .. n*(c+1)/64, each in 8 partial sums by i mod 8 from the chunk start, lanes added
+// 0..7, chunks added 0..63. Bitwise, with 1 and 2 threads.
 TEST(Optimizers, GradNormEqualsItsOrderWrittenOutBitwise) {
   for (std::size_t n : {std::size_t{9}, std::size_t{100003}, std::size_t{804096}}) {
     const std::vector<float> g = random_vector(n, 21);
@@ -203,16 +194,11 @@ TEST(Optimizers, GradNormEqualsItsOrderWrittenOutBitwise) {
       for (double x : lane) chunk += x;
       total += chunk;
     }
-    for (GemmPath path : paths_this_cpu_runs()) {
-      set_gemm_path(path);
-      for (int threads : {1, 2}) {
-        omp_set_num_threads(threads);
-        EXPECT_EQ(grad_norm(g), std::sqrt(total))
-            << n << " elements, " << threads << " threads, path " << static_cast<int>(path);
-      }
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      EXPECT_EQ(grad_norm(g), std::sqrt(total)) << n << " elements, " << threads << " threads";
     }
   }
-  set_gemm_path(best_gemm_path());
 }
 
 // Three AdamW steps on a three-tensor layout, every element against AdamW's formula in float.
