@@ -22,6 +22,7 @@ struct NoisyValues {
   std::vector<double> values;
   std::string worst_status;
   bool present = false;
+  std::set<std::string> machines;  // Provenance::machine of the values' runs, "" left out
 };
 
 // One side of the diff, indexed.
@@ -30,6 +31,7 @@ struct Indexed {
   std::map<std::tuple<std::string, std::uint64_t, std::string>, const StoredRow*> exact;
   std::map<std::pair<std::string, std::string>, NoisyValues> noisy;  // (cell, metric)
   bool dirty = false;
+  std::set<std::string> machines;  // of every row's run, "" (stores older than the field) left out
 };
 
 Indexed index_side(const DiffSide& side, const std::set<std::string>& noisy_metrics) {
@@ -37,8 +39,10 @@ Indexed index_side(const DiffSide& side, const std::set<std::string>& noisy_metr
   for (const StoredRow& row : side.rows) {
     out.cells.insert(row.cell);
     out.dirty = out.dirty || row.git_dirty;
+    if (!row.machine.empty()) out.machines.insert(row.machine);
     if (noisy_metrics.count(row.metric)) {
       NoisyValues& n = out.noisy[{row.cell, row.metric}];
+      if (!row.machine.empty()) n.machines.insert(row.machine);
       if (!n.present || status_severity(row.status) > status_severity(n.worst_status))
         n.worst_status = row.status;
       n.present = true;
@@ -130,9 +134,9 @@ std::vector<DiffRow> exact_rows(const DiffSide& a, const DiffSide& b, const Inde
   return rows;
 }
 
-// The verdict on a noisy metric (diff.h): a status change, else higher / lower (slower / faster
-// for wall time) when the U test's p < alpha and the medians moved by more than the threshold,
-// else "~".
+// The verdict on a noisy metric (diff.h): a status change, else "machines differ" when the values
+// were measured on more than one kind of machine, else higher / lower (slower / faster for wall
+// time) when the U test's p < alpha and the medians moved by more than the threshold, else "~".
 std::string noisy_verdict(const std::string& metric, const NoisyValues& old_values,
                           const NoisyValues& new_values, const std::optional<double>& old_median,
                           const std::optional<double>& new_median, double p_value,
@@ -140,6 +144,9 @@ std::string noisy_verdict(const std::string& metric, const NoisyValues& old_valu
   if (old_values.worst_status != new_values.worst_status)
     return "status " + old_values.worst_status + " -> " + new_values.worst_status;
   if (!old_median || !new_median) return !old_median && !new_median ? "same" : "changed";
+  std::set<std::string> machines = old_values.machines;
+  machines.insert(new_values.machines.begin(), new_values.machines.end());
+  if (machines.size() > 1) return "machines differ";
   const double moved = *old_median == 0
                            ? (*new_median == 0 ? 0.0 : std::numeric_limits<double>::infinity())
                            : std::fabs(*new_median - *old_median) / std::fabs(*old_median);
@@ -226,6 +233,16 @@ void add_notes(Table& table, const DiffSide& a, const DiffSide& b, const Indexed
     if (indexed->dirty)
       table.notes.push_back(side->label + ": rows from a dirty working tree at " +
                             short_sha(side->commit) + " (uncommitted edits)");
+  if (verdict_counts.count("machines differ")) {
+    for (const auto& [side, indexed] : {std::pair{&a, &old_side}, std::pair{&b, &new_side}}) {
+      std::string machines;
+      for (const std::string& m : indexed->machines) machines += (machines.empty() ? "" : "; ") + m;
+      table.notes.push_back(side->label + " ran on " + (machines.empty() ? "?" : machines));
+    }
+    table.notes.push_back(
+        "machines differ: wall times of different machines are not judged; run both revisions on "
+        "one machine (a --store per machine keeps each machine's rows apart)");
+  }
   if (few_noisy_values)
     table.notes.push_back(
         "noisy metrics with fewer than 4 values on a side cannot reach p < 0.05 (the U test's "

@@ -39,12 +39,15 @@ struct DiffSide {
 // Noisy metrics, one row per (cell, metric) over all seeds and repeats: seed "all", old and new
 // medians, change of the medians, spread "[min, max] -> [min, max] (n=a -> b)" ("(n=a)" when
 // equal), p the U test's two-sided p-value of the two sides' values, verdict "status X -> Y"
-// (worst statuses differ), "faster"/"slower" for wall_time and "higher"/"lower" for other metrics
+// (worst statuses differ), "machines differ" (the values' runs name more than one
+// Provenance::machine: a timing of one CPU says nothing of a commit on another), "faster"/"slower"
+// for wall_time and "higher"/"lower" for other metrics
 // when p < options.alpha and |new median - old median| / |old median| > options.threshold, "~"
 // otherwise.
 // Rows sorted by cell, seed (numeric, "all" last), metric. Notes: a count per verdict; each cell
 // present on one side only ("only in <label>: <cell>"); a side with no rows; a side whose rows
-// come from a dirty tree; noisy rows with fewer than four values on a side (p < 0.05 needs four).
+// come from a dirty tree; each side's machines when a row says "machines differ"; noisy rows with
+// fewer than four values on a side (p < 0.05 needs four).
 // O(rows log rows).
 Table diff_table(const DiffSide& a, const DiffSide& b, const DiffOptions& options = {});
 

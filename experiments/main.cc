@@ -285,9 +285,12 @@ RunOptions to_run_options(const RunArgs& a) {
   return options;
 }
 
-int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, const fs::path& store) {
+int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, const fs::path& store,
+                 const Provenance& provenance) {
   Table table = summary_table(sweep.rows);
   print(render(table, format));
+  const std::string other = other_machines_note(sweep, provenance.machine);
+  if (!other.empty()) std::cerr << "cube: note: " << other << "\n";
   if (!a.quiet)
     std::cerr << "stored in " << store.string() << ": "
               << sweep.progress.done - sweep.progress.skipped << " jobs run, "
@@ -441,7 +444,7 @@ int cmd_run(const std::vector<std::string>& args, const std::string& command) {
   ProgressBar bar(!a.quiet);
   SweepResult sweep =
       run_sweep(plan, store, provenance, options, [&](const SweepProgress& p) { bar.update(p); });
-  return finish_sweep(sweep, a, format, path);
+  return finish_sweep(sweep, a, format, path, provenance);
 }
 
 // " key=value" for each parameter of job.*field (its problem or solver spec) whose value differs
@@ -565,6 +568,7 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
   Provenance provenance = collect_provenance(fs::current_path(), command);
   std::vector<std::vector<ResultRow>> rows;
   std::size_t failed = 0;
+  SweepResult reused;  // what every section took from the store as another machine measured it
   for (const ReportSection& section : spec.sections) {
     if (!a.quiet) std::cerr << "section: " << section.title << "\n";
     ProgressBar bar(!a.quiet);
@@ -572,7 +576,11 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
                                   [&](const SweepProgress& p) { bar.update(p); });
     failed += sweep.progress.failed;
     rows.push_back(std::move(sweep.rows));
+    for (const auto& [machine, count] : sweep.reused_from_other_machines)
+      reused.reused_from_other_machines[machine] += count;
   }
+  const std::string other = other_machines_note(reused, provenance.machine);
+  if (!other.empty()) std::cerr << "cube: note: " << other << "\n";
   // Each figure goes in as a file linked from the document, or inline in an HTML page.
   const fs::path doc_dir = output.empty() ? fs::current_path() : fs::absolute(output).parent_path();
   auto place = [&](const std::string& image, const std::function<void(const fs::path&)>& draw,
@@ -606,7 +614,7 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
         },
         &section.reuse_svg, &section.reuse_link);
   }
-  std::string doc = render_report(spec, rows, provenance);
+  std::string doc = render_report(spec, rows, provenance, other);
   if (html) doc = html_page(spec.title.empty() ? "cube report" : spec.title, markdown_to_html(doc));
   if (output.empty()) {
     print(doc);
@@ -665,7 +673,7 @@ int cmd_run_cell(const std::vector<std::string>& args, const std::string& comman
   Provenance provenance = collect_provenance(fs::current_path(), command);
   ProgressBar bar(false);
   SweepResult sweep = run_sweep(one, store, provenance, options);
-  return finish_sweep(sweep, a, format, path);
+  return finish_sweep(sweep, a, format, path, provenance);
 }
 
 // --- results / diff -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include "experiments/provenance.h"
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "experiments/process.h"
 
@@ -79,7 +82,59 @@ std::string utc_now_iso8601() {
   return text.data();
 }
 
+// The value of "key : value" lines of /proc/cpuinfo for the first processor; "" when absent.
+std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
+  std::istringstream lines(cpuinfo);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) break;  // the first processor's block ends at a blank line
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+    if (name != key) continue;
+    std::size_t begin = line.find_first_not_of(" \t", colon + 1);
+    return begin == std::string::npos ? std::string() : line.substr(begin);
+  }
+  return "";
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<int>(online) : 1;
+}
+
+const char* widest_vector_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma";
+#endif
+  return "baseline";
+}
+
 }  // namespace
+
+std::string describe_cpu(const std::string& cpuinfo) {
+  const std::string model_name = cpuinfo_field(cpuinfo, "model name");
+  if (model_name.empty()) return "unknown CPU";
+  const std::string family = cpuinfo_field(cpuinfo, "cpu family");
+  const std::string model = cpuinfo_field(cpuinfo, "model");
+  if (family.empty() || model.empty()) return model_name;
+  return model_name + " (family " + family + ", model " + model + ")";
+}
+
+std::string describe_machine() {
+  std::ifstream file("/proc/cpuinfo");
+  std::ostringstream text;
+  text << file.rdbuf();
+  const int cpus = usable_cpus();
+  return describe_cpu(text.str()) + ", " + std::to_string(cpus) +
+         (cpus == 1 ? " CPU, " : " CPUs, ") + widest_vector_isa();
+}
 
 std::string Provenance::build_key() const {
   return git_commit + (git_dirty ? "+" + diff_hash : std::string()) + "/" + build_type;
@@ -123,6 +178,7 @@ Provenance collect_provenance(const std::filesystem::path& work_dir, const std::
   p.build_type = binary_build_type();
   p.compiler = compiler_name();
   p.host = host_name();
+  p.machine = describe_machine();
   p.started_at = utc_now_iso8601();
   p.cube_version = CUBE_VERSION;
   p.command = command;

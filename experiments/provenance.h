@@ -1,4 +1,5 @@
-// cube/experiments/provenance.h: where a result came from (commit, dirty tree, build, host).
+// cube/experiments/provenance.h: where a result came from (commit, dirty tree, build, host,
+// machine).
 //
 // Every `cube run` records one Provenance in the results store. Its build_key() is the identity
 // under which finished jobs are skipped on a re-run: the same commit, the same uncommitted edits
@@ -23,6 +24,7 @@ struct Provenance {
   std::string build_type;    // CMAKE_BUILD_TYPE of this binary ("Release", "Debug", ...)
   std::string compiler;      // "gcc 12.2.0", "clang 16.0.6", ...
   std::string host;          // gethostname()
+  std::string machine;       // describe_machine(): the kind of machine the timings were taken on
   std::string started_at;    // ISO 8601 UTC, "2026-01-31T12:00:00Z"
   std::string cube_version;  // project version of this binary
   std::string command;       // the command line that started the run
@@ -37,6 +39,19 @@ struct Provenance {
 // Fills every field for a run started now in `work_dir`. Never throws on git trouble.
 // Runs up to four git commands; cost is that of `git status` and `git diff HEAD`.
 Provenance collect_provenance(const std::filesystem::path& work_dir, const std::string& command);
+
+// The kind of machine a run's timings belong to, e.g. "AMD EPYC (family 25, model 1), 2 CPUs,
+// avx2+fma": the CPU's model name, family and model (describe_cpu of /proc/cpuinfo; "unknown CPU"
+// where that file is missing), the logical CPUs this process may run on (its affinity mask), and
+// the widest vector ISA cpuid reports (avx512f, avx2+fma, or baseline). Host names do not tell
+// machines apart (cloud VMs of different CPUs share them); this does, to the CPU generation. Wall
+// times of runs with different machine strings are not comparable (`cube diff` does not judge
+// them). Reads one file; microseconds.
+std::string describe_machine();
+
+// "<model name> (family F, model M)" of the first processor in /proc/cpuinfo text; "unknown CPU"
+// when the text has no model name. O(size).
+std::string describe_cpu(const std::string& cpuinfo);
 
 // CMAKE_BUILD_TYPE of this binary ("Release", "Debug", ...), as collect_provenance reports it,
 // without asking git.

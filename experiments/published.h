@@ -23,10 +23,12 @@ bool figure_matches(const PublishedFigure& figure, const std::string& problem_sp
                     const std::string& solver_spec);
 
 // The markdown document. `section_rows[i]` holds the result rows of spec.sections[i] (all of
-// its jobs); `command` is the command line that generated it. O(rows log rows).
+// its jobs); `provenance` is this run's (its command line, commit, build, host and machine head
+// the document). `machine_note`, when not empty, follows that header line: which rows another
+// machine measured (other_machines_note of runner.h). O(rows log rows).
 std::string render_report(const ReportSpec& spec,
                           const std::vector<std::vector<ResultRow>>& section_rows,
-                          const Provenance& provenance);
+                          const Provenance& provenance, const std::string& machine_note = "");
 
 // The loss curves of a section from the store, those of the build `build_key` (the report's own
 // build): per distinct cell, in plan order, its "train_loss" (dashed) and "val_loss" series of

@@ -247,6 +247,20 @@ RecordedJob record_job(const Job& job, const std::string& source) {
   return RecordedJob{std::move(collector.trace()), result.status};
 }
 
+std::string other_machines_note(const SweepResult& sweep, const std::string& this_machine) {
+  if (sweep.reused_from_other_machines.empty()) return "";
+  std::size_t units = 0;
+  std::string machines;
+  for (const auto& [machine, count] : sweep.reused_from_other_machines) {
+    units += count;
+    machines += (machines.empty() ? "" : "; ") + machine;
+  }
+  return std::to_string(units) + (units == 1 ? " stored job was" : " stored jobs were") +
+         " measured on another machine (" + machines + "), not on this one (" + this_machine +
+         "): " + (units == 1 ? "its" : "their") +
+         " wall times are that machine's; --force runs them here";
+}
+
 SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Provenance& provenance,
                       const RunOptions& options,
                       const std::function<void(const SweepProgress&)>& on_progress) {
@@ -277,6 +291,9 @@ SweepResult run_sweep(const ExperimentPlan& plan, ResultStore& store, const Prov
       if (std::includes(stored.begin(), stored.end(), wanted->second.begin(),
                         wanted->second.end())) {
         unit_rows[u] = std::move(rows);
+        for (const std::string& machine : store.job_machines(build_key, job.cell(), job.seed, r))
+          if (!machine.empty() && machine != provenance.machine)
+            ++sweep.reused_from_other_machines[machine];
         ++sweep.progress.skipped;
         ++sweep.progress.done;
         continue;

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,7 +75,15 @@ struct SweepProgress {
 struct SweepResult {
   std::vector<ResultRow> rows;  // every unit's rows, in plan order (stored ones included)
   SweepProgress progress;
+  // Units skipped as stored whose rows were measured on another kind of machine than this one
+  // (Provenance::machine differs; rows of stores older than that field are not counted): their
+  // noisy metrics, wall time first, are that machine's. Per machine string, the count of units.
+  std::map<std::string, std::size_t> reused_from_other_machines;
 };
+
+// "N stored jobs were measured on another machine (M1; M2), not on this one (M): their wall
+// times are that machine's; --force runs them here", or "" when there are none.
+std::string other_machines_note(const SweepResult& sweep, const std::string& this_machine);
 
 // Runs every job of `plan` x repeat, skipping units already stored for `provenance.build_key()`.
 // Units start round-robin over the cells: every cell's first seed (first repeat), then every

@@ -23,8 +23,8 @@ namespace cube {
 namespace {
 
 // Additive changes keep the version: older cubes (the builds `cube diff` makes of old commits)
-// must still open the store. runs.scheduler_job was added so; a store without it gains it,
-// empty, when opened.
+// must still open the store. runs.scheduler_job and runs.machine were added so; a store without
+// them gains them, empty, when opened.
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 60'000;
 
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at TEXT NOT NULL,
   cube_version TEXT NOT NULL,
   command TEXT NOT NULL,
-  scheduler_job TEXT NOT NULL DEFAULT '');
+  scheduler_job TEXT NOT NULL DEFAULT '',
+  machine TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS runs_commit ON runs(git_commit);
 CREATE TABLE IF NOT EXISTS results (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -260,12 +261,16 @@ ResultStore::ResultStore(const std::filesystem::path& file) : path_(file) {
     Statement version(db_, path_, "SELECT MAX(version) FROM schema_version");
     version.step();
     std::optional<double> stored = version.real(0);
-    Statement has_job(db_, path_,
-                      "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = "
-                      "'scheduler_job'");
-    has_job.step();
-    if (has_job.integer(0) == 0)
-      exec(db_, path_, "ALTER TABLE runs ADD COLUMN scheduler_job TEXT NOT NULL DEFAULT ''");
+    for (const char* column : {"scheduler_job", "machine"}) {
+      Statement has_column(db_, path_,
+                           "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = ?");
+      has_column.bind(1, std::string(column));
+      has_column.step();
+      if (has_column.integer(0) == 0)
+        exec(db_, path_,
+             ("ALTER TABLE runs ADD COLUMN " + std::string(column) + " TEXT NOT NULL DEFAULT ''")
+                 .c_str());
+    }
     if (!stored) {
       Statement insert(db_, path_, "INSERT INTO schema_version(version) VALUES (?)");
       insert.bind(1, std::int64_t{kSchemaVersion});
@@ -302,7 +307,7 @@ std::int64_t ResultStore::begin_run(const Provenance& p) {
   Statement insert(db_, path_,
                    "INSERT INTO runs(build_key, git_commit, git_dirty, diff_hash, diff_patch, "
                    "build_type, compiler, host, started_at, cube_version, command, "
-                   "scheduler_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "scheduler_job, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, p.build_key());
   insert.bind(2, p.git_commit);
   insert.bind(3, std::int64_t{p.git_dirty});
@@ -315,6 +320,7 @@ std::int64_t ResultStore::begin_run(const Provenance& p) {
   insert.bind(10, p.cube_version);
   insert.bind(11, p.command);
   insert.bind(12, p.scheduler_job);
+  insert.bind(13, p.machine);
   insert.step();
   return sqlite3_last_insert_rowid(db_);
 }
@@ -342,14 +348,14 @@ std::int64_t ResultStore::merge(const std::filesystem::path& shard) {
     Statement runs(db_, path_,
                    "SELECT id, build_key, git_commit, git_dirty, diff_hash, diff_patch, "
                    "build_type, compiler, host, started_at, cube_version, command, "
-                   "scheduler_job FROM shard.runs ORDER BY id");
+                   "scheduler_job, machine FROM shard.runs ORDER BY id");
     Statement existing(db_, path_,
                        "SELECT id FROM main.runs WHERE build_key = ? AND host = ? AND "
                        "started_at = ? AND command = ? ORDER BY id LIMIT 1");
     Statement insert(db_, path_,
                      "INSERT INTO main.runs(build_key, git_commit, git_dirty, diff_hash, "
                      "diff_patch, build_type, compiler, host, started_at, cube_version, command, "
-                     "scheduler_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                     "scheduler_job, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Statement map(db_, path_, "INSERT INTO temp.run_map(old, new) VALUES (?, ?)");
     while (runs.step()) {
       existing.reset();
@@ -362,7 +368,7 @@ std::int64_t ResultStore::merge(const std::filesystem::path& shard) {
         id = existing.integer(0);
       } else {
         insert.reset();
-        for (int column = 1; column <= 12; ++column) {
+        for (int column = 1; column <= 13; ++column) {
           if (column == 3)
             insert.bind(column, runs.integer(column));
           else
@@ -416,6 +422,23 @@ std::optional<std::string> ResultStore::job_status(const std::string& build_key,
     if (!worst || status_severity(status) > status_severity(*worst)) worst = status;
   }
   return worst;
+}
+
+std::vector<std::string> ResultStore::job_machines(const std::string& build_key,
+                                                   const std::string& cell, std::uint64_t seed,
+                                                   std::int64_t repeat) const {
+  std::lock_guard lock(mutex_);
+  Statement select(db_, path_,
+                   "SELECT DISTINCT COALESCE(u.machine, '') FROM results r LEFT JOIN runs u ON "
+                   "u.id = r.run_id WHERE r.build_key = ? AND r.cell = ? AND r.seed = ? AND "
+                   "r.repeat = ? ORDER BY 1");
+  select.bind(1, build_key);
+  select.bind(2, cell);
+  select.bind(3, seed_to_sql(seed));
+  select.bind(4, repeat);
+  std::vector<std::string> machines;
+  while (select.step()) machines.push_back(select.text(0));
+  return machines;
 }
 
 std::vector<ResultRow> ResultStore::job_rows(const std::string& build_key, const std::string& cell,
@@ -519,8 +542,8 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
       "SELECT r.cell, r.problem, r.solver, r.seed, r.repeat, r.metric, r.value, r.status, "
       "r.message, r.deterministic, r.run_id, COALESCE(u.git_commit, ''), "
       "COALESCE(u.git_dirty, 0), COALESCE(u.build_type, ''), COALESCE(u.started_at, ''), "
-      "r.position, COALESCE(u.scheduler_job, '') FROM results r LEFT JOIN runs u ON u.id = "
-      "r.run_id " +
+      "r.position, COALESCE(u.scheduler_job, ''), COALESCE(u.machine, '') FROM results r LEFT "
+      "JOIN runs u ON u.id = r.run_id " +
       where;
   std::lock_guard lock(mutex_);
   Statement select(db_, path_, sql.c_str());
@@ -535,6 +558,7 @@ std::vector<std::pair<std::int64_t, StoredRow>> ResultStore::select_rows(
     row.build_type = select.text(13);
     row.started_at = select.text(14);
     row.scheduler_job = select.text(16);
+    row.machine = select.text(17);
     rows.emplace_back(select.integer(15), std::move(row));
   }
   // Sorted here rather than in SQL: seeds compare as unsigned, which SQLite cannot do.

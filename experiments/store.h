@@ -46,6 +46,7 @@ struct StoredRow : ResultRow {
   std::string build_type;
   std::string started_at;
   std::string scheduler_job;  // Provenance::scheduler_job of the run ("" outside a scheduler)
+  std::string machine;        // Provenance::machine of the run ("" in stores older than it)
 };
 
 // One stored point of a job's learning curve (RunOutcome::curve).
@@ -93,6 +94,11 @@ class ResultStore {
   // The stored rows of that job in insertion order (empty if not stored).
   std::vector<ResultRow> job_rows(const std::string& build_key, const std::string& cell,
                                   std::uint64_t seed, std::int64_t repeat) const;
+
+  // The distinct Provenance::machine strings of the runs that stored that job's rows, sorted (""
+  // for runs recorded before the store kept machines); empty if not stored.
+  std::vector<std::string> job_machines(const std::string& build_key, const std::string& cell,
+                                        std::uint64_t seed, std::int64_t repeat) const;
 
   // In ONE transaction: deletes the stored rows and curve points of every job (build_key, cell,
   // seed, repeat) present in `rows`, then inserts `rows` and the job's learning `curve` (rows of

@@ -130,6 +130,40 @@ TEST(DiffTest, FasterOnlyWhenSignificantAndMovedBeyondTheThreshold) {
             Value(std::string("~")));
 }
 
+// Wall times of two kinds of machine are not judged, however far apart: the row says "machines
+// differ" and the notes name each side's machines. Rows of stores older than the machine field
+// ("") are not counted as another machine.
+TEST(DiffTest, WallTimesOfDifferentMachinesAreNotJudged) {
+  const std::string zen3 = "AMD EPYC (family 25, model 1), 2 CPUs, avx2+fma";
+  const std::string zen5 = "AMD EPYC (family 26, model 2), 2 CPUs, avx512f";
+  auto on = [](DiffSide side, const std::string& machine) {
+    for (StoredRow& r : side.rows) r.machine = machine;
+    return side;
+  };
+  const DiffSide slow = wall_times("a", {3, 3.5, 4, 4.5, 5});
+  const DiffSide fast = wall_times("b", {1, 1.5, 2, 2.5, 2.75});
+  EXPECT_EQ(diff_table(on(slow, zen3), on(fast, zen3)).rows[0].back(),
+            Value(std::string("faster")));
+  EXPECT_EQ(diff_table(on(slow, zen3), on(fast, "")).rows[0].back(), Value(std::string("faster")));
+  Table t = diff_table(on(slow, zen3), on(fast, zen5));
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0].back(), Value(std::string("machines differ")));
+  EXPECT_NEAR(std::get<double>(t.rows[0][7]), 0.007936507936507936, 1e-15);  // p still shown
+  EXPECT_EQ(t.notes[0], "1 rows: 1 machines differ");
+  EXPECT_EQ(t.notes[1], "a ran on " + zen3);
+  EXPECT_EQ(t.notes[2], "b ran on " + zen5);
+  EXPECT_NE(t.notes[3].find("not judged"), std::string::npos);
+  // One side's repeats on two machines: not judged either.
+  DiffSide mixed = on(fast, zen3);
+  mixed.rows[0].machine = zen5;
+  EXPECT_EQ(diff_table(on(slow, zen3), mixed).rows[0].back(),
+            Value(std::string("machines differ")));
+  // Deterministic metrics stay exact whatever the machines.
+  DiffSide a{"a", "a", {row("c/d", 1, 0, "accuracy", 1.0)}};
+  DiffSide b{"b", "b", {row("c/d", 1, 0, "accuracy", 1.0)}};
+  EXPECT_EQ(diff_table(on(a, zen3), on(b, zen5)).rows[0].back(), Value(std::string("same")));
+}
+
 TEST(DiffTest, IdenticalSidesAreAllSame) {
   Table t = diff_table(old_side(), [] {
     DiffSide same = old_side();

@@ -164,6 +164,26 @@ TEST_F(ProvenanceTest, MissingGitIsNotAnError) {
   EXPECT_EQ(p.git_commit, "");
   EXPECT_EQ(git_toplevel(repo_), std::nullopt);
   EXPECT_FALSE(p.host.empty());
+  EXPECT_EQ(p.machine, describe_machine());
+}
+
+TEST(MachineTest, DescribesTheFirstProcessorOfCpuinfo) {
+  const std::string zen3 =
+      "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+      "model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n\n"
+      "processor\t: 1\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: other\n";
+  EXPECT_EQ(describe_cpu(zen3), "AMD EPYC (family 25, model 1)");
+  EXPECT_EQ(describe_cpu("model name\t: Apple M2\n"), "Apple M2");
+  EXPECT_EQ(describe_cpu("processor\t: 0\nmodel\t: 1\n"), "unknown CPU");
+  EXPECT_EQ(describe_cpu(""), "unknown CPU");
+}
+
+TEST(MachineTest, NamesTheCpusAndTheWidestVectorIsa) {
+  const std::string machine = describe_machine();
+  EXPECT_TRUE(
+      std::regex_match(machine, std::regex(".+, [1-9][0-9]* CPUs?, (avx512f|avx2\\+fma|baseline)")))
+      << machine;
+  EXPECT_EQ(describe_machine(), machine);
 }
 
 TEST(Fnv1aTest, MatchesTheReferenceVectors) {

@@ -146,6 +146,14 @@ TEST(RenderReportTest, PutsPublishedFiguresBesideCubeValues) {
             std::string::npos)
       << doc;
   EXPECT_NE(doc.find("commit `0123456789ab`"), std::string::npos);
+  EXPECT_EQ(doc.find("**Note:**"), std::string::npos);
+  provenance.host = "vm";
+  provenance.machine = "AMD EPYC (family 25, model 1), 2 CPUs, avx2+fma";
+  const std::string noted = render_report(spec, {rows}, provenance, "1 stored job was measured");
+  EXPECT_NE(noted.find(", on vm, AMD EPYC (family 25, model 1), 2 CPUs, avx2+fma ("),
+            std::string::npos)
+      << noted;
+  EXPECT_NE(noted.find("**Note:** 1 stored job was measured.\n"), std::string::npos) << noted;
 }
 
 // With --format html the curves are inline SVG in a raw HTML block, which a blank line would end:

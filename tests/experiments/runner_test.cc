@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -101,6 +102,46 @@ sweep:
   EXPECT_EQ(query_text(dir / "r.db",
                        "SELECT problem || '/' || seed || '/' || repeat FROM results ORDER BY id"),
             expected);
+  std::filesystem::remove_all(dir);
+}
+
+// A unit stored by a run on another machine is reused, not run again, and counted by that
+// machine; --force runs it here. Rows of runs without a machine (older stores) are not counted.
+TEST(RunnerTest, ReusedUnitsOfAnotherMachineAreCountedAndNamed) {
+  char pattern[] = "/tmp/cube_runner_XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::filesystem::path dir = pattern;
+  const ExperimentPlan plan = parse_plan(R"(problem: sparse_parity(n=12,k=3,n_train=200,n_test=50)
+solver: gf2
+metrics: [accuracy, wall_time]
+seeds: [1, 2]
+)",
+                                         "machines.yaml", {});
+  Provenance other;
+  other.git_commit = "c0ffee";
+  other.machine = "CPU B (family 26, model 2), 2 CPUs, avx512f";
+  Provenance here = other;
+  here.machine = "CPU A (family 25, model 1), 2 CPUs, avx2+fma";
+  RunOptions options;
+  options.threads = 1;
+  ResultStore store(dir / "r.db");
+  EXPECT_TRUE(run_sweep(plan, store, other, options).reused_from_other_machines.empty());
+  EXPECT_EQ(other_machines_note(run_sweep(plan, store, other, options), other.machine), "");
+
+  const SweepResult reused = run_sweep(plan, store, here, options);
+  EXPECT_EQ(reused.progress.skipped, 2u);
+  EXPECT_EQ(reused.reused_from_other_machines,
+            (std::map<std::string, std::size_t>{{other.machine, 2}}));
+  EXPECT_EQ(other_machines_note(reused, here.machine),
+            "2 stored jobs were measured on another machine (" + other.machine +
+                "), not on this one (" + here.machine +
+                "): their wall times are that machine's; --force runs them here");
+
+  options.force = true;
+  EXPECT_TRUE(run_sweep(plan, store, here, options).reused_from_other_machines.empty());
+  options.force = false;
+  EXPECT_TRUE(run_sweep(plan, store, here, options).reused_from_other_machines.empty())
+      << "the forced run stored them as this machine's";
   std::filesystem::remove_all(dir);
 }
 

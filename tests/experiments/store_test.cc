@@ -49,6 +49,7 @@ Provenance provenance(const std::string& commit, bool dirty, const std::string& 
   p.started_at = "2026-01-01T00:00:00Z";
   p.cube_version = "0.1.0";
   p.command = "cube run x.yaml";
+  p.machine = "CPU (family 1, model 2), 2 CPUs, avx2+fma";
   return p;
 }
 
@@ -108,10 +109,30 @@ TEST_F(StoreTest, BeginRunRecordsEveryProvenanceField) {
                        "SELECT build_key || '|' || git_commit || '|' || git_dirty || '|' || "
                        "diff_hash || '|' || diff_patch || '|' || build_type || '|' || "
                        "compiler || '|' || host || '|' || started_at || '|' || "
-                       "cube_version || '|' || command FROM runs WHERE id = " +
+                       "cube_version || '|' || command || '|' || machine FROM runs WHERE id = " +
                            std::to_string(first)),
             "c1+0123456789abcdef/Debug|c1|1|0123456789abcdef|--- a/x\n+++ b/x\n|Debug|gcc 12|h|"
-            "2026-01-01T00:00:00Z|0.1.0|cube run x.yaml");
+            "2026-01-01T00:00:00Z|0.1.0|cube run x.yaml|CPU (family 1, model 2), 2 CPUs, avx2+fma");
+}
+
+// Each stored row names the machine of its run, and a job's machines are those of the runs that
+// wrote its rows.
+TEST_F(StoreTest, RowsAndJobsNameTheMachineTheyWereMeasuredOn) {
+  ResultStore store(dir_ / "m.db");
+  Provenance zen3 = provenance("c", false, "Release");
+  Provenance zen5 = zen3;
+  zen5.machine = "CPU (family 26, model 2), 2 CPUs, avx512f";
+  zen5.started_at = "2026-01-02T00:00:00Z";
+  store.write_job(store.begin_run(zen3), "c/Release", job("p/s", 1, 0, 0.5));
+  store.write_job(store.begin_run(zen5), "c/Release", job("p/s", 2, 0, 0.5));
+  EXPECT_EQ(store.job_machines("c/Release", "p/s", 1, 0), std::vector<std::string>{zen3.machine});
+  EXPECT_EQ(store.job_machines("c/Release", "p/s", 2, 0), std::vector<std::string>{zen5.machine});
+  EXPECT_TRUE(store.job_machines("c/Release", "p/s", 3, 0).empty());
+  std::set<std::string> seed1, seed2;
+  for (const StoredRow& row : store.rows_for_commit("c"))
+    (row.seed == 1 ? seed1 : seed2).insert(row.machine);
+  EXPECT_EQ(seed1, std::set<std::string>{zen3.machine});
+  EXPECT_EQ(seed2, std::set<std::string>{zen5.machine});
 }
 
 TEST_F(StoreTest, WriteJobReplacesTheWholeJobAtomically) {
@@ -467,8 +488,8 @@ TEST_F(StoreTest, MergeCopiesShardsIdempotently) {
   ASSERT_EQ(main_store.curves("c/Release", "p/s").size(), 1u);
   std::set<std::string> jobs;
   for (const StoredRow& row : main_store.all_rows())
-    if (row.seed != 9) jobs.insert(row.scheduler_job);
-  EXPECT_EQ(jobs, std::set<std::string>{"12_0"});
+    if (row.seed != 9) jobs.insert(row.scheduler_job + " on " + row.machine);
+  EXPECT_EQ(jobs, std::set<std::string>{"12_0 on CPU (family 1, model 2), 2 CPUs, avx2+fma"});
   const std::string runs = query_text(dir_ / "main.db", "SELECT COUNT(*) FROM runs");
 
   EXPECT_EQ(main_store.merge(dir_ / "shard_0.db"), 6);  // again: same rows, no new run
@@ -481,9 +502,10 @@ TEST_F(StoreTest, MergeCopiesShardsIdempotently) {
   EXPECT_THROW(main_store.merge(dir_ / "not_a_store.db"), ConfigError);
 }
 
-// A store written before runs.scheduler_job existed gains the column when opened, and keeps
-// schema version 1 so that older cubes (cube diff's builds of old commits) still open it.
-TEST_F(StoreTest, AStoreWithoutTheSchedulerColumnGainsIt) {
+// A store written before runs.scheduler_job and runs.machine existed gains the columns when
+// opened, and keeps schema version 1 so that older cubes (cube diff's builds of old commits) still
+// open it.
+TEST_F(StoreTest, AStoreWithoutTheSchedulerAndMachineColumnsGainsThem) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "old.db").c_str(), &db), SQLITE_OK);
@@ -504,13 +526,16 @@ TEST_F(StoreTest, AStoreWithoutTheSchedulerColumnGainsIt) {
     sqlite3_close(db);
   }
   ResultStore store(dir_ / "old.db");
-  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT scheduler_job = '' FROM runs"), "1");
+  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT scheduler_job = '' AND machine = '' FROM runs"),
+            "1");
   EXPECT_EQ(query_text(dir_ / "old.db", "SELECT MAX(version) FROM schema_version"), "1");
   Provenance p = provenance("c", false, "Release");
   p.scheduler_job = "7";
   store.begin_run(p);
   EXPECT_EQ(query_text(dir_ / "old.db", "SELECT '[' || scheduler_job || ']' FROM runs ORDER BY id"),
             "[],[7]");
+  EXPECT_EQ(query_text(dir_ / "old.db", "SELECT '[' || machine || ']' FROM runs ORDER BY id"),
+            "[],[" + p.machine + "]");
 }
 
 TEST(StatusSeverityTest, ErrorAndTimeoutBeatTheOthers) {
