@@ -405,6 +405,19 @@ std::int64_t ResultStore::merge(const std::filesystem::path& shard) {
   return copied;
 }
 
+namespace {
+
+// Binds the four columns that name a job, (build_key, cell, seed, repeat), to parameters 1-4.
+void bind_job(Statement& statement, const std::string& build_key, const std::string& cell,
+              std::uint64_t seed, std::int64_t repeat) {
+  statement.bind(1, build_key);
+  statement.bind(2, cell);
+  statement.bind(3, seed_to_sql(seed));
+  statement.bind(4, repeat);
+}
+
+}  // namespace
+
 std::optional<std::string> ResultStore::job_status(const std::string& build_key,
                                                    const std::string& cell, std::uint64_t seed,
                                                    std::int64_t repeat) const {
@@ -412,10 +425,7 @@ std::optional<std::string> ResultStore::job_status(const std::string& build_key,
   Statement select(db_, path_,
                    "SELECT status FROM results "
                    "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ?");
-  select.bind(1, build_key);
-  select.bind(2, cell);
-  select.bind(3, seed_to_sql(seed));
-  select.bind(4, repeat);
+  bind_job(select, build_key, cell, seed, repeat);
   std::optional<std::string> worst;
   while (select.step()) {
     std::string status = select.text(0);
@@ -432,10 +442,7 @@ std::vector<std::string> ResultStore::job_machines(const std::string& build_key,
                    "SELECT DISTINCT COALESCE(u.machine, '') FROM results r LEFT JOIN runs u ON "
                    "u.id = r.run_id WHERE r.build_key = ? AND r.cell = ? AND r.seed = ? AND "
                    "r.repeat = ? ORDER BY 1");
-  select.bind(1, build_key);
-  select.bind(2, cell);
-  select.bind(3, seed_to_sql(seed));
-  select.bind(4, repeat);
+  bind_job(select, build_key, cell, seed, repeat);
   std::vector<std::string> machines;
   while (select.step()) machines.push_back(select.text(0));
   return machines;
@@ -449,10 +456,7 @@ std::vector<ResultRow> ResultStore::job_rows(const std::string& build_key, const
                    "deterministic FROM results "
                    "WHERE build_key = ? AND cell = ? AND seed = ? AND repeat = ? "
                    "ORDER BY position, id");
-  select.bind(1, build_key);
-  select.bind(2, cell);
-  select.bind(3, seed_to_sql(seed));
-  select.bind(4, repeat);
+  bind_job(select, build_key, cell, seed, repeat);
   std::vector<ResultRow> rows;
   while (select.step()) {
     ResultRow row;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,19 @@
 
 namespace cube {
 namespace {
+
+// A fresh directory under /tmp, removed with everything in it on scope exit.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    char pattern[] = "/tmp/cube_runner_XXXXXX";
+    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = pattern;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
 
 TEST(RunnerTest, OneJobGivesOneRowPerValueInOrder) {
   Job job{"sparse_parity(n=12,k=3,n_train=200,n_test=50)", "gf2", {"accuracy", "ard", "epochs"}, 4};
@@ -69,9 +83,8 @@ TEST(RunnerTest, ExceptionsBecomeErrorRows) {
 // machine's speed during a timed sweep falls on every cell alike; the store receives the rows in
 // that order, and the sweep's result keeps plan order. Stored units are skipped in place.
 TEST(RunnerTest, SweepsRunTheCellsRoundRobinSeedBySeed) {
-  char pattern[] = "/tmp/cube_runner_XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  const std::filesystem::path dir = pattern;
+  const ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path;
   const ExperimentPlan plan = parse_plan(R"(problem: sparse_parity(n=12,k=3,n_train=200,n_test=50)
 solver: gf2
 metrics: [accuracy]
@@ -102,15 +115,13 @@ sweep:
   EXPECT_EQ(query_text(dir / "r.db",
                        "SELECT problem || '/' || seed || '/' || repeat FROM results ORDER BY id"),
             expected);
-  std::filesystem::remove_all(dir);
 }
 
 // A unit stored by a run on another machine is reused, not run again, and counted by that
-// machine; --force runs it here. Rows of runs without a machine (older stores) are not counted.
+// machine; --force runs it here.
 TEST(RunnerTest, ReusedUnitsOfAnotherMachineAreCountedAndNamed) {
-  char pattern[] = "/tmp/cube_runner_XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  const std::filesystem::path dir = pattern;
+  const ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path;
   const ExperimentPlan plan = parse_plan(R"(problem: sparse_parity(n=12,k=3,n_train=200,n_test=50)
 solver: gf2
 metrics: [accuracy, wall_time]
@@ -142,7 +153,6 @@ seeds: [1, 2]
   options.force = false;
   EXPECT_TRUE(run_sweep(plan, store, here, options).reused_from_other_machines.empty())
       << "the forced run stored them as this machine's";
-  std::filesystem::remove_all(dir);
 }
 
 // A package counter that advances 2.5 J (2,500,000 uJ) at every read: a window opened and closed
