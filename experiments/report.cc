@@ -147,15 +147,16 @@ Table summary_table(const std::vector<ResultRow>& rows) {
 
 Table rows_table(const std::vector<StoredRow>& rows) {
   Table table;
-  table.columns = {"commit", "build", "cell",   "seed",   "repeat",
-                   "metric", "value", "status", "message"};
+  table.columns = {"commit", "build",  "machine", "cell",   "seed",
+                   "repeat", "metric", "value",   "status", "message"};
   for (const StoredRow& row : rows) {
     std::string commit = row.git_commit.substr(0, 12) + (row.git_dirty ? "+dirty" : "");
     // A row written by a Slurm array task names it with its build: "Release slurm 12_3".
     const std::string build =
         row.scheduler_job.empty() ? row.build_type : row.build_type + " slurm " + row.scheduler_job;
-    table.rows.push_back({commit, build, row.cell, seed_value(row.seed), row.repeat, row.metric,
-                          row.value ? Value(*row.value) : Value(), row.status, row.message});
+    table.rows.push_back({commit, build, row.machine, row.cell, seed_value(row.seed), row.repeat,
+                          row.metric, row.value ? Value(*row.value) : Value(), row.status,
+                          row.message});
   }
   return table;
 }

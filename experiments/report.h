@@ -25,8 +25,9 @@ namespace cube {
 Table summary_table(const std::vector<ResultRow>& rows);
 
 // `cube results`: one table row per stored row, in the given order. Columns: commit (12 hex
-// digits, "+dirty" suffix for a dirty tree), build, cell, seed, repeat, metric, value, status,
-// message. The title is left to the caller.
+// digits, "+dirty" suffix for a dirty tree), build, machine (Provenance::machine of the run; ""
+// for runs stored before the field), cell, seed, repeat, metric, value, status, message. The
+// title is left to the caller.
 Table rows_table(const std::vector<StoredRow>& rows);
 
 // Median of a non-empty list (mean of the two middle values for an even count). O(n log n).

@@ -110,20 +110,22 @@ TEST(ReportTest, RowsTableShortensTheCommitAndMarksDirtyTrees) {
   r.git_commit = "0123456789abcdef0123456789abcdef01234567";
   r.git_dirty = true;
   r.build_type = "Release";
+  r.machine = "CPU (family 25, model 1), 2 CPUs, avx2+fma";
   StoredRow big = r;
   big.seed = 18446744073709551615ull;
   big.value = 2.5;
   big.git_dirty = false;
   Table t = rows_table({r, big});
-  EXPECT_EQ(t.columns, (std::vector<std::string>{"commit", "build", "cell", "seed", "repeat",
-                                                 "metric", "value", "status", "message"}));
+  EXPECT_EQ(t.columns,
+            (std::vector<std::string>{"commit", "build", "machine", "cell", "seed", "repeat",
+                                      "metric", "value", "status", "message"}));
   EXPECT_EQ(t.rows[0], (std::vector<Value>{std::string("0123456789ab+dirty"),
-                                           std::string("Release"), std::string("p/s"),
+                                           std::string("Release"), r.machine, std::string("p/s"),
                                            std::int64_t{9}, std::int64_t{1}, std::string("ard"),
                                            Value(), std::string("error"), std::string("bad")}));
   EXPECT_EQ(t.rows[1][0], Value(std::string("0123456789ab")));
-  EXPECT_EQ(t.rows[1][3], Value(std::string("18446744073709551615")));  // beyond int64
-  EXPECT_EQ(t.rows[1][6], Value(2.5));
+  EXPECT_EQ(t.rows[1][4], Value(std::string("18446744073709551615")));  // beyond int64
+  EXPECT_EQ(t.rows[1][7], Value(2.5));
 }
 
 }  // namespace
