@@ -289,7 +289,8 @@ int finish_sweep(const SweepResult& sweep, const RunArgs& a, Format format, cons
                  const Provenance& provenance) {
   Table table = summary_table(sweep.rows);
   print(render(table, format));
-  const std::string other = other_machines_note(sweep, provenance.machine);
+  const std::string other =
+      other_machines_note(sweep.reused_from_other_machines, provenance.machine);
   if (!other.empty()) std::cerr << "cube: note: " << other << "\n";
   if (!a.quiet)
     std::cerr << "stored in " << store.string() << ": "
@@ -568,7 +569,8 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
   Provenance provenance = collect_provenance(fs::current_path(), command);
   std::vector<std::vector<ResultRow>> rows;
   std::size_t failed = 0;
-  SweepResult reused;  // what every section took from the store as another machine measured it
+  // Jobs every section took from the store as another machine measured them, per machine.
+  std::map<std::string, std::size_t> reused;
   for (const ReportSection& section : spec.sections) {
     if (!a.quiet) std::cerr << "section: " << section.title << "\n";
     ProgressBar bar(!a.quiet);
@@ -576,8 +578,7 @@ int cmd_report(const std::vector<std::string>& args, const std::string& command)
                                   [&](const SweepProgress& p) { bar.update(p); });
     failed += sweep.progress.failed;
     rows.push_back(std::move(sweep.rows));
-    for (const auto& [machine, count] : sweep.reused_from_other_machines)
-      reused.reused_from_other_machines[machine] += count;
+    for (const auto& [machine, count] : sweep.reused_from_other_machines) reused[machine] += count;
   }
   const std::string other = other_machines_note(reused, provenance.machine);
   if (!other.empty()) std::cerr << "cube: note: " << other << "\n";

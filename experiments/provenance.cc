@@ -128,11 +128,13 @@ std::string describe_cpu(const std::string& cpuinfo) {
 }
 
 std::string describe_machine() {
+  // Only the first processor's block: the kernel writes /proc/cpuinfo a processor at a time, so a
+  // many-core machine never formats the rest (every `cube run` and Slurm task calls this).
   std::ifstream file("/proc/cpuinfo");
-  std::ostringstream text;
-  text << file.rdbuf();
+  std::string first_block, line;
+  while (std::getline(file, line) && !line.empty()) first_block += line + "\n";
   const int cpus = usable_cpus();
-  return describe_cpu(text.str()) + ", " + std::to_string(cpus) +
+  return describe_cpu(first_block) + ", " + std::to_string(cpus) +
          (cpus == 1 ? " CPU, " : " CPUs, ") + widest_vector_isa();
 }
 

@@ -247,11 +247,12 @@ RecordedJob record_job(const Job& job, const std::string& source) {
   return RecordedJob{std::move(collector.trace()), result.status};
 }
 
-std::string other_machines_note(const SweepResult& sweep, const std::string& this_machine) {
-  if (sweep.reused_from_other_machines.empty()) return "";
+std::string other_machines_note(const std::map<std::string, std::size_t>& reused,
+                                const std::string& this_machine) {
+  if (reused.empty()) return "";
   std::size_t units = 0;
   std::string machines;
-  for (const auto& [machine, count] : sweep.reused_from_other_machines) {
+  for (const auto& [machine, count] : reused) {
     units += count;
     machines += (machines.empty() ? "" : "; ") + machine;
   }

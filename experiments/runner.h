@@ -82,8 +82,10 @@ struct SweepResult {
 };
 
 // "N stored jobs were measured on another machine (M1; M2), not on this one (M): their wall
-// times are that machine's; --force runs them here", or "" when there are none.
-std::string other_machines_note(const SweepResult& sweep, const std::string& this_machine);
+// times are that machine's; --force runs them here" for SweepResult::reused_from_other_machines
+// (of one sweep, or summed over several), or "" when it is empty.
+std::string other_machines_note(const std::map<std::string, std::size_t>& reused,
+                                const std::string& this_machine);
 
 // Runs every job of `plan` x repeat, skipping units already stored for `provenance.build_key()`.
 // Units start round-robin over the cells: every cell's first seed (first repeat), then every

@@ -137,13 +137,15 @@ seeds: [1, 2]
   options.threads = 1;
   ResultStore store(dir / "r.db");
   EXPECT_TRUE(run_sweep(plan, store, other, options).reused_from_other_machines.empty());
-  EXPECT_EQ(other_machines_note(run_sweep(plan, store, other, options), other.machine), "");
+  EXPECT_EQ(other_machines_note(run_sweep(plan, store, other, options).reused_from_other_machines,
+                                other.machine),
+            "");
 
   const SweepResult reused = run_sweep(plan, store, here, options);
   EXPECT_EQ(reused.progress.skipped, 2u);
   EXPECT_EQ(reused.reused_from_other_machines,
             (std::map<std::string, std::size_t>{{other.machine, 2}}));
-  EXPECT_EQ(other_machines_note(reused, here.machine),
+  EXPECT_EQ(other_machines_note(reused.reused_from_other_machines, here.machine),
             "2 stored jobs were measured on another machine (" + other.machine +
                 "), not on this one (" + here.machine +
                 "): their wall times are that machine's; --force runs them here");
