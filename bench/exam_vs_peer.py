@@ -22,9 +22,11 @@ unless a run fails. Not part of the timed test suite: ctest runs it once with --
 check that it runs and parses both programs' output.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -35,27 +37,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAM = os.path.join("experiments", "final_exam", "shakespeare_cpu.yaml")
 PEER = os.path.join("bench", "peers", "nanogpt_shakespeare.py")
 GOAL_SECONDS, GOAL_RATIO = 30.0, 3.0
-
-
-def machine():
-    """CPU model, family and model, usable CPUs, widest vector ISA (cube's Provenance::machine)."""
-    fields, flags = {}, set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
-        flags = set(fields.get("flags", "").split())
-    except OSError:
-        pass
-    cpu = fields.get("model name", "unknown CPU")
-    if "cpu family" in fields and "model" in fields:
-        cpu += f" (family {fields['cpu family']}, model {fields['model']})"
-    isa = "avx512f" if "avx512f" in flags else "avx2+fma" if {"avx2", "fma"} <= flags else "baseline"
-    cpus = len(os.sched_getaffinity(0))
-    return f"{cpu}, {cpus} CPU{'s' if cpus != 1 else ''}, {isa}"
 
 
 def timed(command, env=None):
@@ -82,6 +63,14 @@ def run_cube(args, store):
     return seconds, rows[0]["val_loss"]
 
 
+def provenance(store):
+    """The machine and commit cube recorded for its last run (its store's runs table)."""
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        machine, sha, dirty = db.execute(
+            "SELECT machine, git_commit, git_dirty FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    return machine, (sha[:7] or "?") + ("+dirty" if dirty else "")
+
+
 def run_peer(args):
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -99,17 +88,6 @@ def has_torch(python):
         return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
     except OSError:
         return False
-
-
-def commit():
-    try:
-        out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=7", "HEAD"],
-                             capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "?"
-    except OSError:
-        return "?"
 
 
 def main():
@@ -131,9 +109,10 @@ def main():
 
     runs, pairs = [], []
     with tempfile.TemporaryDirectory(prefix="exam_vs_peer_") as scratch:
+        store = os.path.join(scratch, "results.db")
         for i in range(args.pairs):
             print(f"pair {i + 1}/{args.pairs}: cube ...", file=sys.stderr, flush=True)
-            cube_s, cube_loss = run_cube(args, os.path.join(scratch, "results.db"))
+            cube_s, cube_loss = run_cube(args, store)
             runs.append(("cube", cube_s, cube_loss))
             if not peer:
                 continue
@@ -141,8 +120,9 @@ def main():
             peer_s, peer_loss = run_peer(args)
             runs.append(("PyTorch peer", peer_s, peer_loss))
             pairs.append(peer_s / cube_s)
+        machine, commit = provenance(store)
 
-    print(f"Machine: {machine()}; commit {commit()}; {time.strftime('%Y-%m-%d %H:%M')}; "
+    print(f"Machine: {machine}; commit {commit}; {time.strftime('%Y-%m-%d %H:%M')}; "
           f"seed {args.seed}, {args.max_iters} steps.\n")
     print("| run | wall | val loss |\n|---|---:|---:|")
     for name, seconds, loss in runs:
