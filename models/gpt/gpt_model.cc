@@ -83,17 +83,23 @@ struct GeluAt {
   return {0.5f * x * (1.0f + erf), 0.5f * (1.0f + erf) + x * (kInvSqrt2Pi * gauss)};
 }
 
-// Sum of n floats with 8 interleaved partial sums (a fixed order that the compiler can keep in
-// one vector register).
-[[gnu::always_inline]] inline float sum8(const float* x, int n) {
+// Sum of term(0), ..., term(n - 1) with 8 interleaved partial sums (a fixed order that the
+// compiler can keep in one vector register). The terms are computed as they are added: a kernel
+// that sums an expression need not store it first.
+template <class Term>
+[[gnu::always_inline]] inline float sum8_of(int n, Term&& term) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+    for (int k = 0; k < 8; ++k) acc[k] += term(i + k);
   }
   float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += x[i];
+  for (; i < n; ++i) s += term(i);
   return s;
+}
+// Sum of n floats, in sum8_of's order.
+[[gnu::always_inline]] inline float sum8(const float* x, int n) {
+  return sum8_of(n, [x](int i) { return x[i]; });
 }
 
 // --- dropout masks from a counter-based hash (splitmix64 finalizer) --------------------------
@@ -266,8 +272,8 @@ CUBE_GPT_AVX2_CLONES void layernorm_forward_row(const float* xi, float* oi, floa
                                                 float* rstd, const float* w, const float* b,
                                                 int C) {
   const float m = sum8(xi, C) / static_cast<float>(C);
-  for (int c = 0; c < C; ++c) oi[c] = (xi[c] - m) * (xi[c] - m);  // scratch for the variance
-  const float var = sum8(oi, C) / static_cast<float>(C);
+  const float var =
+      sum8_of(C, [&](int c) { return (xi[c] - m) * (xi[c] - m); }) / static_cast<float>(C);
   const float s = 1.0f / std::sqrt(var + kLnEps);
   for (int c = 0; c < C; ++c) {
     const float n = (xi[c] - m) * s;
@@ -305,14 +311,14 @@ void layernorm_forward_bf16(const float* x, Bf16* out, float* mean, float* rstd,
   }
 }
 
-// dx_i += LN backward of row i; si: C floats of scratch.
-CUBE_GPT_AVX2_CLONES void layernorm_backward_row(float* dxi, float* si, const float* di,
-                                                 const float* xi, const float* w, float m, float s,
-                                                 int C) {
-  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c];
-  const float dnorm_mean = sum8(si, C) / static_cast<float>(C);
-  for (int c = 0; c < C; ++c) si[c] = di[c] * w[c] * ((xi[c] - m) * s);
-  const float dnorm_norm_mean = sum8(si, C) / static_cast<float>(C);
+// dx_i += LN backward of row i. The two means are summed as their terms are computed: writing
+// the terms to a scratch row (a cold one per input row) and reading them back took about 40 % of
+// the backward's LayerNorm time on a Zen 3 (docs/performance.md).
+CUBE_GPT_AVX2_CLONES void layernorm_backward_row(float* dxi, const float* di, const float* xi,
+                                                 const float* w, float m, float s, int C) {
+  const float dnorm_mean = sum8_of(C, [&](int c) { return di[c] * w[c]; }) / static_cast<float>(C);
+  const float dnorm_norm_mean =
+      sum8_of(C, [&](int c) { return di[c] * w[c] * ((xi[c] - m) * s); }) / static_cast<float>(C);
   for (int c = 0; c < C; ++c) {
     const float norm = (xi[c] - m) * s;
     dxi[c] += (di[c] * w[c] - dnorm_mean - norm * dnorm_norm_mean) * s;
@@ -336,14 +342,13 @@ CUBE_GPT_AVX2_CLONES void layernorm_param_grads(float* dw, float* db, const floa
   }
 }
 
-// dx += LN backward; dw (and db when non-null) overwritten. scratch: M*C floats.
+// dx += LN backward; dw (and db when non-null) overwritten.
 void layernorm_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
-                        const float* w, const float* mean, const float* rstd, int M, int C,
-                        float* scratch) {
+                        const float* w, const float* mean, const float* rstd, int M, int C) {
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (int i = 0; i < M; ++i) {
     const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
-    layernorm_backward_row(dx + o, scratch + o, dout + o, x + o, w, mean[i], rstd[i], C);
+    layernorm_backward_row(dx + o, dout + o, x + o, w, mean[i], rstd[i], C);
   }
 #pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
   {
@@ -375,9 +380,9 @@ void layernorm_backward_bf16(float* dx, float* dw, float* db, const Bf16* dout, 
 #pragma omp parallel for num_threads(omp_get_max_threads()) schedule(static) if (g_parallel)
   for (int i = 0; i < M; ++i) {
     const std::ptrdiff_t o = static_cast<std::ptrdiff_t>(i) * C;
-    float* row = thread_scratch(2 * static_cast<std::size_t>(C));
+    float* row = thread_scratch(static_cast<std::size_t>(C));
     from_bf16(dout + o, row, static_cast<std::size_t>(C));
-    layernorm_backward_row(dx + o, row + C, row, x + o, w, mean[i], rstd[i], C);
+    layernorm_backward_row(dx + o, row, x + o, w, mean[i], rstd[i], C);
   }
 #pragma omp parallel num_threads(omp_get_max_threads()) if (g_parallel)
   {
@@ -544,17 +549,91 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
 
 #pragma GCC diagnostic pop
 
+// exp_approx on 8 lanes: exp_approx_512's operations, so every lane has exp_approx's bits.
+__attribute__((target("avx2"))) inline __m256 exp_approx_256(__m256 x) {
+  const __m256i limit = _mm256_set1_epi32(std::bit_cast<std::int32_t>(-87.0f));
+  x = _mm256_castsi256_ps(_mm256_min_epu32(_mm256_castps_si256(x), limit));
+  const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                       _mm256_set1_ps(12582912.0f));
+  const __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(12582912.0f));
+  const __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000));
+  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))),
+                                 _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
+}
+
+// All ones in the lanes k < count (lane holds 0, 1, ..., 7).
+__attribute__((target("avx2"))) inline __m256 first_lanes(int count, __m256i lane) {
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane));
+}
+
+// causal_softmax_portable's bits in whole 8-lane steps: the compiled loops run each row's ragged
+// end one float at a time. The lanes past the diagonal are computed on whatever the row holds
+// there and then replaced (-inf in the max, +0 in the row) by blends and masks, not by masked
+// loads and stores, which Zen cores run slowly (the masked AVX2 version of 5ed28f4 was slower
+// than the portable loops). A row's last T % 8 floats, if any, run one at a time.
+__attribute__((target("avx2"))) void causal_softmax_avx2(float* p, int T, float scale) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int whole = T / 8 * 8;  // columns in whole vectors
+  for (int t = 0; t < T; ++t) {
+    float* row = p + static_cast<std::ptrdiff_t>(t) * T;
+    const int n = t + 1;
+    const int covered = std::min(whole, (n + 7) / 8 * 8);  // vectors holding scored columns
+    __m256 vmx = neg_inf;
+    for (int j = 0; j < covered; j += 8) {
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(row + j), vscale);
+      vmx =
+          _mm256_max_ps(_mm256_blendv_ps(neg_inf, v, first_lanes(n - j, lane)), vmx);  // max(v, mx)
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    float mx = _mm_cvtss_f32(m4);
+    for (int j = whole; j < n; ++j) mx = std::max(mx, row[j] * scale);
+    const __m256 vm = _mm256_set1_ps(mx);
+    for (int j = 0; j < covered; j += 8) {
+      const __m256 z = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(row + j), vscale), vm);
+      _mm256_storeu_ps(row + j, _mm256_and_ps(exp_approx_256(z), first_lanes(n - j, lane)));
+    }
+    for (int j = whole; j < n; ++j) row[j] = exp_approx(row[j] * scale - mx);
+    const float inv = 1.0f / sum8(row, n);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    for (int j = 0; j < covered; j += 8) {
+      _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), vinv));
+    }
+    for (int j = covered; j < whole; j += 8) _mm256_storeu_ps(row + j, _mm256_setzero_ps());
+    for (int j = whole; j < T; ++j) row[j] = j < n ? row[j] * inv : 0.0f;
+  }
+}
+
 }  // namespace
 
 namespace detail {
-bool causal_softmax(float* p, int T, float scale, bool avx512) {
-  if (!avx512) {
-    causal_softmax_portable(p, T, scale);
-    return true;
+bool causal_softmax(float* p, int T, float scale, GemmPath path) {
+  switch (path) {
+    case GemmPath::kPortable:
+      causal_softmax_portable(p, T, scale);
+      return true;
+    case GemmPath::kAvx2:
+      if (!__builtin_cpu_supports("avx2")) return false;
+      causal_softmax_avx2(p, T, scale);
+      return true;
+    case GemmPath::kAvx512:
+      if (!__builtin_cpu_supports("avx512f")) return false;
+      causal_softmax_avx512(p, T, scale);
+      return true;
   }
-  if (!__builtin_cpu_supports("avx512f")) return false;
-  causal_softmax_avx512(p, T, scale);
-  return true;
+  return false;
 }
 }  // namespace detail
 
@@ -562,8 +641,10 @@ namespace {
 
 // The widest path cpuid allows.
 void causal_softmax(float* p, int T, float scale) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  detail::causal_softmax(p, T, scale, avx512);
+  static const GemmPath path = __builtin_cpu_supports("avx512f") ? GemmPath::kAvx512
+                               : __builtin_cpu_supports("avx2")  ? GemmPath::kAvx2
+                                                                 : GemmPath::kPortable;
+  detail::causal_softmax(p, T, scale, path);
 }
 
 // dp (d probabilities, read on and below the diagonal) becomes d scores: row t of
@@ -1606,7 +1687,7 @@ struct GptPass {
                               P + w, A + mean, A + rstd, BT, C);
     } else {
       layernorm_backward(D + d_res, G + w, bias ? G + b : nullptr, D + d_out.off, A + in, P + w,
-                         A + mean, A + rstd, BT, C, D + d_tmp);
+                         A + mean, A + rstd, BT, C);
     }
     per_tile(tr, BT, [&](int r0, int r1) {
       rows(grad_buffer(d_out), d_out.off, C, r0, r1, false);

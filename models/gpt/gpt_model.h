@@ -52,10 +52,10 @@
 // tensor they use (whole tensor per tile), the write of the output rows, then op_end().
 //
 // GELU's slope: a float32 training forward (training = true) overwrites each block's fc output
-// with gelu'(fc) = Phi + x phi, computed from the exponential and erf the GELU itself takes (traced:
-// one more write of those rows), so that the backward multiplies by it instead of computing exp
-// and erf again; fc is read by nothing else. An evaluation forward leaves fc as it is, and a
-// backward after it recomputes the slope from fc: the same bits either way.
+// with gelu'(fc) = Phi + x phi, computed from the exponential and erf the GELU itself takes
+// (traced: one more write of those rows), so that the backward multiplies by it instead of
+// computing exp and erf again; fc is read by nothing else. An evaluation forward leaves fc as it
+// is, and a backward after it recomputes the slope from fc: the same bits either way.
 //
 // Mixed precision (config.bf16; Micikevicius et al., "Mixed Precision Training", ICLR 2018, with
 // bfloat16 as in Kalamkar et al. 2019): the parameters, gradients and optimizer state stay
@@ -122,6 +122,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "models/gemm/gemm.h"
 
 namespace cube::gpt {
 
@@ -191,10 +193,10 @@ float dropout_factor(std::uint64_t key, std::uint64_t site, std::uint64_t index,
 
 namespace detail {
 // Test hook: attention's causal softmax (row t of the T x T scores p becomes
-// softmax(scale * p[t, 0..t]), zero above the diagonal) on the AVX-512 path or on the portable
-// one (the compiler's vectorization of the plain loops); false when avx512 is asked for and the
-// CPU lacks it. Both give the same bits; the model uses the AVX-512 one where cpuid has it.
-bool causal_softmax(float* p, int T, float scale, bool avx512);
+// softmax(scale * p[t, 0..t]), zero above the diagonal) on the given path: AVX-512 or AVX2
+// intrinsics, or the portable loops (the compiler's vectorization of them); false when the CPU
+// lacks the path's ISA. All give the same bits; the model uses the widest path cpuid allows.
+bool causal_softmax(float* p, int T, float scale, GemmPath path);
 }  // namespace detail
 
 class GptModel {

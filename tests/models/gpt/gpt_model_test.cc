@@ -904,18 +904,21 @@ TEST(GptModel, ProfileTimesEveryKernelKindWithoutChangingResults) {
 // The AVX-512 softmax (masked 16-lane steps over each row's ragged end) against the portable
 // loops, bit for bit: row lengths 1..T around every multiple of 8 and 16, scores spread wide
 // enough for exp_approx's clamp at -87 and for ties of the maximum.
-TEST(GptModel, AttentionSoftmaxAvx512GivesThePortableBits) {
-  float probe = 0.0f;
-  if (!detail::causal_softmax(&probe, 1, 1.0f, true)) GTEST_SKIP() << "no AVX-512 on this CPU";
-  for (int T : {1, 5, 8, 16, 17, 33, 64, 100}) {
+// The intrinsics paths of attention's softmax against the portable loops, bit for bit.
+void expect_softmax_gives_the_portable_bits(GemmPath path) {
+  for (int T : {1, 5, 8, 15, 16, 17, 24, 33, 64, 100}) {
     Rng rng(static_cast<std::uint64_t>(T));
     std::vector<float> scores(static_cast<std::size_t>(T) * T);
     for (float& v : scores) v = static_cast<float>(rng.normal() * 300.0);
     scores[0] = scores[static_cast<std::size_t>(T) * T - 1] = 4.0f;  // a tie in the last row
     if (T > 1) scores[static_cast<std::size_t>(T) * T - 2] = 4.0f;
+    if (T > 2) {  // above the diagonal, where the model's buffer may hold anything
+      scores[1] = std::numeric_limits<float>::quiet_NaN();
+      scores[static_cast<std::size_t>(T) + 2] = std::numeric_limits<float>::infinity();
+    }
     std::vector<float> portable = scores, wide = scores;
-    ASSERT_TRUE(detail::causal_softmax(portable.data(), T, 0.17f, false));
-    ASSERT_TRUE(detail::causal_softmax(wide.data(), T, 0.17f, true));
+    ASSERT_TRUE(detail::causal_softmax(portable.data(), T, 0.17f, GemmPath::kPortable));
+    ASSERT_TRUE(detail::causal_softmax(wide.data(), T, 0.17f, path));
     EXPECT_EQ(0, std::memcmp(portable.data(), wide.data(), portable.size() * sizeof(float)))
         << "T " << T;
     for (int t = 0; t < T; ++t) {  // and it is a causal softmax
@@ -930,6 +933,22 @@ TEST(GptModel, AttentionSoftmaxAvx512GivesThePortableBits) {
       EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << t;
     }
   }
+}
+
+TEST(GptModel, AttentionSoftmaxAvx512GivesThePortableBits) {
+  float probe = 0.0f;
+  if (!detail::causal_softmax(&probe, 1, 1.0f, GemmPath::kAvx512)) {
+    GTEST_SKIP() << "no AVX-512 on this CPU";
+  }
+  expect_softmax_gives_the_portable_bits(GemmPath::kAvx512);
+}
+
+TEST(GptModel, AttentionSoftmaxAvx2GivesThePortableBits) {
+  float probe = 0.0f;
+  if (!detail::causal_softmax(&probe, 1, 1.0f, GemmPath::kAvx2)) {
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  }
+  expect_softmax_gives_the_portable_bits(GemmPath::kAvx2);
 }
 
 TEST(GptModel, RejectsBadConfigAndBatch) {
