@@ -52,6 +52,37 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
   return p * std::bit_cast<float>((ni + 127) << 23);
 }
 
+// x = exp_approx(x) on every lane of a GCC vector of floats (__m256, __m512): exp_approx's
+// operations in its order, so every lane has its bits (this file is built without contraction into
+// fused multiply-adds). Generic vector code: inlined into an AVX2 or AVX-512 kernel, it compiles to
+// that ISA's instructions (in place, not by value: GCC warns about the ABI of AVX vectors passed to
+// a function built without AVX). exp_approx stays scalar for the loops the compiler vectorizes.
+template <int Bytes>
+struct IntLanes {
+  typedef std::int32_t Signed __attribute__((vector_size(Bytes)));
+  typedef std::uint32_t Unsigned __attribute__((vector_size(Bytes)));
+};
+template <class V>
+[[gnu::always_inline]] inline void exp_approx_lanes(V& x) {
+  using Signed = typename IntLanes<sizeof(V)>::Signed;
+  using Unsigned = typename IntLanes<sizeof(V)>::Unsigned;
+  const Unsigned limit = Unsigned{} + std::bit_cast<std::uint32_t>(-87.0f);
+  const Unsigned bits = (Unsigned)x;
+  x = (V)(limit < bits ? limit : bits);
+  const V shifted = x * 1.44269504088896341f + 12582912.0f;
+  const V n = shifted - 12582912.0f;
+  const Signed ni = (Signed)shifted - 0x4B400000;
+  const V r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  V p = V{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  x = p * (V)((ni + 127) << 23);
+}
+
 // Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, given gauss = exp_approx(-x * x): GELU's slope
 // needs that exponential for the density too, and computes it once (gelu_at).
 [[gnu::always_inline]] inline float erf_with_gauss(float x, float gauss) {
@@ -494,31 +525,9 @@ CUBE_GPT_SIMD_CLONES void causal_softmax_portable(float* p, int T, float scale) 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-// exp_approx on 16 lanes: the same operations in the same order (no fused multiply-adds), so
-// every lane has exp_approx's bits.
-__attribute__((target("avx512f"))) inline __m512 exp_approx_512(__m512 x) {
-  const __m512i limit = _mm512_set1_epi32(std::bit_cast<std::int32_t>(-87.0f));
-  x = _mm512_castsi512_ps(_mm512_min_epu32(_mm512_castps_si512(x), limit));
-  const __m512 shifted = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                       _mm512_set1_ps(12582912.0f));
-  const __m512 n = _mm512_sub_ps(shifted, _mm512_set1_ps(12582912.0f));
-  const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
-  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f))),
-                                 _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
-  const __m512i two_n = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(two_n));
-}
-
 // causal_softmax_portable's bits in 16-lane masked steps: its compiled loops run the rows'
 // ragged ends (t + 1 is rarely a multiple of 16) one float at a time, half of the softmax's time
-// at T = 64. The max is exact in any order; the exponentials are exp_approx_512; the sum is sum8.
+// at T = 64. The max is exact in any order; the exponentials are exp_approx_lanes; the sum is sum8.
 __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, float scale) {
   const __m512 vscale = _mm512_set1_ps(scale);
   auto lanes = [](int count) {
@@ -536,8 +545,9 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
     const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
     for (int j = 0; j < n; j += 16) {
       const __mmask16 m = lanes(n - j);
-      const __m512 z = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), vscale), mx);
-      _mm512_mask_storeu_ps(row + j, m, exp_approx_512(z));
+      __m512 z = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), vscale), mx);
+      exp_approx_lanes(z);
+      _mm512_mask_storeu_ps(row + j, m, z);
     }
     const __m512 inv = _mm512_set1_ps(1.0f / sum8(row, n));
     for (int j = 0; j < T; j += 16) {
@@ -548,27 +558,6 @@ __attribute__((target("avx512f"))) void causal_softmax_avx512(float* p, int T, f
 }
 
 #pragma GCC diagnostic pop
-
-// exp_approx on 8 lanes: exp_approx_512's operations, so every lane has exp_approx's bits.
-__attribute__((target("avx2"))) inline __m256 exp_approx_256(__m256 x) {
-  const __m256i limit = _mm256_set1_epi32(std::bit_cast<std::int32_t>(-87.0f));
-  x = _mm256_castsi256_ps(_mm256_min_epu32(_mm256_castps_si256(x), limit));
-  const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                       _mm256_set1_ps(12582912.0f));
-  const __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(12582912.0f));
-  const __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000));
-  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))),
-                                 _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
-  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
-}
 
 // All ones in the lanes k < count (lane holds 0, 1, ..., 7).
 __attribute__((target("avx2"))) inline __m256 first_lanes(int count, __m256i lane) {
@@ -602,8 +591,9 @@ __attribute__((target("avx2"))) void causal_softmax_avx2(float* p, int T, float 
     for (int j = whole; j < n; ++j) mx = std::max(mx, row[j] * scale);
     const __m256 vm = _mm256_set1_ps(mx);
     for (int j = 0; j < covered; j += 8) {
-      const __m256 z = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(row + j), vscale), vm);
-      _mm256_storeu_ps(row + j, _mm256_and_ps(exp_approx_256(z), first_lanes(n - j, lane)));
+      __m256 z = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(row + j), vscale), vm);
+      exp_approx_lanes(z);
+      _mm256_storeu_ps(row + j, _mm256_and_ps(z, first_lanes(n - j, lane)));
     }
     for (int j = whole; j < n; ++j) row[j] = exp_approx(row[j] * scale - mx);
     const float inv = 1.0f / sum8(row, n);
