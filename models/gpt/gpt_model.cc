@@ -35,28 +35,38 @@ bool worth_parallel(int BT, int C) { return static_cast<std::int64_t>(BT) * C >=
 // without float compares or float-to-int conversions (GCC will not vectorize those under
 // trapping math): x is clamped at -87 by an unsigned compare of its bits (for x <= 0 a larger
 // magnitude is a larger unsigned pattern) and n is read from the mantissa of x*log2(e) + 1.5*2^23.
-[[gnu::always_inline]] inline float exp_approx(float x) {
-  const std::uint32_t limit = std::bit_cast<std::uint32_t>(-87.0f);
-  x = std::bit_cast<float>(std::min(std::bit_cast<std::uint32_t>(x), limit));
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;
-  const float n = shifted - 12582912.0f;  // x*log2(e) rounded to the nearest integer
-  const std::int32_t ni = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+// exp_approx is scalar, for the loops the compiler vectorizes itself; exp_approx_lanes does the
+// same on every lane of a GCC vector of floats (__m256, __m512), for the intrinsics kernels. Both
+// run their float arithmetic through exp_polynomial, so every lane has exp_approx's bits (this file
+// is built without contraction into fused multiply-adds).
+
+// x (clamped) becomes p with exp(x) = p * 2^n, for a float or a vector of floats V; shifted is
+// x*log2(e) + 1.5*2^23. In place, like exp_approx_lanes below.
+template <class V>
+[[gnu::always_inline]] inline void exp_polynomial(V& x, const V& shifted) {
+  const V n = shifted - 12582912.0f;  // x*log2(e) rounded to the nearest integer
+  const V r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  V p = V{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  return p * std::bit_cast<float>((ni + 127) << 23);
+  x = p * (r * r) + r + 1.0f;
 }
 
-// x = exp_approx(x) on every lane of a GCC vector of floats (__m256, __m512): exp_approx's
-// operations in its order, so every lane has its bits (this file is built without contraction into
-// fused multiply-adds). Generic vector code: inlined into an AVX2 or AVX-512 kernel, it compiles to
-// that ISA's instructions (in place, not by value: GCC warns about the ABI of AVX vectors passed to
-// a function built without AVX). exp_approx stays scalar for the loops the compiler vectorizes.
+[[gnu::always_inline]] inline float exp_approx(float x) {
+  const std::uint32_t limit = std::bit_cast<std::uint32_t>(-87.0f);
+  x = std::bit_cast<float>(std::min(std::bit_cast<std::uint32_t>(x), limit));
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const std::int32_t ni = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
+  exp_polynomial(x, shifted);
+  return x * std::bit_cast<float>((ni + 127) << 23);
+}
+
+// x = exp_approx(x) lane by lane; generic vector code that compiles to the ISA of the kernel it is
+// inlined into (in place, not by value: GCC warns about the ABI of AVX vectors passed to a
+// function built without AVX).
 template <int Bytes>
 struct IntLanes {
   typedef std::int32_t Signed __attribute__((vector_size(Bytes)));
@@ -70,17 +80,9 @@ template <class V>
   const Unsigned bits = (Unsigned)x;
   x = (V)(limit < bits ? limit : bits);
   const V shifted = x * 1.44269504088896341f + 12582912.0f;
-  const V n = shifted - 12582912.0f;
   const Signed ni = (Signed)shifted - 0x4B400000;
-  const V r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  V p = V{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  x = p * (V)((ni + 127) << 23);
+  exp_polynomial(x, shifted);
+  x = x * (V)((ni + 127) << 23);
 }
 
 // Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, given gauss = exp_approx(-x * x): GELU's slope
