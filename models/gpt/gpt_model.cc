@@ -631,11 +631,9 @@ bool causal_softmax(float* p, int T, float scale, GemmPath path) {
 
 namespace {
 
-// The widest path cpuid allows.
+// The widest path cpuid allows (gemm.h's choice: AVX-512F, else AVX2 with FMA, else portable).
 void causal_softmax(float* p, int T, float scale) {
-  static const GemmPath path = __builtin_cpu_supports("avx512f") ? GemmPath::kAvx512
-                               : __builtin_cpu_supports("avx2")  ? GemmPath::kAvx2
-                                                                 : GemmPath::kPortable;
+  static const GemmPath path = best_gemm_path();
   detail::causal_softmax(p, T, scale, path);
 }
 
